@@ -1,0 +1,171 @@
+/*
+ * config.h - summond.conf: parsing, validation and the immutable result.
+ *
+ * A configuration is parsed once into a struct config and never changed
+ * afterwards; a reload parses a new one and swaps the pointer.  Every
+ * value is validated at parse time, so the rest of the daemon can trust
+ * it.  Errors are reported as "FILE:LINE: message", all of them.
+ */
+#ifndef SUMMON_CONFIG_H
+#define SUMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define CFG_SERVICE_NAME_MAX	63	/* [a-z0-9][a-z0-9-]{0,62} */
+#define CFG_DNS_NAME_MAX	255	/* presentation form, with the dot */
+
+/* An IPv4 or IPv6 socket address, as written in the file. */
+struct cfg_addr {
+	struct sockaddr_storage	ss;	/* port in network order inside */
+	socklen_t		len;
+	char			text[64];	/* "127.0.0.1:53", "[::1]:53" */
+};
+
+enum cfg_on_exit	{ CFG_ON_EXIT_KEEP, CFG_ON_EXIT_STOP };
+enum cfg_net_mode	{ CFG_NET_BRIDGE, CFG_NET_USER };
+enum cfg_ready		{ CFG_READY_TCP, CFG_READY_SERIAL };
+enum cfg_idle_conn	{ CFG_IDLE_KEEPALIVE, CFG_IDLE_IGNORE };
+enum cfg_stop_mode	{ CFG_STOP_DESTROY, CFG_STOP_SHUTDOWN,
+			  CFG_STOP_SUSPEND, CFG_STOP_SAVE };
+enum cfg_dns_answer	{ CFG_DNS_ANSWER_PROXY, CFG_DNS_ANSWER_GUEST };
+
+struct cfg_port {
+	uint16_t	public_port;	/* the proxy listens here */
+	uint16_t	guest_port;	/* and relays to this guest port */
+};
+
+struct cfg_service {
+	char		 name[CFG_SERVICE_NAME_MAX + 1];
+	int		 line;		/* line of the [service "..."] header */
+
+	/*
+	 * Fully qualified DNS names, lower case, with the trailing dot.
+	 * A relative name in the file is expanded under every zone.
+	 */
+	char		**names;
+	size_t		  nnames;
+
+	char		*kernel;
+	char		*cmdline;	/* still holds ${...} variables */
+	uint64_t	 memory;	/* bytes */
+	unsigned	 vcpus;
+	char		*template;	/* "microvm", "pc" or an absolute path */
+
+	/* Public address: DNS answers it, the proxy listens on it. */
+	int		 family;	/* AF_INET or AF_INET6 */
+	struct in_addr	 address4;
+	struct in6_addr	 address6;
+	char		 address_text[INET6_ADDRSTRLEN];
+
+	struct cfg_port	*ports;
+	size_t		 nports;
+
+	bool		 has_guest_address;
+	struct in_addr	 guest_address;	/* static address, bridge mode */
+
+	enum cfg_ready	 ready;
+	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
+	char		*ready_text;	/* CFG_READY_SERIAL: line to wait for */
+
+	uint64_t	 boot_timeout_ms;
+	uint64_t	 idle_timeout_ms;
+	enum cfg_idle_conn idle_connections;
+	enum cfg_stop_mode stop_mode;
+	unsigned	 standby;
+	enum cfg_dns_answer dns_answer;
+};
+
+struct config {
+	char		*path;
+
+	/* [summond] */
+	char		*state;		/* SQLite file */
+	char		*control;	/* control socket path */
+	char		*hypervisor;	/* libvirt URI */
+	char		*templates;	/* directory of the built-in templates */
+	char		*serial_dir;	/* where guests' serial logs go */
+	enum cfg_on_exit on_exit;
+	unsigned	 max_instances;
+	uint64_t	 memory_budget;	/* bytes */
+
+	/* [dns] */
+	struct cfg_addr	*dns_listen;
+	size_t		 ndns_listen;
+	char		**zones;	/* lower case, trailing dot */
+	size_t		 nzones;
+	uint32_t	 ttl;
+	bool		 has_forwarder;
+	struct cfg_addr	 forwarder;
+	unsigned	 rate_limit;	/* responses/s per /24 or /56; 0 off */
+	uint64_t	 dns_tcp_idle_ms;
+	unsigned	 dns_tcp_max;	/* concurrent TCP clients */
+
+	/* [proxy] */
+	uint64_t	 hold_timeout_ms;
+	unsigned	 max_held;
+	uint64_t	 proxy_idle_timeout_ms;
+
+	/* [network] */
+	enum cfg_net_mode net_mode;
+	uint16_t	 user_port_lo, user_port_hi;
+	char		*net_name;
+	char		*net_bridge;
+	struct in_addr	 gateway;
+	unsigned	 prefix;
+	struct in_addr	 pool_lo, pool_hi;	/* inclusive */
+	bool		 net_create;
+
+	/* [metrics] */
+	bool		 has_metrics;
+	struct cfg_addr	 metrics_listen;
+
+	struct cfg_service *services;
+	size_t		 nservices;
+};
+
+/*
+ * Parse and validate the file at path.  On success returns a new config
+ * that the caller frees with config_free().  On failure returns NULL and
+ * writes every error, one "FILE:LINE: message" a line, to errf (which may
+ * be NULL to discard them).  *nerrors, when not NULL, receives the count.
+ */
+struct config	*config_load(const char *path, FILE *errf, int *nerrors);
+
+/* Same as config_load(), from a string; name is used in messages. */
+struct config	*config_load_string(const char *name, const char *text,
+		    FILE *errf, int *nerrors);
+
+void		 config_free(struct config *);
+
+/* The service called name, or NULL. */
+const struct cfg_service *config_service(const struct config *,
+		    const char *name);
+
+/* Names for enums, as written in the file. */
+const char	*config_stop_mode_name(enum cfg_stop_mode);
+
+/*
+ * The i-th key the parser knows, as "section.key" (e.g. "dns.ttl",
+ * "service.kernel"), or NULL past the end.  Lets tests check that every
+ * key is documented.
+ */
+const char	*config_key_name(size_t i);
+
+/*
+ * Value parsers shared with the control protocol and tests.  Each returns
+ * 0 on success, -1 with a message in err (errlen bytes) on failure.
+ */
+int		 config_parse_duration(const char *, uint64_t *ms,
+		    char *err, size_t errlen);
+int		 config_parse_size(const char *, uint64_t *bytes,
+		    char *err, size_t errlen);
+int		 config_parse_addr(const char *, uint16_t default_port,
+		    struct cfg_addr *, char *err, size_t errlen);
+int		 config_valid_service_name(const char *);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * lifecycle.h - one state machine per service: wakes in, boots out.
+ *
+ * The DNS responder, the proxy and the control socket call down into
+ * the lifecycle; nothing calls up except through the callbacks below,
+ * which always run on the main loop.  A wake never blocks: it starts
+ * (or joins) a boot and returns at once.
+ */
+#ifndef SUMMON_LIFECYCLE_H
+#define SUMMON_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct config;
+struct event_base;
+struct store;
+struct lifecycle;
+struct lc_waiter;
+
+enum lc_state {
+	LC_STOPPED, LC_STANDBY, LC_STARTING, LC_READY, LC_STOPPING,
+	LC_SUSPENDED, LC_SAVED, LC_FAILED,
+};
+#define LC_NSTATES	(LC_FAILED + 1)
+
+enum lc_source { LC_SRC_DNS, LC_SRC_CONNECT, LC_SRC_CTL };
+#define LC_NSOURCES	(LC_SRC_CTL + 1)
+
+/* What summonctl list/status and the metrics see of one service. */
+struct lc_info {
+	const char	*service;
+	enum lc_state	 state;
+	char		 guest_address[64];	/* "" while none */
+	char		 domain[128];		/* "" while none */
+	int64_t		 uptime_ms;		/* -1 while not ready */
+	int64_t		 idle_ms;		/* since last activity, -1 never */
+	uint64_t	 boots;
+	int64_t		 last_boot_ms;		/* -1 before the first boot */
+	uint64_t	 wakes[LC_NSOURCES];
+};
+
+/*
+ * Told once that a service became ready (ok = true) or that its boot
+ * failed or timed out (ok = false).  Runs on the main loop; the waiter
+ * is gone when it returns.
+ */
+typedef void (*lc_notify_fn)(void *arg, const char *service, bool ok);
+
+/*
+ * Create the lifecycle for cfg's services.  base, cfg and store are
+ * borrowed and must outlive it.  Returns NULL with errno set on failure.
+ */
+struct lifecycle *lifecycle_new(struct event_base *base,
+		    const struct config *cfg, struct store *store);
+/* Fail every waiter and free everything. */
+void		 lifecycle_free(struct lifecycle *);
+
+/* Adopt a new configuration (SIGHUP); cfg must outlive the lifecycle. */
+int		 lifecycle_reload(struct lifecycle *, const struct config *cfg);
+
+/*
+ * Wake service: start it unless it is starting or ready, and count the
+ * wake as activity.  Returns the state after the wake, or -1 with errno
+ * ENOENT for an unknown service.
+ */
+int		 lifecycle_wake(struct lifecycle *, const char *service,
+		    enum lc_source);
+
+/*
+ * Call fn once when service is ready or has failed.  If it is ready
+ * already, fn is not called and NULL is returned with errno EALREADY.
+ * The caller may cancel a waiter that has not fired yet.
+ */
+struct lc_waiter *lifecycle_wait(struct lifecycle *, const char *service,
+		    lc_notify_fn fn, void *arg);
+void		 lifecycle_wait_cancel(struct lifecycle *, struct lc_waiter *);
+
+/* Where the proxy reaches guest_port of a ready service. */
+int		 lifecycle_endpoint(struct lifecycle *, const char *service,
+		    uint16_t guest_port, struct sockaddr_storage *,
+		    socklen_t *);
+
+/* Activity for the reaper: bytes relayed, connections opened/closed. */
+void		 lifecycle_touch(struct lifecycle *, const char *service);
+void		 lifecycle_conn(struct lifecycle *, const char *service,
+		    int delta);
+
+/* Fill info about service; -1 with errno ENOENT if unknown. */
+int		 lifecycle_info(struct lifecycle *, const char *service,
+		    struct lc_info *);
+
+const char	*lifecycle_state_name(enum lc_state);
+const char	*lifecycle_source_name(enum lc_source);
+
+#endif

@@ -1,0 +1,1559 @@
+/*
+ * config.c - summond.conf parsing and validation.
+ *
+ * inih splits the file into (section, key, value) triples; we feed it
+ * through our own line reader so that every triple carries its line
+ * number, long lines and syntax errors are caught, and sections without
+ * keys are still seen.  Parsing runs in two passes: the first collects
+ * raw entries (merging indented continuation lines), the second walks a
+ * table of keys, converts and checks each value, then checks the
+ * configuration as a whole.  All errors are reported, not just the first.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "build_config.h"
+#include "config.h"
+
+#define LINE_MAX_LEN	4096	/* longest line we accept */
+
+enum sect { S_NONE, S_SUMMOND, S_DNS, S_PROXY, S_NETWORK, S_METRICS,
+	    S_SERVICE, S_UNKNOWN };
+
+static const char *const sect_names[] = {
+	[S_SUMMOND] = "summond", [S_DNS] = "dns", [S_PROXY] = "proxy",
+	[S_NETWORK] = "network", [S_METRICS] = "metrics",
+	[S_SERVICE] = "service",
+};
+
+/* One raw "key = value" from the file. */
+struct entry {
+	enum sect	 sect;
+	size_t		 section;	/* index into parser.sections */
+	char		*key;
+	char		*value;
+	int		 line;
+	bool		 used;
+};
+
+/* One [section] header as it appeared. */
+struct section {
+	enum sect	 sect;
+	char		 name[CFG_SERVICE_NAME_MAX + 1];	/* service name */
+	int		 line;
+	bool		 bad;		/* header already reported */
+};
+
+struct parser {
+	const char	*file;
+	FILE		*errf;
+	int		 nerrors;
+
+	/* line source: a stdio stream or a string */
+	FILE		*in;
+	const char	*text;
+	size_t		 textpos;
+	int		 lineno;
+	bool		 indented;	/* current line starts with blank */
+
+	struct section	*sections;
+	size_t		 nsections;
+	struct entry	*entries;
+	size_t		 nentries;
+
+	struct config	*cfg;
+	int		*keyline;	/* line of each global key, or 0 */
+};
+
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nerrors++;
+	if (p->errf == NULL)
+		return;
+	fprintf(p->errf, "%s:%d: ", p->file, line);
+	va_start(ap, fmt);
+	vfprintf(p->errf, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errf);
+}
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+	void *v = calloc(n == 0 ? 1 : n, sz);
+
+	if (v == NULL) {
+		perror("summond: calloc");
+		exit(1);
+	}
+	return v;
+}
+
+static void *
+xreallocarray(void *ptr, size_t n, size_t sz)
+{
+	void *v = reallocarray(ptr, n == 0 ? 1 : n, sz);
+
+	if (v == NULL) {
+		perror("summond: realloc");
+		exit(1);
+	}
+	return v;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL) {
+		perror("summond: strdup");
+		exit(1);
+	}
+	return d;
+}
+
+/* ---- pass 1: lines, sections and raw entries ---------------------- */
+
+static char *
+skip_blank(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+/* Read one physical line into buf (with its newline) from file or text. */
+static bool
+next_line(struct parser *p, char *buf, size_t size, bool *toolong)
+{
+	size_t n = 0;
+	int c;
+
+	*toolong = false;
+	for (;;) {
+		if (p->in != NULL)
+			c = getc(p->in);
+		else
+			c = p->text[p->textpos] != '\0' ?
+			    (unsigned char)p->text[p->textpos++] : EOF;
+		if (c == EOF)
+			break;
+		if (n + 2 < size)
+			buf[n++] = (char)c;
+		else
+			*toolong = true;
+		if (c == '\n')
+			break;
+	}
+	buf[n] = '\0';
+	return n > 0 || *toolong;
+}
+
+static void
+parse_section_header(struct parser *p, char *s)
+{
+	struct section *sec;
+	char *end, *name;
+	size_t i, len;
+
+	p->sections = xreallocarray(p->sections, p->nsections + 1,
+	    sizeof(*p->sections));
+	sec = &p->sections[p->nsections++];
+	memset(sec, 0, sizeof(*sec));
+	sec->line = p->lineno;
+	sec->sect = S_UNKNOWN;
+
+	end = strchr(s, ']');
+	if (end == NULL) {
+		perr(p, p->lineno, "section header without ']'");
+		sec->bad = true;
+		return;
+	}
+	*end = '\0';
+	s = skip_blank(s + 1);
+	for (i = S_SUMMOND; i <= S_METRICS; i++)
+		if (strcmp(s, sect_names[i]) == 0) {
+			sec->sect = i;
+			return;
+		}
+	if (strncmp(s, "service", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
+		name = skip_blank(s + 7);
+		len = strlen(name);
+		while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+			name[--len] = '\0';
+		if (len < 2 || name[0] != '"' || name[len - 1] != '"') {
+			perr(p, p->lineno, "service name must be quoted: "
+			    "[service \"NAME\"]");
+			sec->bad = true;
+			sec->sect = S_SERVICE;
+			return;
+		}
+		name[len - 1] = '\0';
+		name++;
+		sec->sect = S_SERVICE;
+		if (!config_valid_service_name(name)) {
+			perr(p, p->lineno, "invalid service name \"%s\" "
+			    "(want [a-z0-9][a-z0-9-]{0,62})", name);
+			sec->bad = true;
+			return;
+		}
+		snprintf(sec->name, sizeof(sec->name), "%s", name);
+		return;
+	}
+	perr(p, p->lineno, "unknown section [%s]", s);
+	sec->bad = true;
+}
+
+/*
+ * inih's line source.  Besides counting lines it notes section headers
+ * and rejects what inih would silently truncate or skip.
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	char line[LINE_MAX_LEN + 2], copy[LINE_MAX_LEN + 2], *s;
+	bool toolong;
+	size_t len;
+
+	if (!next_line(p, line, sizeof(line), &toolong))
+		return NULL;
+	p->lineno++;
+	p->indented = line[0] == ' ' || line[0] == '\t';
+	len = strlen(line);
+	if (toolong || len >= (size_t)num - 1) {
+		perr(p, p->lineno, "line too long (at most %d characters)",
+		    num - 2 < LINE_MAX_LEN ? num - 2 : LINE_MAX_LEN);
+		snprintf(str, (size_t)num, "\n");
+		return str;
+	}
+	memcpy(copy, line, len + 1);
+	s = skip_blank(copy);
+	if (*s == '[')
+		parse_section_header(p, s);
+	else if (*s != '\0' && *s != '\n' && *s != '\r' && *s != ';' &&
+	    *s != '#' && !p->indented && strpbrk(s, "=:") == NULL)
+		perr(p, p->lineno, "expected 'key = value'");
+	memcpy(str, line, len + 1);
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parser *p = user;
+	struct entry *last, *e;
+	size_t vlen;
+
+	if (p->nsections == 0) {
+		perr(p, p->lineno, "'%s' outside of any section", key);
+		return 1;
+	}
+	(void)section;	/* our own header parse is authoritative */
+
+	/* An indented line continues the previous value. */
+	last = p->nentries > 0 ? &p->entries[p->nentries - 1] : NULL;
+	if (p->indented && last != NULL && strcmp(last->key, key) == 0 &&
+	    last->section == p->nsections - 1) {
+		vlen = strlen(last->value) + 1 + strlen(value) + 1;
+		last->value = xreallocarray(last->value, vlen, 1);
+		strcat(last->value, " ");
+		strcat(last->value, value);
+		return 1;
+	}
+	p->entries = xreallocarray(p->entries, p->nentries + 1,
+	    sizeof(*p->entries));
+	e = &p->entries[p->nentries++];
+	memset(e, 0, sizeof(*e));
+	e->section = p->nsections - 1;
+	e->sect = p->sections[e->section].sect;
+	e->key = xstrdup(key);
+	e->value = xstrdup(value);
+	e->line = p->lineno;
+	return 1;
+}
+
+/* ---- value parsers ------------------------------------------------ */
+
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Parse an unsigned decimal without sign, spaces or overflow. */
+static int
+parse_u64(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	while (isdigit((unsigned char)*s)) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		s++;
+	}
+	*end = s;
+	*out = v;
+	return 0;
+}
+
+int
+config_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
+{
+	static const struct { const char *unit; uint64_t mult; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	const char *end;
+	uint64_t v;
+	size_t i;
+
+	if (parse_u64(s, &end, &v) == -1)
+		return seterr(err, errlen, "bad duration '%s' (e.g. 250ms, "
+		    "10s, 2m)", s);
+	if (*end == '\0' && v == 0) {
+		*ms = 0;
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].mult / 1000)
+				break;
+			*ms = v * units[i].mult;
+			return 0;
+		}
+	return seterr(err, errlen, "bad duration '%s' (a number with ms, s, "
+	    "m or h, e.g. 250ms, 10s, 2m)", s);
+}
+
+int
+config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
+{
+	const char *end;
+	uint64_t v;
+	unsigned shift;
+
+	if (parse_u64(s, &end, &v) == -1)
+		return seterr(err, errlen, "bad size '%s' (e.g. 32M, 1G)", s);
+	switch (*end) {
+	case '\0': shift = 0; break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	case 't': case 'T': shift = 40; break;
+	default:
+		return seterr(err, errlen, "bad size '%s' (a number with K, "
+		    "M, G or T, e.g. 32M, 1G)", s);
+	}
+	if (*end != '\0' && end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
+	    strcmp(end + 1, "B") != 0)
+		return seterr(err, errlen, "bad size '%s' (e.g. 32M, 1G)", s);
+	if (shift > 0 && v > (UINT64_MAX >> shift))
+		return seterr(err, errlen, "size '%s' is too large", s);
+	*bytes = v << shift;
+	return 0;
+}
+
+int
+config_parse_addr(const char *s, uint16_t default_port, struct cfg_addr *a,
+    char *err, size_t errlen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port = NULL, *close, *end;
+	uint64_t pv;
+	size_t hlen;
+
+	memset(a, 0, sizeof(*a));
+	if (s[0] == '[') {
+		close = strchr(s, ']');
+		if (close == NULL)
+			return seterr(err, errlen, "bad address '%s': "
+			    "missing ']'", s);
+		hlen = (size_t)(close - s - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return seterr(err, errlen, "bad address '%s'", s);
+		s++;
+	} else {
+		const char *colon = strchr(s, ':');
+		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+			/* bare IPv6 without a port */
+			hlen = strlen(s);
+		} else if (colon != NULL) {
+			hlen = (size_t)(colon - s);
+			port = colon + 1;
+		} else
+			hlen = strlen(s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return seterr(err, errlen, "bad address '%s'", s);
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+
+	if (port != NULL) {
+		if (parse_u64(port, &end, &pv) == -1 || *end != '\0' ||
+		    pv > 65535)
+			return seterr(err, errlen, "bad port in '%s'", s);
+	} else
+		pv = default_port;
+
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pv);
+		a->len = sizeof(*sin);
+		snprintf(a->text, sizeof(a->text), "%s:%u", host,
+		    (unsigned)pv);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pv);
+		a->len = sizeof(*sin6);
+		snprintf(a->text, sizeof(a->text), "[%s]:%u", host,
+		    (unsigned)pv);
+		return 0;
+	}
+	return seterr(err, errlen, "bad address '%s' (want an IPv4 or IPv6 "
+	    "address, not a host name)", host);
+}
+
+int
+config_valid_service_name(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i] != '\0'; i++) {
+		if (i > CFG_SERVICE_NAME_MAX - 1)
+			return 0;
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Normalise a DNS name: lower case, trailing dot, labels of letters,
+ * digits, '-' and '_', 1-63 bytes each, 255 bytes in all.
+ */
+static int
+normalise_dname(const char *in, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	size_t len = strlen(in), i, label = 0;
+
+	if (strcmp(in, ".") == 0)
+		return seterr(err, errlen, "the root zone cannot be served");
+	if (len == 0 || len + 2 > outlen || len + 1 > CFG_DNS_NAME_MAX)
+		return seterr(err, errlen, "bad DNS name '%s' (too long)", in);
+	for (i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '.') {
+			if (label == 0)
+				return seterr(err, errlen, "bad DNS name "
+				    "'%s' (empty label)", in);
+			label = 0;
+		} else if (isalnum((unsigned char)c) || c == '-' || c == '_') {
+			if (++label > 63)
+				return seterr(err, errlen, "bad DNS name "
+				    "'%s' (label longer than 63)", in);
+		} else
+			return seterr(err, errlen, "bad DNS name '%s' "
+			    "(character '%c')", in, c);
+		out[i] = (char)tolower((unsigned char)c);
+	}
+	if (out[len - 1] != '.')
+		out[len++] = '.';
+	out[len] = '\0';
+	return 0;
+}
+
+/* Split a space-separated list in place; returns count, 0 if empty. */
+static size_t
+split_words(char *s, char **words, size_t max)
+{
+	size_t n = 0;
+	char *tok, *save = NULL;
+
+	for (tok = strtok_r(s, " \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t", &save)) {
+		if (n == max)
+			return max + 1;
+		words[n++] = tok;
+	}
+	return n;
+}
+
+#define MAX_WORDS	64
+
+/* ---- the key table ------------------------------------------------ */
+
+struct key;
+typedef int (*key_fn)(struct parser *, const struct key *,
+    struct cfg_service *, const char *value, char *err, size_t errlen);
+
+struct key {
+	enum sect	 sect;
+	const char	*name;
+	key_fn		 fn;
+	size_t		 off;		/* into config or cfg_service */
+	uint64_t	 min, max;	/* bounds for numbers */
+	const char *const *choices;	/* enum names, NULL-terminated */
+};
+
+/* Where a key's value goes: the config or the service being parsed. */
+static void *
+field(struct parser *p, const struct key *k, struct cfg_service *svc)
+{
+	return (char *)(k->sect == S_SERVICE ? (void *)svc : (void *)p->cfg) +
+	    k->off;
+}
+
+static int
+k_string(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	char **f = field(p, k, svc);
+
+	if (k->min > 0 && *v == '\0')
+		return seterr(err, errlen, "must not be empty");
+	free(*f);
+	*f = xstrdup(v);
+	return 0;
+}
+
+static int
+k_path(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (v[0] != '/')
+		return seterr(err, errlen, "'%s' is not an absolute path", v);
+	return k_string(p, k, svc, v, err, errlen);
+}
+
+static int
+k_uint(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	const char *end;
+	uint64_t n;
+
+	if (parse_u64(v, &end, &n) == -1 || *end != '\0')
+		return seterr(err, errlen, "'%s' is not a number", v);
+	if (n < k->min || n > k->max)
+		return seterr(err, errlen, "%" PRIu64 " is out of range "
+		    "(%" PRIu64 "-%" PRIu64 ")", n, k->min, k->max);
+	if (k->max > UINT32_MAX)
+		*(uint64_t *)field(p, k, svc) = n;
+	else
+		*(unsigned *)field(p, k, svc) = (unsigned)n;
+	return 0;
+}
+
+static int
+k_duration(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	uint64_t ms;
+
+	if (config_parse_duration(v, &ms, err, errlen) == -1)
+		return -1;
+	if (ms < k->min || ms > k->max)
+		return seterr(err, errlen, "'%s' is out of range "
+		    "(%" PRIu64 "ms-%" PRIu64 "s)", v, k->min, k->max / 1000);
+	*(uint64_t *)field(p, k, svc) = ms;
+	return 0;
+}
+
+static int
+k_size(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	uint64_t b;
+
+	if (config_parse_size(v, &b, err, errlen) == -1)
+		return -1;
+	if (b < k->min || b > k->max)
+		return seterr(err, errlen, "'%s' is out of range (%" PRIu64
+		    "M-%" PRIu64 "G)", v, k->min >> 20, k->max >> 30);
+	*(uint64_t *)field(p, k, svc) = b;
+	return 0;
+}
+
+static int
+k_choice(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	char list[256] = "";
+	size_t i;
+
+	for (i = 0; k->choices[i] != NULL; i++) {
+		if (strcmp(v, k->choices[i]) == 0) {
+			*(int *)field(p, k, svc) = (int)i;
+			return 0;
+		}
+		if (i > 0)
+			strncat(list, " | ", sizeof(list) - strlen(list) - 1);
+		strncat(list, k->choices[i], sizeof(list) - strlen(list) - 1);
+	}
+	return seterr(err, errlen, "'%s' is not one of %s", v, list);
+}
+
+static int
+k_bool(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	bool *f = field(p, k, svc);
+
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "on") == 0)
+		*f = true;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "off") == 0)
+		*f = false;
+	else
+		return seterr(err, errlen, "'%s' is not yes or no", v);
+	return 0;
+}
+
+static int
+k_listen(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS];
+	size_t n, i;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	n = split_words(buf, w, MAX_WORDS);
+	if (n > MAX_WORDS)
+		return seterr(err, errlen, "too many addresses");
+	free(c->dns_listen);
+	c->dns_listen = xcalloc(n, sizeof(*c->dns_listen));
+	c->ndns_listen = 0;
+	for (i = 0; i < n; i++) {
+		if (config_parse_addr(w[i], 53, &c->dns_listen[i], err,
+		    errlen) == -1)
+			return -1;
+		c->ndns_listen++;
+	}
+	return 0;
+}
+
+static int
+k_zone(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS], name[CFG_DNS_NAME_MAX + 2];
+	size_t n, i, j;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	n = split_words(buf, w, MAX_WORDS);
+	if (n > MAX_WORDS)
+		return seterr(err, errlen, "too many zones");
+	for (i = 0; i < c->nzones; i++)
+		free(c->zones[i]);
+	free(c->zones);
+	c->zones = xcalloc(n, sizeof(*c->zones));
+	c->nzones = 0;
+	for (i = 0; i < n; i++) {
+		if (normalise_dname(w[i], name, sizeof(name), err,
+		    errlen) == -1)
+			return -1;
+		for (j = 0; j < c->nzones; j++)
+			if (strcmp(c->zones[j], name) == 0)
+				return seterr(err, errlen, "zone %s listed "
+				    "twice", name);
+		c->zones[c->nzones++] = xstrdup(name);
+	}
+	return 0;
+}
+
+static int
+k_forwarder(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+
+	c->has_forwarder = false;
+	if (*v == '\0')
+		return 0;
+	if (config_parse_addr(v, 53, &c->forwarder, err, errlen) == -1)
+		return -1;
+	c->has_forwarder = true;
+	return 0;
+}
+
+static int
+k_metrics(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+
+	c->has_metrics = false;
+	if (*v == '\0')
+		return 0;
+	if (config_parse_addr(v, 9153, &c->metrics_listen, err,
+	    errlen) == -1)
+		return -1;
+	c->has_metrics = true;
+	return 0;
+}
+
+static int
+parse_port(const char *s, uint16_t *port, bool zero_ok)
+{
+	const char *end;
+	uint64_t v;
+
+	if (parse_u64(s, &end, &v) == -1 || *end != '\0' || v > 65535 ||
+	    (v == 0 && !zero_ok))
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int
+k_port_range(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	char buf[64], *dash;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	dash = strchr(buf, '-');
+	if (dash == NULL)
+		return seterr(err, errlen, "'%s' is not a range LO-HI", v);
+	*dash = '\0';
+	if (parse_port(buf, &c->user_port_lo, false) == -1 ||
+	    parse_port(dash + 1, &c->user_port_hi, false) == -1 ||
+	    c->user_port_lo > c->user_port_hi)
+		return seterr(err, errlen, "'%s' is not a port range LO-HI",
+		    v);
+	return 0;
+}
+
+static int
+k_gateway(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	char buf[64], *slash;
+	const char *end;
+	uint64_t pfx;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	slash = strchr(buf, '/');
+	if (slash == NULL)
+		return seterr(err, errlen, "'%s' needs a prefix length "
+		    "(e.g. 10.99.0.1/24)", v);
+	*slash = '\0';
+	if (inet_pton(AF_INET, buf, &c->gateway) != 1)
+		return seterr(err, errlen, "'%s' is not an IPv4 address", buf);
+	if (parse_u64(slash + 1, &end, &pfx) == -1 || *end != '\0' ||
+	    pfx < 8 || pfx > 30)
+		return seterr(err, errlen, "bad prefix length '%s' (8-30)",
+		    slash + 1);
+	c->prefix = (unsigned)pfx;
+	return 0;
+}
+
+static int
+k_pool(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	char buf[64], *dash;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	dash = strchr(buf, '-');
+	if (dash == NULL)
+		return seterr(err, errlen, "'%s' is not a range FIRST-LAST", v);
+	*dash = '\0';
+	if (inet_pton(AF_INET, buf, &c->pool_lo) != 1 ||
+	    inet_pton(AF_INET, dash + 1, &c->pool_hi) != 1)
+		return seterr(err, errlen, "'%s' is not a range of IPv4 "
+		    "addresses", v);
+	if (ntohl(c->pool_lo.s_addr) > ntohl(c->pool_hi.s_addr))
+		return seterr(err, errlen, "pool '%s' is empty (first > last)",
+		    v);
+	return 0;
+}
+
+/* ---- service keys --------------------------------------------------- */
+
+static int
+k_names(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS];
+	size_t n, i;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	n = split_words(buf, w, MAX_WORDS);
+	if (n > MAX_WORDS)
+		return seterr(err, errlen, "too many names (at most %d)",
+		    MAX_WORDS);
+	if (n == 0)
+		return seterr(err, errlen, "must not be empty");
+	/*
+	 * Kept raw here: relative names are expanded once the zones are
+	 * known, which may be later in the file.
+	 */
+	for (i = 0; i < svc->nnames; i++)
+		free(svc->names[i]);
+	free(svc->names);
+	svc->names = xcalloc(n, sizeof(char *));
+	for (i = 0; i < n; i++)
+		svc->names[i] = xstrdup(w[i]);
+	svc->nnames = n;
+	return 0;
+}
+
+static int
+k_address(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (inet_pton(AF_INET, v, &svc->address4) == 1)
+		svc->family = AF_INET;
+	else if (inet_pton(AF_INET6, v, &svc->address6) == 1)
+		svc->family = AF_INET6;
+	else
+		return seterr(err, errlen, "'%s' is not an IPv4 or IPv6 "
+		    "address", v);
+	snprintf(svc->address_text, sizeof(svc->address_text), "%s", v);
+	return 0;
+}
+
+static int
+k_guest_address(struct parser *p, const struct key *k,
+    struct cfg_service *svc, const char *v, char *err, size_t errlen)
+{
+	svc->has_guest_address = false;
+	if (*v == '\0')
+		return 0;
+	if (inet_pton(AF_INET, v, &svc->guest_address) != 1)
+		return seterr(err, errlen, "'%s' is not an IPv4 address", v);
+	svc->has_guest_address = true;
+	return 0;
+}
+
+static int
+k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS], *colon;
+	size_t n, i, j;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	n = split_words(buf, w, MAX_WORDS);
+	if (n > MAX_WORDS)
+		return seterr(err, errlen, "too many ports (at most %d)",
+		    MAX_WORDS);
+	free(svc->ports);
+	svc->ports = xcalloc(n, sizeof(*svc->ports));
+	svc->nports = 0;
+	for (i = 0; i < n; i++) {
+		struct cfg_port *pt = &svc->ports[i];
+		colon = strchr(w[i], ':');
+		if (colon != NULL)
+			*colon = '\0';
+		if (parse_port(w[i], &pt->public_port, false) == -1 ||
+		    (colon != NULL &&
+		    parse_port(colon + 1, &pt->guest_port, false) == -1))
+			return seterr(err, errlen, "bad port '%s%s%s' (want "
+			    "PUBLIC or PUBLIC:GUEST, 1-65535)", w[i],
+			    colon ? ":" : "", colon ? colon + 1 : "");
+		if (colon == NULL)
+			pt->guest_port = pt->public_port;
+		for (j = 0; j < i; j++)
+			if (svc->ports[j].public_port == pt->public_port)
+				return seterr(err, errlen, "public port %u "
+				    "listed twice", pt->public_port);
+		svc->nports++;
+	}
+	return 0;
+}
+
+static int
+k_ready(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (strncmp(v, "tcp:", 4) == 0) {
+		if (parse_port(v + 4, &svc->ready_port, false) == -1)
+			return seterr(err, errlen, "bad port in '%s'", v);
+		svc->ready = CFG_READY_TCP;
+		return 0;
+	}
+	if (strncmp(v, "serial:", 7) == 0) {
+		if (v[7] == '\0')
+			return seterr(err, errlen, "serial: needs the text "
+			    "to wait for");
+		free(svc->ready_text);
+		svc->ready_text = xstrdup(v + 7);
+		svc->ready = CFG_READY_SERIAL;
+		return 0;
+	}
+	return seterr(err, errlen, "'%s' is not tcp:PORT or serial:TEXT", v);
+}
+
+/* Variables a command line or template may use (SPEC.md section 4). */
+static const char *const template_vars[] = {
+	"name", "kernel", "cmdline", "memory_kib", "vcpus", "mac", "ip",
+	"prefix", "gateway", "network", "serial_log", NULL,
+};
+
+static int
+check_vars(const char *v, bool allow_cmdline, char *err, size_t errlen)
+{
+	const char *s = v, *end;
+	size_t i, len;
+
+	while ((s = strstr(s, "${")) != NULL) {
+		end = strchr(s, '}');
+		if (end == NULL)
+			return seterr(err, errlen, "unterminated '${' in '%s'",
+			    v);
+		len = (size_t)(end - s - 2);
+		for (i = 0; template_vars[i] != NULL; i++)
+			if (strlen(template_vars[i]) == len &&
+			    strncmp(template_vars[i], s + 2, len) == 0)
+				break;
+		if (template_vars[i] == NULL ||
+		    (!allow_cmdline && strcmp(template_vars[i], "cmdline") == 0))
+			return seterr(err, errlen, "unknown variable "
+			    "'${%.*s}'", (int)len, s + 2);
+		s = end + 1;
+	}
+	return 0;
+}
+
+static int
+k_cmdline(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (check_vars(v, false, err, errlen) == -1)
+		return -1;
+	return k_string(p, k, svc, v, err, errlen);
+}
+
+static int
+k_template(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "microvm") != 0 && strcmp(v, "pc") != 0 && v[0] != '/')
+		return seterr(err, errlen, "'%s' is not microvm, pc or an "
+		    "absolute path to a domain XML template", v);
+	return k_string(p, k, svc, v, err, errlen);
+}
+
+static const char *const on_exit_names[] = { "keep", "stop", NULL };
+static const char *const net_mode_names[] = { "bridge", "user", NULL };
+static const char *const idle_conn_names[] = { "keep-alive", "ignore", NULL };
+static const char *const stop_mode_names[] = {
+	"destroy", "shutdown", "suspend", "save", NULL };
+static const char *const dns_answer_names[] = { "proxy", "guest", NULL };
+
+#define C(f)	offsetof(struct config, f)
+#define V(f)	offsetof(struct cfg_service, f)
+#define MS(x)	((uint64_t)(x))
+#define SEC(x)	((uint64_t)(x) * 1000)
+#define MIB(x)	((uint64_t)(x) << 20)
+#define GIB(x)	((uint64_t)(x) << 30)
+
+static const struct key keys[] = {
+	{ S_SUMMOND, "state", k_path, C(state), 0, 0, NULL },
+	{ S_SUMMOND, "control", k_path, C(control), 0, 0, NULL },
+	{ S_SUMMOND, "hypervisor", k_string, C(hypervisor), 1, 0, NULL },
+	{ S_SUMMOND, "templates", k_path, C(templates), 0, 0, NULL },
+	{ S_SUMMOND, "serial-dir", k_path, C(serial_dir), 0, 0, NULL },
+	{ S_SUMMOND, "on-exit", k_choice, C(on_exit), 0, 0, on_exit_names },
+	{ S_SUMMOND, "max-instances", k_uint, C(max_instances), 1, 100000,
+	    NULL },
+	{ S_SUMMOND, "memory-budget", k_size, C(memory_budget), MIB(1),
+	    GIB(1) << 10, NULL },
+
+	{ S_DNS, "listen", k_listen, 0, 0, 0, NULL },
+	{ S_DNS, "zone", k_zone, 0, 0, 0, NULL },
+	{ S_DNS, "ttl", k_uint, C(ttl), 0, 86400, NULL },
+	{ S_DNS, "forwarder", k_forwarder, 0, 0, 0, NULL },
+	{ S_DNS, "rate-limit", k_uint, C(rate_limit), 0, 1000000, NULL },
+	{ S_DNS, "tcp-idle-timeout", k_duration, C(dns_tcp_idle_ms),
+	    MS(100), SEC(3600), NULL },
+	{ S_DNS, "tcp-clients", k_uint, C(dns_tcp_max), 1, 65536, NULL },
+
+	{ S_PROXY, "hold-timeout", k_duration, C(hold_timeout_ms), MS(10),
+	    SEC(3600), NULL },
+	{ S_PROXY, "max-held", k_uint, C(max_held), 0, 1000000, NULL },
+	{ S_PROXY, "idle-timeout", k_duration, C(proxy_idle_timeout_ms),
+	    SEC(1), SEC(7 * 86400), NULL },
+
+	{ S_NETWORK, "mode", k_choice, C(net_mode), 0, 0, net_mode_names },
+	{ S_NETWORK, "user-ports", k_port_range, 0, 0, 0, NULL },
+	{ S_NETWORK, "name", k_string, C(net_name), 1, 0, NULL },
+	{ S_NETWORK, "bridge", k_string, C(net_bridge), 1, 0, NULL },
+	{ S_NETWORK, "gateway", k_gateway, 0, 0, 0, NULL },
+	{ S_NETWORK, "pool", k_pool, 0, 0, 0, NULL },
+	{ S_NETWORK, "create", k_bool, C(net_create), 0, 0, NULL },
+
+	{ S_METRICS, "listen", k_metrics, 0, 0, 0, NULL },
+
+	{ S_SERVICE, "names", k_names, 0, 0, 0, NULL },
+	{ S_SERVICE, "kernel", k_path, V(kernel), 0, 0, NULL },
+	{ S_SERVICE, "cmdline", k_cmdline, V(cmdline), 0, 0, NULL },
+	{ S_SERVICE, "memory", k_size, V(memory), MIB(1), GIB(1) << 10,
+	    NULL },
+	{ S_SERVICE, "vcpus", k_uint, V(vcpus), 1, 64, NULL },
+	{ S_SERVICE, "template", k_template, V(template), 0, 0, NULL },
+	{ S_SERVICE, "address", k_address, 0, 0, 0, NULL },
+	{ S_SERVICE, "ports", k_ports, 0, 0, 0, NULL },
+	{ S_SERVICE, "guest-address", k_guest_address, 0, 0, 0, NULL },
+	{ S_SERVICE, "ready", k_ready, 0, 0, 0, NULL },
+	{ S_SERVICE, "boot-timeout", k_duration, V(boot_timeout_ms), MS(100),
+	    SEC(3600), NULL },
+	{ S_SERVICE, "idle-timeout", k_duration, V(idle_timeout_ms), SEC(1),
+	    SEC(30 * 86400), NULL },
+	{ S_SERVICE, "idle-connections", k_choice, V(idle_connections), 0, 0,
+	    idle_conn_names },
+	{ S_SERVICE, "stop-mode", k_choice, V(stop_mode), 0, 0,
+	    stop_mode_names },
+	{ S_SERVICE, "standby", k_uint, V(standby), 0, 64, NULL },
+	{ S_SERVICE, "dns-answer", k_choice, V(dns_answer), 0, 0,
+	    dns_answer_names },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+const char *
+config_key_name(size_t i)
+{
+	static char buf[64];
+
+	if (i >= NKEYS)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s.%s", sect_names[keys[i].sect],
+	    keys[i].name);
+	return buf;
+}
+
+const char *
+config_stop_mode_name(enum cfg_stop_mode m)
+{
+	return stop_mode_names[m];
+}
+
+/* ---- defaults: the one place they live ---------------------------- */
+
+static void
+config_defaults(struct config *c)
+{
+	char err[128];
+
+	c->state = xstrdup("/var/lib/summon/state.db");
+	c->control = xstrdup("/run/summon/summond.sock");
+	c->hypervisor = xstrdup("qemu:///system");
+	c->templates = xstrdup(SUMMON_DATADIR "/templates");
+	c->serial_dir = xstrdup("/var/log/summon");
+	c->on_exit = CFG_ON_EXIT_KEEP;
+	c->max_instances = 64;
+	c->memory_budget = GIB(4);
+
+	c->ndns_listen = 2;
+	c->dns_listen = xcalloc(2, sizeof(*c->dns_listen));
+	config_parse_addr("127.0.0.1:53", 53, &c->dns_listen[0], err,
+	    sizeof(err));
+	config_parse_addr("[::1]:53", 53, &c->dns_listen[1], err, sizeof(err));
+	c->ttl = 30;
+	c->rate_limit = 200;
+	c->dns_tcp_idle_ms = SEC(10);
+	c->dns_tcp_max = 256;
+
+	c->hold_timeout_ms = SEC(10);
+	c->max_held = 256;
+	c->proxy_idle_timeout_ms = SEC(600);
+
+	c->net_mode = CFG_NET_BRIDGE;
+	c->user_port_lo = 20000;
+	c->user_port_hi = 20999;
+	c->net_name = xstrdup("summon");
+	c->net_bridge = xstrdup("summon0");
+	inet_pton(AF_INET, "10.99.0.1", &c->gateway);
+	c->prefix = 24;
+	inet_pton(AF_INET, "10.99.0.10", &c->pool_lo);
+	inet_pton(AF_INET, "10.99.0.250", &c->pool_hi);
+	c->net_create = true;
+
+	c->has_metrics = true;
+	config_parse_addr("127.0.0.1:9153", 9153, &c->metrics_listen, err,
+	    sizeof(err));
+}
+
+static void
+service_defaults(struct cfg_service *s)
+{
+	s->cmdline = xstrdup("ip=${ip}/${prefix} gw=${gateway}");
+	s->memory = MIB(32);
+	s->vcpus = 1;
+	s->template = xstrdup("microvm");
+	s->ready = CFG_READY_TCP;
+	s->ready_port = 0;	/* 0: the first guest port, set in checks */
+	s->boot_timeout_ms = SEC(5);
+	s->idle_timeout_ms = SEC(60);
+	s->idle_connections = CFG_IDLE_KEEPALIVE;
+	s->stop_mode = CFG_STOP_DESTROY;
+	s->standby = 0;
+	s->dns_answer = CFG_DNS_ANSWER_PROXY;
+}
+
+/* ---- pass 2: apply entries, then whole-file checks ------------------ */
+
+static const struct key *
+find_key(enum sect s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].sect == s && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static void
+apply_entry(struct parser *p, struct entry *e, struct cfg_service *svc,
+    struct entry **seen)
+{
+	const struct key *k;
+	char err[512];
+	size_t ki;
+
+	if (p->sections[e->section].bad)
+		return;	/* the header was already reported */
+	k = find_key(e->sect, e->key);
+	if (k == NULL) {
+		perr(p, e->line, "unknown key '%s' in [%s]", e->key,
+		    sect_names[e->sect]);
+		return;
+	}
+	ki = (size_t)(k - keys);
+	if (seen[ki] != NULL) {
+		perr(p, e->line, "duplicate key '%s' (first set at line %d)",
+		    e->key, seen[ki]->line);
+		return;
+	}
+	seen[ki] = e;
+	if (k->sect != S_SERVICE)
+		p->keyline[ki] = e->line;
+	if (k->fn(p, k, svc, e->value, err, sizeof(err)) == -1)
+		perr(p, e->line, "%s: %s", e->key, err);
+}
+
+static bool
+in_subnet(struct in_addr a, struct in_addr net, unsigned prefix)
+{
+	uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+
+	return (ntohl(a.s_addr) & mask) == (ntohl(net.s_addr) & mask);
+}
+
+/* Expand the service's names to absolute ones and check each. */
+static void
+expand_names(struct parser *p, struct cfg_service *s, int line)
+{
+	struct config *c = p->cfg;
+	char name[CFG_DNS_NAME_MAX + 2], fq[2 * CFG_DNS_NAME_MAX + 4];
+	char err[256], **out;
+	size_t i, z, n = 0, zl, nl;
+
+	if (s->nnames == 0) {
+		/* Default: the service's own name in every zone. */
+		s->names = xcalloc(1, sizeof(char *));
+		s->names[0] = xstrdup(s->name);
+		s->nnames = 1;
+	}
+	out = xcalloc(s->nnames * (c->nzones > 0 ? c->nzones : 1),
+	    sizeof(char *));
+	for (i = 0; i < s->nnames; i++) {
+		const char *raw = s->names[i];
+		bool absolute = raw[strlen(raw) - 1] == '.';
+
+		if (normalise_dname(raw, name, sizeof(name), err,
+		    sizeof(err)) == -1) {
+			perr(p, line, "service \"%s\": names: %s", s->name,
+			    err);
+			continue;
+		}
+		if (absolute) {
+			nl = strlen(name);
+			for (z = 0; z < c->nzones; z++) {
+				zl = strlen(c->zones[z]);
+				if (strcmp(name, c->zones[z]) == 0 ||
+				    (nl > zl && name[nl - zl - 1] == '.' &&
+				    strcmp(name + nl - zl, c->zones[z]) == 0))
+					break;
+			}
+			if (z == c->nzones)
+				perr(p, line, "service \"%s\": name %s is in "
+				    "no zone served", s->name, name);
+			else
+				out[n++] = xstrdup(name);
+			continue;
+		}
+		for (z = 0; z < c->nzones; z++) {
+			snprintf(fq, sizeof(fq), "%s%s", name, c->zones[z]);
+			if (strlen(fq) > CFG_DNS_NAME_MAX) {
+				perr(p, line, "service \"%s\": name %s is "
+				    "too long", s->name, fq);
+				continue;
+			}
+			out[n++] = xstrdup(fq);
+		}
+	}
+	for (i = 0; i < s->nnames; i++)
+		free(s->names[i]);
+	free(s->names);
+	s->names = out;
+	s->nnames = n;
+}
+
+static void
+check_service(struct parser *p, struct cfg_service *s)
+{
+	struct config *c = p->cfg;
+	int line = s->line;
+
+	if (s->kernel == NULL)
+		perr(p, line, "service \"%s\": 'kernel' is required", s->name);
+	if (s->family == 0)
+		perr(p, line, "service \"%s\": 'address' is required (the "
+		    "public address DNS answers and the proxy listens on)",
+		    s->name);
+	if (s->ready == CFG_READY_TCP && s->ready_port == 0) {
+		if (s->nports > 0)
+			s->ready_port = s->ports[0].guest_port;
+		else
+			perr(p, line, "service \"%s\": no ports, so 'ready' "
+			    "must name a tcp:PORT or serial:TEXT", s->name);
+	}
+	if (s->memory > c->memory_budget)
+		perr(p, line, "service \"%s\": memory is larger than "
+		    "[summond] memory-budget", s->name);
+	if (s->standby > c->max_instances)
+		perr(p, line, "service \"%s\": standby %u exceeds "
+		    "max-instances %u", s->name, s->standby, c->max_instances);
+	if (s->has_guest_address) {
+		if (c->net_mode == CFG_NET_USER)
+			perr(p, line, "service \"%s\": guest-address has no "
+			    "meaning in [network] mode = user", s->name);
+		else if (!in_subnet(s->guest_address, c->gateway, c->prefix) ||
+		    s->guest_address.s_addr == c->gateway.s_addr)
+			perr(p, line, "service \"%s\": guest-address is not "
+			    "a host address of the gateway's subnet", s->name);
+	}
+	if (s->dns_answer == CFG_DNS_ANSWER_GUEST &&
+	    c->net_mode == CFG_NET_USER)
+		perr(p, line, "service \"%s\": dns-answer = guest needs "
+		    "[network] mode = bridge (user-mode guests have no "
+		    "reachable address)", s->name);
+	expand_names(p, s, line);
+}
+
+struct name_ref { const char *name; size_t svc; };
+
+static int
+name_ref_cmp(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r != 0)
+		return r;
+	return x->svc < y->svc ? -1 : x->svc > y->svc;
+}
+
+struct bind_ref { int family; uint8_t addr[16]; uint16_t port; size_t svc; };
+
+static int
+bind_ref_cmp(const void *a, const void *b)
+{
+	const struct bind_ref *x = a, *y = b;
+	int r;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if ((r = memcmp(x->addr, y->addr, 16)) != 0)
+		return r;
+	if (x->port != y->port)
+		return x->port - y->port;
+	return x->svc < y->svc ? -1 : x->svc > y->svc;
+}
+
+/* Checks across services, sorted so that 10,000 services stay cheap. */
+static void
+check_across(struct parser *p)
+{
+	struct config *c = p->cfg;
+	struct name_ref *nr;
+	struct bind_ref *br;
+	size_t i, j, n = 0, nb = 0, total = 0, totalp = 0;
+
+	for (i = 0; i < c->nservices; i++) {
+		total += c->services[i].nnames;
+		totalp += c->services[i].nports;
+	}
+	nr = xcalloc(total, sizeof(*nr));
+	br = xcalloc(totalp, sizeof(*br));
+	for (i = 0; i < c->nservices; i++) {
+		struct cfg_service *s = &c->services[i];
+		for (j = 0; j < s->nnames; j++)
+			nr[n++] = (struct name_ref){ s->names[j], i };
+		for (j = 0; j < s->nports && s->family != 0; j++) {
+			struct bind_ref *b = &br[nb++];
+			b->family = s->family;
+			if (s->family == AF_INET)
+				memcpy(b->addr, &s->address4, 4);
+			else
+				memcpy(b->addr, &s->address6, 16);
+			b->port = s->ports[j].public_port;
+			b->svc = i;
+		}
+	}
+	qsort(nr, n, sizeof(*nr), name_ref_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(nr[i].name, nr[i - 1].name) == 0 &&
+		    nr[i].svc != nr[i - 1].svc)
+			perr(p, c->services[nr[i].svc].line, "service \"%s\": "
+			    "name %s already belongs to service \"%s\"",
+			    c->services[nr[i].svc].name, nr[i].name,
+			    c->services[nr[i - 1].svc].name);
+	qsort(br, nb, sizeof(*br), bind_ref_cmp);
+	for (i = 1; i < nb; i++)
+		if (bind_ref_cmp(&br[i], &br[i - 1]) != 0 &&
+		    br[i].family == br[i - 1].family &&
+		    memcmp(br[i].addr, br[i - 1].addr, 16) == 0 &&
+		    br[i].port == br[i - 1].port)
+			perr(p, c->services[br[i].svc].line, "service \"%s\": "
+			    "%s port %u is already used by service \"%s\"",
+			    c->services[br[i].svc].name,
+			    c->services[br[i].svc].address_text, br[i].port,
+			    c->services[br[i - 1].svc].name);
+	free(nr);
+	free(br);
+}
+
+/* Where a global key was set, else the end of the file. */
+static int
+key_line(struct parser *p, enum sect s, const char *name)
+{
+	const struct key *k = find_key(s, name);
+	int line = p->keyline[k - keys];
+
+	return line > 0 ? line : (p->lineno > 0 ? p->lineno : 1);
+}
+
+static void
+check_global(struct parser *p)
+{
+	struct config *c = p->cfg;
+	uint32_t lo = ntohl(c->pool_lo.s_addr), hi = ntohl(c->pool_hi.s_addr);
+	uint32_t gw = ntohl(c->gateway.s_addr);
+
+	if (c->ndns_listen > 0 && c->nzones == 0)
+		perr(p, key_line(p, S_DNS, "zone"), "[dns] needs at least one 'zone' (or an empty "
+		    "'listen' to turn DNS off)");
+	if (c->net_mode == CFG_NET_BRIDGE) {
+		if (!in_subnet(c->pool_lo, c->gateway, c->prefix) ||
+		    !in_subnet(c->pool_hi, c->gateway, c->prefix))
+			perr(p, key_line(p, S_NETWORK, "pool"), "[network] pool is not inside the "
+			    "gateway's subnet");
+		else if (gw >= lo && gw <= hi)
+			perr(p, key_line(p, S_NETWORK, "pool"), "[network] pool contains the gateway "
+			    "address");
+	}
+}
+
+static struct config *
+parse(struct parser *p)
+{
+	struct config *c;
+	struct entry **seen;
+	struct cfg_service *svc;
+	size_t i, s, nservice_sections = 0;
+
+	c = p->cfg = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(p->file);
+	config_defaults(c);
+
+	ini_parse_stream(reader, p, handler, p);
+
+	seen = xcalloc(NKEYS, sizeof(*seen));
+	p->keyline = xcalloc(NKEYS, sizeof(*p->keyline));
+
+	/* Global sections first: service checks depend on them. */
+	for (i = 0; i < p->nentries; i++) {
+		struct entry *e = &p->entries[i];
+		if (e->sect != S_SERVICE && e->sect != S_UNKNOWN)
+			apply_entry(p, e, NULL, seen);
+	}
+
+	for (s = 0; s < p->nsections; s++)
+		if (p->sections[s].sect == S_SERVICE)
+			nservice_sections++;
+	c->services = xcalloc(nservice_sections, sizeof(*c->services));
+	for (s = 0; s < p->nsections; s++) {
+		struct section *sec = &p->sections[s];
+		if (sec->sect != S_SERVICE || sec->bad)
+			continue;
+		for (i = 0; i < c->nservices; i++)
+			if (strcmp(c->services[i].name, sec->name) == 0)
+				break;
+		if (i < c->nservices) {
+			perr(p, sec->line, "duplicate service \"%s\" (first "
+			    "defined at line %d)", sec->name,
+			    c->services[i].line);
+			sec->bad = true;
+			continue;
+		}
+		svc = &c->services[c->nservices++];
+		snprintf(svc->name, sizeof(svc->name), "%s", sec->name);
+		svc->line = sec->line;
+		service_defaults(svc);
+		memset(seen, 0, NKEYS * sizeof(*seen));
+		for (i = 0; i < p->nentries; i++)
+			if (p->entries[i].section == s)
+				apply_entry(p, &p->entries[i], svc, seen);
+	}
+	free(seen);
+
+	check_global(p);
+	for (i = 0; i < c->nservices; i++)
+		check_service(p, &c->services[i]);
+	check_across(p);
+	return c;
+}
+
+static void
+parser_free(struct parser *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nentries; i++) {
+		free(p->entries[i].key);
+		free(p->entries[i].value);
+	}
+	free(p->entries);
+	free(p->sections);
+	free(p->keyline);
+}
+
+static struct config *
+finish(struct parser *p, int *nerrors)
+{
+	struct config *c = parse(p);
+
+	parser_free(p);
+	if (nerrors != NULL)
+		*nerrors = p->nerrors;
+	if (p->nerrors > 0) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct config *
+config_load(const char *path, FILE *errf, int *nerrors)
+{
+	struct parser p = { .file = path, .errf = errf };
+	struct config *c;
+
+	if ((p.in = fopen(path, "r")) == NULL) {
+		if (errf != NULL)
+			fprintf(errf, "%s: %s\n", path, strerror(errno));
+		if (nerrors != NULL)
+			*nerrors = 1;
+		return NULL;
+	}
+	c = finish(&p, nerrors);
+	fclose(p.in);
+	return c;
+}
+
+struct config *
+config_load_string(const char *name, const char *text, FILE *errf,
+    int *nerrors)
+{
+	struct parser p = { .file = name, .errf = errf, .text = text };
+
+	return finish(&p, nerrors);
+}
+
+const struct cfg_service *
+config_service(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nservices; i++) {
+		struct cfg_service *s = &c->services[i];
+		for (j = 0; j < s->nnames; j++)
+			free(s->names[j]);
+		free(s->names);
+		free(s->kernel);
+		free(s->cmdline);
+		free(s->template);
+		free(s->ports);
+		free(s->ready_text);
+	}
+	free(c->services);
+	for (i = 0; i < c->nzones; i++)
+		free(c->zones[i]);
+	free(c->zones);
+	free(c->dns_listen);
+	free(c->path);
+	free(c->state);
+	free(c->control);
+	free(c->hypervisor);
+	free(c->templates);
+	free(c->serial_dir);
+	free(c->net_name);
+	free(c->net_bridge);
+	free(c);
+}
