@@ -10,7 +10,14 @@
  * that fails for a reason that may pass (disk full, I/O error, busy)
  * is kept in an in-memory queue, in order, and retried by the next
  * write or by store_flush().  Callers see success; store_pending()
- * tells how many writes wait and store_errmsg() why.
+ * tells how many writes wait and store_errmsg() why.  The queue holds
+ * 100000 writes; past that the oldest queued events are dropped (never
+ * instance or service writes) and the count shows in store_errmsg().
+ * A queued write that later fails for good (a constraint) is dropped
+ * and logged.
+ *
+ * Reads first try to flush what waits; if writes still wait, reads
+ * return what is on disk and do not see them.
  */
 #ifndef SUMMON_STORE_H
 #define SUMMON_STORE_H
@@ -84,9 +91,18 @@ int		 store_sync_services(struct store *, const char *const *names,
 int		 store_service_stats(struct store *, const char *service,
 		    uint64_t *boots, int64_t *last_boot_ms);
 
-/* Add a live instance; sets inst->id.  */
+/*
+ * Add a live instance; sets inst->id.  stopped_ms and stop_reason are
+ * ignored.  -1 if the service is unknown or another live instance holds
+ * the same non-empty guest_address.
+ */
 int		 store_instance_add(struct store *, struct store_instance *inst);
-/* Update domain, uuid, state, times, durations of an existing row. */
+/*
+ * Update domain, uuid, mac, host_port, state, created_ms, ready_ms and
+ * the durations of the existing row inst->id.  service and
+ * guest_address are fixed at add; stopped_ms and stop_reason are set
+ * by store_instance_close.  -1 if there is no such row.
+ */
 int		 store_instance_update(struct store *,
 		    const struct store_instance *inst);
 /* Close a row: stopped_ms and reason set, state "stopped". */
@@ -114,5 +130,11 @@ int		 store_events(struct store *, const char *service,
 		    int64_t after_id, size_t limit,
 		    int (*fn)(void *arg, const struct store_event *),
 		    void *arg);
+
+/*
+ * Tests only: cap the database at pages pages (PRAGMA max_page_count,
+ * never below its current size) so that writes fail with "disk full".
+ */
+int		 store_test_set_max_pages(struct store *, int pages);
 
 #endif
