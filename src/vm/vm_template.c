@@ -1,0 +1,201 @@
+/*
+ * vm_template.c - domain XML from templates: ${variable} expansion, the
+ * summon metadata element, and the guests' MAC addresses.
+ *
+ * Pure functions over strings, so that the tests need no libvirt.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "vm.h"
+#include "vm_xml.h"
+
+/* A template expands to a domain XML: a few KiB.  1 MiB is hostile. */
+#define TEMPLATE_MAX	(1024 * 1024)
+
+int
+vm_buf_add(struct vm_buf *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (n > b->limit || b->len > b->limit - n) {
+		errno = E2BIG;
+		return -1;
+	}
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap == 0 ? 256 : b->cap;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int
+vm_buf_add_escaped(struct vm_buf *b, const char *s)
+{
+	const char *run, *ent;
+
+	for (run = s; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':	ent = "&amp;"; break;
+		case '<':	ent = "&lt;"; break;
+		case '>':	ent = "&gt;"; break;
+		case '"':	ent = "&quot;"; break;
+		case '\'':	ent = "&apos;"; break;
+		default:	continue;
+		}
+		if (vm_buf_add(b, run, (size_t)(s - run)) == -1 ||
+		    vm_buf_add(b, ent, strlen(ent)) == -1)
+			return -1;
+		run = s + 1;
+	}
+	return vm_buf_add(b, run, (size_t)(s - run));
+}
+
+static void
+buf_error(char *err, size_t errlen)
+{
+	if (errno == E2BIG)
+		snprintf(err, errlen, "expanded template exceeds %d bytes",
+		    TEMPLATE_MAX);
+	else
+		snprintf(err, errlen, "out of memory");
+}
+
+char *
+vm_template_expand(const char *tmpl, const char *const *names,
+    const char *const *values, size_t n, char *err, size_t errlen)
+{
+	struct vm_buf b = { .limit = TEMPLATE_MAX };
+	const char *s, *end;
+	size_t i, len;
+
+	for (s = tmpl; *s != '\0'; ) {
+		/* Copy up to the next "${"; a lone '$' is literal text. */
+		for (end = s; *end != '\0' &&
+		    !(end[0] == '$' && end[1] == '{'); end++)
+			;
+		if (vm_buf_add(&b, s, (size_t)(end - s)) == -1)
+			goto nobuf;
+		if (*end == '\0')
+			break;
+		s = end + 2;
+		if ((end = strchr(s, '}')) == NULL) {
+			snprintf(err, errlen, "unterminated \"${%.32s\" at "
+			    "offset %zu", s, (size_t)(s - 2 - tmpl));
+			goto fail;
+		}
+		len = (size_t)(end - s);
+		for (i = 0; i < n; i++)
+			if (strncmp(names[i], s, len) == 0 &&
+			    names[i][len] == '\0')
+				break;
+		if (i == n) {
+			snprintf(err, errlen, "unknown variable \"${%.*s}\"",
+			    len > 64 ? 64 : (int)len, s);
+			goto fail;
+		}
+		if (vm_buf_add_escaped(&b, values[i] != NULL ?
+		    values[i] : "") == -1)
+			goto nobuf;
+		s = end + 1;
+	}
+	/* An empty template still yields a string. */
+	if (b.p == NULL && vm_buf_add(&b, "", 0) == -1)
+		goto nobuf;
+	return b.p;
+nobuf:
+	buf_error(err, errlen);
+fail:
+	free(b.p);
+	return NULL;
+}
+
+char *
+vm_add_metadata(const char *xml, const char *service, int64_t instance,
+    char *err, size_t errlen)
+{
+	static const char close_tag[] = "</domain>";
+	static const char open_tag[] = "<metadata><" VM_METADATA_PREFIX
+	    ":instance xmlns:" VM_METADATA_PREFIX "=\"" VM_METADATA_URI
+	    "\" service=\"";
+	struct vm_buf b = { .limit = TEMPLATE_MAX + 1024 };
+	const char *p, *last = NULL;
+	char id[32];
+
+	if (!config_valid_service_name(service)) {
+		snprintf(err, errlen, "invalid service name");
+		return NULL;
+	}
+	for (p = xml; (p = strstr(p, close_tag)) != NULL; p++)
+		last = p;
+	if (last == NULL) {
+		snprintf(err, errlen, "domain XML has no </domain>");
+		return NULL;
+	}
+	/* libvirt keeps one <metadata>; a second would be merged or lost. */
+	if (strstr(xml, "<metadata") != NULL) {
+		snprintf(err, errlen, "domain XML already has a <metadata> "
+		    "element");
+		return NULL;
+	}
+	snprintf(id, sizeof(id), "%" PRId64, instance);
+	if (vm_buf_add(&b, xml, (size_t)(last - xml)) == -1 ||
+	    vm_buf_add(&b, open_tag, sizeof(open_tag) - 1) == -1 ||
+	    vm_buf_add_escaped(&b, service) == -1 ||
+	    vm_buf_add(&b, "\" id=\"", 6) == -1 ||
+	    vm_buf_add(&b, id, strlen(id)) == -1 ||
+	    vm_buf_add(&b, "\"/></metadata>", 14) == -1 ||
+	    vm_buf_add(&b, last, strlen(last)) == -1) {
+		buf_error(err, errlen);
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/*
+ * 52:54:00 is the prefix QEMU and libvirt give their guests; its first
+ * octet has the locally administered bit set and the multicast bit
+ * clear, so it is a locally administered unicast MAC, and nothing in a
+ * guest or in libvirt treats it specially.  The last three octets are
+ * FNV-1a (32 bits, folded to 24) of "service\0instance": stable across
+ * restarts of summond, so a guest's neighbours' ARP caches stay right,
+ * and distinct enough for the few hundred instances of one bridge.
+ */
+void
+vm_mac(const char *service, int64_t instance, char out[18])
+{
+	char id[32];
+	uint32_t h = 2166136261u;
+	size_t i, n;
+
+	n = strlen(service) + 1;	/* the NUL separates the two */
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)service[i];
+		h *= 16777619u;
+	}
+	snprintf(id, sizeof(id), "%" PRId64, instance);
+	for (i = 0; id[i] != '\0'; i++) {
+		h ^= (unsigned char)id[i];
+		h *= 16777619u;
+	}
+	h = (h >> 24) ^ (h & 0xffffff);
+	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (unsigned)(h >> 16) & 0xff,
+	    (unsigned)(h >> 8) & 0xff, (unsigned)h & 0xff);
+}

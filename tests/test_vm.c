@@ -1,0 +1,765 @@
+/*
+ * test_vm.c - the vm backend against libvirt's in-process test driver
+ * (test:///default), driven by a real libevent loop: jobs, states,
+ * lifecycle events, list, errors, close with queued jobs; and the pure
+ * helpers: template expansion, metadata, MAC addresses.
+ *
+ * Fork mode gives each test a fresh process, hence a fresh test driver
+ * and a fresh libvirt event loop registration.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <libvirt/libvirt.h>
+
+#include "config.h"
+#include "vm.h"
+
+#define URI	"test:///default"
+#define WAIT_MS	5000
+
+static struct event_base *base;
+static struct vm *vm;
+static const struct vm_backend_ops *ops = &vm_libvirt_ops;
+
+#define MAXEV	64
+static struct {
+	char		domain[128];
+	enum vm_event	ev;
+} events[MAXEV];
+static int nevents;
+static int nreconnects;
+
+static void
+on_event(void *arg, const char *domain, enum vm_event ev)
+{
+	if (nevents < MAXEV) {
+		snprintf(events[nevents].domain, sizeof(events[0].domain),
+		    "%s", domain);
+		events[nevents].ev = ev;
+		nevents++;
+	}
+}
+
+static void
+on_reconnect(void *arg)
+{
+	nreconnects++;
+}
+
+static const struct vm_callbacks cbs = { on_event, on_reconnect, NULL };
+
+static uint64_t
+ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+setup(void)
+{
+	char err[256];
+
+	nevents = nreconnects = 0;
+	ck_assert_ptr_nonnull(base = event_base_new());
+	vm = ops->open(base, URI, &cbs, err, sizeof(err));
+	ck_assert_msg(vm != NULL, "open: %s", err);
+}
+
+static void
+teardown(void)
+{
+	if (vm != NULL)
+		ops->close(vm);
+	vm = NULL;
+	event_base_free(base);
+}
+
+/* Turn the loop until *flag, at most WAIT_MS. */
+static void
+loop_until(const int *flag)
+{
+	uint64_t deadline = ms_now() + WAIT_MS;
+	struct timeval tv = { 0, 20000 };
+
+	while (!*flag && ms_now() < deadline) {
+		/* EVLOOP_ONCE blocks until something fires: bound it. */
+		event_base_loopexit(base, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+}
+
+static int job_done_count;
+
+static void
+job_done(struct vm_job *j)
+{
+	(*(int *)j->arg)++;
+	job_done_count++;
+}
+
+/* Submit op on domain and wait for its done(); returns the job. */
+static struct vm_job *
+run(enum vm_op op, const char *domain, const char *xml)
+{
+	static struct vm_job j;
+	static int flag;
+
+	memset(&j, 0, sizeof(j));
+	flag = 0;
+	j.op = op;
+	snprintf(j.domain, sizeof(j.domain), "%s", domain);
+	j.xml = (char *)xml;
+	j.shutdown_ms = 1000;
+	j.done = job_done;
+	j.arg = &flag;
+	ops->submit(vm, &j);
+	loop_until(&flag);
+	ck_assert_msg(flag == 1, "job %d on %s: done() ran %d times", op,
+	    domain, flag);
+	ck_assert_uint_ge(j.started_us, j.queued_us);
+	ck_assert_uint_ge(j.finished_us, j.started_us);
+	return &j;
+}
+
+/* Wait for an event ev on domain; its index, or -1. */
+static int
+wait_event(const char *domain, enum vm_event ev)
+{
+	uint64_t deadline = ms_now() + WAIT_MS;
+	struct timeval tv = { 0, 20000 };
+	int i;
+
+	for (;;) {
+		for (i = 0; i < nevents; i++)
+			if (events[i].ev == ev &&
+			    strcmp(events[i].domain, domain) == 0)
+				return i;
+		if (ms_now() >= deadline)
+			return -1;
+		event_base_loopexit(base, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+}
+
+/* A test-driver domain named name with our metadata; caller frees. */
+static char *
+domain_xml(const char *name, const char *service, int64_t id)
+{
+	char raw[512], err[256], *xml;
+
+	snprintf(raw, sizeof(raw), "<domain type='test'><name>%s</name>"
+	    "<memory>65536</memory><os><type>hvm</type></os></domain>",
+	    name);
+	xml = vm_add_metadata(raw, service, id, err, sizeof(err));
+	ck_assert_msg(xml != NULL, "metadata: %s", err);
+	return xml;
+}
+
+static const struct vm_domain *
+find_domain(const struct vm_domain *d, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(d[i].name, name) == 0)
+			return &d[i];
+	return NULL;
+}
+
+START_TEST(create_list_suspend_resume_destroy)
+{
+	const struct vm_domain *d;
+	struct vm_domain *doms;
+	struct vm_job *j;
+	char err[256], *xml;
+	size_t n;
+
+	ck_assert(ops->connected(vm));
+	ck_assert(!ops->kvm(vm));	/* never for the test driver */
+
+	xml = domain_xml("summon-t-1", "hello", 42);
+	j = run(VM_CREATE, "summon-t-1", xml);
+	ck_assert_msg(j->rc == 0, "create: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	ck_assert_uint_eq(strlen(j->uuid), 36);
+	ck_assert_int_ge(wait_event("summon-t-1", VM_EV_STARTED), 0);
+
+	doms = ops->list(vm, &n, err, sizeof(err));
+	ck_assert_msg(doms != NULL, "list: %s", err);
+	/* test:///default has its own "test" domain: not ours. */
+	ck_assert_ptr_null(find_domain(doms, n, "test"));
+	ck_assert_ptr_nonnull(d = find_domain(doms, n, "summon-t-1"));
+	ck_assert_str_eq(d->service, "hello");
+	ck_assert_int_eq(d->instance, 42);
+	ck_assert_int_eq(d->state, VM_DS_RUNNING);
+	ck_assert(!d->persistent);
+	ck_assert_uint_eq(strlen(d->uuid), 36);
+	free(doms);
+
+	j = run(VM_SUSPEND, "summon-t-1", NULL);
+	ck_assert_msg(j->rc == 0, "suspend: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_PAUSED);
+	ck_assert_int_ge(wait_event("summon-t-1", VM_EV_SUSPENDED), 0);
+
+	j = run(VM_RESUME, "summon-t-1", NULL);
+	ck_assert_msg(j->rc == 0, "resume: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	ck_assert_int_ge(wait_event("summon-t-1", VM_EV_RESUMED), 0);
+
+	j = run(VM_STATE, "summon-t-1", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+
+	j = run(VM_DESTROY, "summon-t-1", NULL);
+	ck_assert_msg(j->rc == 0, "destroy: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	/* We asked for it: a plain stop, not a crash. */
+	ck_assert_int_ge(wait_event("summon-t-1", VM_EV_STOPPED), 0);
+	for (int i = 0; i < nevents; i++)
+		ck_assert_int_ne(events[i].ev, VM_EV_CRASHED);
+
+	j = run(VM_STATE, "summon-t-1", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+
+	doms = ops->list(vm, &n, err, sizeof(err));
+	ck_assert_ptr_nonnull(doms);
+	ck_assert_ptr_null(find_domain(doms, n, "summon-t-1"));
+	free(doms);
+	free(xml);
+}
+END_TEST
+
+START_TEST(destroy_missing)
+{
+	struct vm_job *j;
+
+	j = run(VM_DESTROY, "summon-nothing-here", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	j = run(VM_SHUTDOWN, "summon-nothing-here", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	/* Other ops on a missing domain are errors, with libvirt's text. */
+	j = run(VM_RESUME, "summon-nothing-here", NULL);
+	ck_assert_int_eq(j->rc, -1);
+	ck_assert_str_ne(j->err, "");
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+}
+END_TEST
+
+START_TEST(create_paused)
+{
+	struct vm_job *j;
+	char *xml;
+
+	xml = domain_xml("summon-t-2", "hello", 2);
+	j = run(VM_CREATE_PAUSED, "summon-t-2", xml);
+	ck_assert_msg(j->rc == 0, "create paused: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_PAUSED);
+	ck_assert_uint_eq(strlen(j->uuid), 36);
+	j = run(VM_RESUME, "summon-t-2", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	j = run(VM_DESTROY, "summon-t-2", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	free(xml);
+}
+END_TEST
+
+START_TEST(define_save_restore)
+{
+	const struct vm_domain *d;
+	struct vm_domain *doms;
+	struct vm_job *j;
+	char err[256], *xml;
+	size_t n;
+
+	xml = domain_xml("summon-t-3", "saver", 3);
+	j = run(VM_DEFINE_START, "summon-t-3", xml);
+	ck_assert_msg(j->rc == 0, "define+start: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	ck_assert_uint_eq(strlen(j->uuid), 36);
+
+	j = run(VM_SAVE, "summon-t-3", NULL);
+	ck_assert_msg(j->rc == 0, "save: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_SAVED);
+	ck_assert_int_ge(wait_event("summon-t-3", VM_EV_STOPPED), 0);
+
+	doms = ops->list(vm, &n, err, sizeof(err));
+	ck_assert_ptr_nonnull(doms);
+	ck_assert_ptr_nonnull(d = find_domain(doms, n, "summon-t-3"));
+	ck_assert_int_eq(d->state, VM_DS_SAVED);
+	ck_assert(d->persistent);
+	ck_assert_str_eq(d->service, "saver");
+	free(doms);
+
+	j = run(VM_RESTORE, "summon-t-3", NULL);
+	ck_assert_msg(j->rc == 0, "restore: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+
+	/* Save again, then destroy: undefines, managed save image too. */
+	j = run(VM_SAVE, "summon-t-3", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_DESTROY, "summon-t-3", NULL);
+	ck_assert_msg(j->rc == 0, "destroy: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	free(xml);
+}
+END_TEST
+
+START_TEST(shutdown_obeyed)
+{
+	struct vm_job *j;
+	char *xml;
+
+	/* The test driver obeys a shutdown at once. */
+	xml = domain_xml("summon-t-4", "hello", 4);
+	j = run(VM_CREATE, "summon-t-4", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_SHUTDOWN, "summon-t-4", NULL);
+	ck_assert_msg(j->rc == 0, "shutdown: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	ck_assert_uint_lt(j->finished_us - j->started_us, 900000);
+	ck_assert_int_ge(wait_event("summon-t-4", VM_EV_SHUTDOWN), 0);
+	free(xml);
+
+	/* Persistent: shut down, then undefined. */
+	xml = domain_xml("summon-t-5", "hello", 5);
+	j = run(VM_DEFINE_START, "summon-t-5", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_SHUTDOWN, "summon-t-5", NULL);
+	ck_assert_msg(j->rc == 0, "shutdown: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	free(xml);
+}
+END_TEST
+
+START_TEST(shutdown_paused_falls_back_to_destroy)
+{
+	struct vm_job *j;
+	char *xml;
+
+	/* A paused guest cannot act on ACPI: this is the microvm case. */
+	xml = domain_xml("summon-t-6", "hello", 6);
+	j = run(VM_CREATE_PAUSED, "summon-t-6", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_SHUTDOWN, "summon-t-6", NULL);
+	ck_assert_msg(j->rc == 0, "shutdown: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+	free(xml);
+}
+END_TEST
+
+START_TEST(errors)
+{
+	struct vm_job *j;
+	char *xml;
+
+	j = run(VM_CREATE, "summon-bad", "<domain type='test'><name>");
+	ck_assert_int_eq(j->rc, -1);
+	ck_assert_str_ne(j->err, "");
+	ck_assert_int_eq(j->state, VM_DS_NONE);
+
+	j = run(VM_CREATE, "summon-bad", NULL);
+	ck_assert_int_eq(j->rc, -1);
+	ck_assert_str_eq(j->err, "no domain XML");
+
+	xml = domain_xml("summon-t-7", "hello", 7);
+	j = run(VM_CREATE, "summon-t-7", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_CREATE, "summon-t-7", xml);
+	ck_assert_int_eq(j->rc, -1);
+	ck_assert_ptr_nonnull(strstr(j->err, "summon-t-7"));
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);	/* the first one */
+	j = run(VM_DEFINE_START, "summon-t-7", xml);
+	ck_assert_int_eq(j->rc, -1);
+	j = run(VM_DESTROY, "summon-t-7", NULL);
+	ck_assert_int_eq(j->rc, 0);
+
+	/* Suspending a paused domain is libvirt's error, reported. */
+	j = run(VM_CREATE_PAUSED, "summon-t-7", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_RESUME, "summon-t-7", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_RESUME, "summon-t-7", NULL);
+	ck_assert_int_eq(j->rc, -1);
+	ck_assert_str_ne(j->err, "");
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	j = run(VM_DESTROY, "summon-t-7", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	free(xml);
+}
+END_TEST
+
+/* A destroy we did not ask for (another client) reads as a crash. */
+START_TEST(foreign_destroy_is_crash)
+{
+	virConnectPtr c;
+	virDomainPtr d;
+	struct vm_job *j;
+	char *xml;
+
+	xml = domain_xml("summon-t-8", "hello", 8);
+	j = run(VM_CREATE, "summon-t-8", xml);
+	ck_assert_int_eq(j->rc, 0);
+	/* test:///default is one driver per process, shared by connections. */
+	ck_assert_ptr_nonnull(c = virConnectOpen(URI));
+	ck_assert_ptr_nonnull(d = virDomainLookupByName(c, "summon-t-8"));
+	ck_assert_int_eq(virDomainDestroy(d), 0);
+	virDomainFree(d);
+	virConnectClose(c);
+	ck_assert_int_ge(wait_event("summon-t-8", VM_EV_CRASHED), 0);
+	free(xml);
+}
+END_TEST
+
+/* Domains not named summon-* are not reported. */
+START_TEST(foreign_domains_filtered)
+{
+	struct vm_job *j;
+	char *xml;
+
+	xml = domain_xml("other-1", "hello", 9);
+	j = run(VM_CREATE, "other-1", xml);
+	ck_assert_int_eq(j->rc, 0);
+	j = run(VM_DESTROY, "other-1", NULL);
+	ck_assert_int_eq(j->rc, 0);
+	free(xml);
+	xml = domain_xml("summon-t-9", "hello", 9);
+	j = run(VM_CREATE, "summon-t-9", xml);
+	ck_assert_int_eq(j->rc, 0);
+	ck_assert_int_ge(wait_event("summon-t-9", VM_EV_STARTED), 0);
+	for (int i = 0; i < nevents; i++)
+		ck_assert_str_ne(events[i].domain, "other-1");
+	free(xml);
+}
+END_TEST
+
+/* Every job submitted before close gets exactly one done(). */
+START_TEST(close_with_queued_jobs)
+{
+	struct vm_job jobs[40];
+	int flags[40], i, ok = 0, down = 0;
+	char *xml;
+
+	xml = domain_xml("summon-t-10", "hello", 10);
+	job_done_count = 0;
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < 40; i++) {
+		flags[i] = 0;
+		jobs[i].op = i % 2 == 0 ? VM_CREATE : VM_DESTROY;
+		snprintf(jobs[i].domain, sizeof(jobs[i].domain),
+		    "summon-t-10");
+		jobs[i].xml = xml;
+		jobs[i].done = job_done;
+		jobs[i].arg = &flags[i];
+		ops->submit(vm, &jobs[i]);
+	}
+	ops->close(vm);
+	vm = NULL;
+	ck_assert_int_eq(job_done_count, 40);
+	for (i = 0; i < 40; i++) {
+		ck_assert_int_eq(flags[i], 1);
+		if (jobs[i].rc == -1 && strcmp(jobs[i].err,
+		    "shutting down") == 0)
+			down++;
+		else
+			ok++;
+	}
+	ck_assert_int_eq(ok + down, 40);
+	free(xml);
+}
+END_TEST
+
+/* close() from inside a done(), as a daemon shutting down may do. */
+static void
+close_in_done(struct vm_job *j)
+{
+	(*(int *)j->arg)++;
+	ops->close(vm);
+	vm = NULL;
+}
+
+START_TEST(close_from_done)
+{
+	struct vm_job j, k;
+	int flag = 0, flag2 = 0;
+
+	memset(&j, 0, sizeof(j));
+	memset(&k, 0, sizeof(k));
+	j.op = k.op = VM_STATE;
+	snprintf(j.domain, sizeof(j.domain), "summon-x");
+	snprintf(k.domain, sizeof(k.domain), "summon-y");
+	j.done = close_in_done;
+	j.arg = &flag;
+	k.done = job_done;
+	k.arg = &flag2;
+	ops->submit(vm, &j);
+	ops->submit(vm, &k);
+	loop_until(&flag);
+	ck_assert_int_eq(flag, 1);
+	ck_assert_int_eq(flag2, 1);
+	ck_assert_ptr_null(vm);
+}
+END_TEST
+
+START_TEST(ensure_network)
+{
+	struct config cfg;
+	char err[256];
+	virConnectPtr c;
+	virNetworkPtr net;
+	char *xml;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.net_name = "summon-net";
+	cfg.net_bridge = "summonbr0";
+	inet_pton(AF_INET, "10.77.0.1", &cfg.gateway);
+	cfg.prefix = 24;
+	ck_assert_msg(ops->ensure_network(vm, &cfg, err, sizeof(err)) == 0,
+	    "ensure_network: %s", err);
+	/* Again: it exists and runs; nothing to do. */
+	ck_assert_int_eq(ops->ensure_network(vm, &cfg, err, sizeof(err)), 0);
+
+	ck_assert_ptr_nonnull(c = virConnectOpen(URI));
+	ck_assert_ptr_nonnull(net = virNetworkLookupByName(c, "summon-net"));
+	ck_assert_int_eq(virNetworkIsActive(net), 1);
+	ck_assert_ptr_nonnull(xml = virNetworkGetXMLDesc(net, 0));
+	ck_assert_ptr_nonnull(strstr(xml, "summonbr0"));
+	ck_assert_ptr_nonnull(strstr(xml, "10.77.0.1"));
+	ck_assert_ptr_null(strstr(xml, "<dhcp"));
+	free(xml);
+	/* Defined but stopped: started again. */
+	ck_assert_int_eq(virNetworkDestroy(net), 0);
+	ck_assert_int_eq(ops->ensure_network(vm, &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(virNetworkIsActive(net), 1);
+	virNetworkDestroy(net);
+	virNetworkUndefine(net);
+	virNetworkFree(net);
+	virConnectClose(c);
+}
+END_TEST
+
+START_TEST(open_bad_uri)
+{
+	char err[256] = "";
+	struct vm *v;
+
+	v = ops->open(base, "nosuchdriver:///x", &cbs, err, sizeof(err));
+	ck_assert_ptr_null(v);
+	ck_assert_str_ne(err, "");
+}
+END_TEST
+
+/*
+ * The pure helpers.
+ */
+static const char *const names[] = { "name", "memory", "cmdline", "x" };
+
+START_TEST(template_expand)
+{
+	const char *values[] = { "summon-hello-1", "32768",
+	    "\"/><evil/>&'", "" };
+	char err[256], *out;
+
+	out = vm_template_expand("<name>${name}</name><m>${memory}</m>"
+	    "<c>${cmdline}</c>${x}$5 $ ${name}$", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(out, "<name>summon-hello-1</name><m>32768</m>"
+	    "<c>&quot;/&gt;&lt;evil/&gt;&amp;&apos;</c>$5 $ summon-hello-1$");
+	free(out);
+
+	out = vm_template_expand("", names, values, 4, err, sizeof(err));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "");
+	free(out);
+
+	/* A value holding "${...}" is not expanded again. */
+	values[0] = "${memory}";
+	out = vm_template_expand("${name}", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_str_eq(out, "${memory}");
+	free(out);
+}
+END_TEST
+
+START_TEST(template_errors)
+{
+	const char *values[] = { "a", "b", "c", "d" };
+	char err[256], *big, *out;
+	size_t i;
+
+	out = vm_template_expand("<a>${nope}</a>", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_ptr_nonnull(strstr(err, "nope"));
+
+	out = vm_template_expand("<a>${}</a>", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+
+	out = vm_template_expand("<a>${name</a>", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_ptr_nonnull(strstr(err, "unterminated"));
+	ck_assert_ptr_nonnull(strstr(err, "name"));
+
+	/* 1 MiB of output is the limit, through a value... */
+	ck_assert_ptr_nonnull(big = malloc(1024 * 1024 + 2));
+	memset(big, 'v', 1024 * 1024 + 1);
+	big[1024 * 1024 + 1] = '\0';
+	values[0] = big;
+	out = vm_template_expand("${name}", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_ptr_nonnull(strstr(err, "exceeds"));
+	/* ...or by escaping growth... */
+	for (i = 0; i < 300 * 1024; i++)
+		big[i] = '&';
+	big[300 * 1024] = '\0';
+	out = vm_template_expand("${name}", names, values, 4, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	/* ...and exactly 1 MiB is fine. */
+	memset(big, 't', 1024 * 1024);
+	big[1024 * 1024] = '\0';
+	out = vm_template_expand(big, names, values, 4, err, sizeof(err));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(strlen(out), 1024 * 1024);
+	free(out);
+	free(big);
+}
+END_TEST
+
+START_TEST(metadata)
+{
+	char err[256], *out;
+
+	out = vm_add_metadata("<domain><name>a</name></domain>\n", "hello",
+	    -7, err, sizeof(err));
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(out, "<domain><name>a</name><metadata>"
+	    "<summon:instance xmlns:summon=\"urn:x-summon:instance:1\" "
+	    "service=\"hello\" id=\"-7\"/></metadata></domain>\n");
+	free(out);
+
+	/* Before the last </domain>, when a comment holds another. */
+	out = vm_add_metadata("<domain><!-- </domain> --></domain>", "a",
+	    1, err, sizeof(err));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(strstr(out, "--><metadata>"));
+	free(out);
+
+	ck_assert_ptr_null(vm_add_metadata("<domain><name>a</name>",
+	    "hello", 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "</domain>"));
+	ck_assert_ptr_null(vm_add_metadata("<domain><metadata/></domain>",
+	    "hello", 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "metadata"));
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>",
+	    "a\" evil=\"1", 1, err, sizeof(err)));
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", 1, err,
+	    sizeof(err)));
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "Hello", 1,
+	    err, sizeof(err)));
+}
+END_TEST
+
+START_TEST(mac)
+{
+	char a[18], b[18], c[18], d[18];
+	unsigned o[6];
+
+	vm_mac("hello", 1, a);
+	vm_mac("hello", 1, b);
+	ck_assert_str_eq(a, b);
+	ck_assert_int_eq(sscanf(a, "%2x:%2x:%2x:%2x:%2x:%2x", &o[0], &o[1],
+	    &o[2], &o[3], &o[4], &o[5]), 6);
+	ck_assert_uint_eq(strlen(a), 17);
+	ck_assert(strncmp(a, "52:54:00:", 9) == 0);
+	ck_assert(o[0] & 0x02);		/* locally administered */
+	ck_assert(!(o[0] & 0x01));	/* unicast */
+	vm_mac("hello", 2, c);
+	vm_mac("hell", 1, d);
+	ck_assert_str_ne(a, c);
+	ck_assert_str_ne(a, d);
+	/* "ab"+1 and "a"+"b1" must not collide by concatenation. */
+	vm_mac("ab", 1, c);
+	vm_mac("a", 11, d);
+	ck_assert_str_ne(c, d);
+}
+END_TEST
+
+START_TEST(mac_spread)
+{
+	static char seen[1000][18];
+	int i, k, same = 0;
+
+	/* 1000 instances of one service: no two alike. */
+	for (i = 0; i < 1000; i++) {
+		vm_mac("web", i, seen[i]);
+		for (k = 0; k < i; k++)
+			same += strcmp(seen[i], seen[k]) == 0;
+	}
+	ck_assert_int_eq(same, 0);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("vm");
+	TCase *tc;
+
+	tc = tcase_create("pure");
+	tcase_add_test(tc, template_expand);
+	tcase_add_test(tc, template_errors);
+	tcase_add_test(tc, metadata);
+	tcase_add_test(tc, mac);
+	tcase_add_test(tc, mac_spread);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("libvirt");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, create_list_suspend_resume_destroy);
+	tcase_add_test(tc, destroy_missing);
+	tcase_add_test(tc, create_paused);
+	tcase_add_test(tc, define_save_restore);
+	tcase_add_test(tc, shutdown_obeyed);
+	tcase_add_test(tc, shutdown_paused_falls_back_to_destroy);
+	tcase_add_test(tc, errors);
+	tcase_add_test(tc, foreign_destroy_is_crash);
+	tcase_add_test(tc, foreign_domains_filtered);
+	tcase_add_test(tc, close_with_queued_jobs);
+	tcase_add_test(tc, close_from_done);
+	tcase_add_test(tc, ensure_network);
+	tcase_add_test(tc, open_bad_uri);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
