@@ -13,11 +13,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "hist.h"
+
 struct config;
 struct event_base;
 struct store;
 struct lifecycle;
 struct lc_waiter;
+struct vm_backend_ops;
 
 enum lc_state {
 	LC_STOPPED, LC_STANDBY, LC_STARTING, LC_READY, LC_STOPPING,
@@ -39,6 +42,27 @@ struct lc_info {
 	uint64_t	 boots;
 	int64_t		 last_boot_ms;		/* -1 before the first boot */
 	uint64_t	 wakes[LC_NSOURCES];
+	unsigned	 standby;		/* standby domains now */
+	int		 connections;		/* open proxied connections */
+	uint64_t	 boot_failures;		/* boots that failed */
+	const struct hist *cold_start;		/* first wake to ready */
+};
+
+/* Why instances stopped, for summon_reaps_total{reason}. */
+#define LC_REASONS	"idle", "manual", "crash", "lost", "shutdown", \
+			"evicted", "failed", "removed"
+#define LC_NREASONS	8
+
+struct lc_stats {
+	struct hist	 domain_create;		/* create call to return */
+	uint64_t	 stops[LC_NREASONS];	/* in LC_REASONS order */
+};
+
+/* Instances by state and totals, for the metrics. */
+struct lc_totals {
+	uint64_t	 instances[LC_NSTATES];
+	size_t		 live;			/* counted in max-instances */
+	uint64_t	 memory;		/* bytes in the budget */
 };
 
 /*
@@ -49,13 +73,33 @@ struct lc_info {
 typedef void (*lc_notify_fn)(void *arg, const char *service, bool ok);
 
 /*
- * Create the lifecycle for cfg's services.  base, cfg and store are
- * borrowed and must outlive it.  Returns NULL with errno set on failure.
+ * Create the lifecycle for cfg's services: connect to cfg->hypervisor
+ * through ops, make sure the guest network exists (bridge mode, when
+ * [network] create = yes), and reconcile the store with the domains
+ * found (adopt ours, close rows whose domain is gone, destroy ours that
+ * no service owns).  This start-up work blocks; afterwards nothing does.
+ * base, cfg and store are borrowed and must outlive the lifecycle.
+ * Returns NULL with a message in err on failure.
  */
 struct lifecycle *lifecycle_new(struct event_base *base,
-		    const struct config *cfg, struct store *store);
-/* Fail every waiter and free everything. */
+		    const struct config *cfg, struct store *store,
+		    const struct vm_backend_ops *ops, char *err, size_t errlen);
+/*
+ * Stop every instance (on-exit = stop) and call done(arg) once all are
+ * gone; with on-exit = keep, call done at once and leave them running.
+ */
+void		 lifecycle_shutdown(struct lifecycle *, void (*done)(void *),
+		    void *arg);
+/* Fail every waiter and free everything; running VMs are left alone. */
 void		 lifecycle_free(struct lifecycle *);
+
+/*
+ * The reaper's tick: stop instances idle past their idle-timeout,
+ * replace standby domains that were used, retire removed services.
+ * Bounded by the number of live instances, not of services.  Returns
+ * the number of instances it began to stop.
+ */
+size_t		 lifecycle_tick(struct lifecycle *);
 
 /* Adopt a new configuration (SIGHUP); cfg must outlive the lifecycle. */
 int		 lifecycle_reload(struct lifecycle *, const struct config *cfg);
@@ -77,6 +121,16 @@ struct lc_waiter *lifecycle_wait(struct lifecycle *, const char *service,
 		    lc_notify_fn fn, void *arg);
 void		 lifecycle_wait_cancel(struct lifecycle *, struct lc_waiter *);
 
+/*
+ * Stop the instance of service for reason ("manual", "idle", ...).
+ * Returns 0 when a stop began, 1 when nothing was running, -1 with errno
+ * ENOENT for an unknown service.
+ */
+int		 lifecycle_stop(struct lifecycle *, const char *service,
+		    const char *reason);
+/* Whether service has been idle longer than its idle-timeout. */
+bool		 lifecycle_is_idle(struct lifecycle *, const char *service);
+
 /* Where the proxy reaches guest_port of a ready service. */
 int		 lifecycle_endpoint(struct lifecycle *, const char *service,
 		    uint16_t guest_port, struct sockaddr_storage *,
@@ -90,6 +144,11 @@ void		 lifecycle_conn(struct lifecycle *, const char *service,
 /* Fill info about service; -1 with errno ENOENT if unknown. */
 int		 lifecycle_info(struct lifecycle *, const char *service,
 		    struct lc_info *);
+
+void		 lifecycle_totals(struct lifecycle *, struct lc_totals *);
+const struct lc_stats *lifecycle_stats(struct lifecycle *);
+/* The name of the i-th stop reason of LC_REASONS. */
+const char	*lifecycle_reason_name(size_t i);
 
 const char	*lifecycle_state_name(enum lc_state);
 const char	*lifecycle_source_name(enum lc_source);

@@ -329,8 +329,7 @@ config_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 	size_t i;
 
 	if (parse_u64(s, &end, &v) == -1)
-		return seterr(err, errlen, "bad duration '%s' (e.g. 250ms, "
-		    "10s, 2m)", s);
+		goto bad;
 	if (*end == '\0' && v == 0) {
 		*ms = 0;
 		return 0;
@@ -342,6 +341,7 @@ config_parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
 			*ms = v * units[i].mult;
 			return 0;
 		}
+bad:
 	return seterr(err, errlen, "bad duration '%s' (a number with ms, s, "
 	    "m or h, e.g. 250ms, 10s, 2m)", s);
 }
@@ -354,7 +354,7 @@ config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
 	unsigned shift;
 
 	if (parse_u64(s, &end, &v) == -1)
-		return seterr(err, errlen, "bad size '%s' (e.g. 32M, 1G)", s);
+		goto bad;
 	switch (*end) {
 	case '\0': shift = 0; break;
 	case 'k': case 'K': shift = 10; break;
@@ -362,16 +362,18 @@ config_parse_size(const char *s, uint64_t *bytes, char *err, size_t errlen)
 	case 'g': case 'G': shift = 30; break;
 	case 't': case 'T': shift = 40; break;
 	default:
-		return seterr(err, errlen, "bad size '%s' (a number with K, "
-		    "M, G or T, e.g. 32M, 1G)", s);
+		goto bad;
 	}
 	if (*end != '\0' && end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
 	    strcmp(end + 1, "B") != 0)
-		return seterr(err, errlen, "bad size '%s' (e.g. 32M, 1G)", s);
+		goto bad;
 	if (shift > 0 && v > (UINT64_MAX >> shift))
 		return seterr(err, errlen, "size '%s' is too large", s);
 	*bytes = v << shift;
 	return 0;
+bad:
+	return seterr(err, errlen, "bad size '%s' (a number with K, M, G or "
+	    "T, e.g. 32M, 1G)", s);
 }
 
 int
@@ -1274,6 +1276,21 @@ check_service(struct parser *p, struct cfg_service *s)
 		    s->guest_address.s_addr == c->gateway.s_addr)
 			perr(p, line, "service \"%s\": guest-address is not "
 			    "a host address of the gateway's subnet", s->name);
+	}
+	if (s->standby > 0 && s->stop_mode == CFG_STOP_SAVE)
+		perr(p, line, "service \"%s\": standby cannot be combined "
+		    "with stop-mode = save (saved domains are persistent, "
+		    "standby ones transient)", s->name);
+	if (c->net_mode == CFG_NET_USER && s->ready == CFG_READY_TCP &&
+	    s->ready_port != 0) {
+		size_t i;
+		for (i = 0; i < s->nports; i++)
+			if (s->ports[i].guest_port == s->ready_port)
+				break;
+		if (i == s->nports)
+			perr(p, line, "service \"%s\": in user mode the "
+			    "ready port %u must be one of the guest ports",
+			    s->name, s->ready_port);
 	}
 	if (s->dns_answer == CFG_DNS_ANSWER_GUEST &&
 	    c->net_mode == CFG_NET_USER)

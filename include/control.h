@@ -1,0 +1,94 @@
+/*
+ * control.h - the control protocol (shared by summond and summonctl)
+ * and summond's control socket.
+ *
+ * One JSON object a line, each way.  A request:
+ *   {"v":1,"id":7,"cmd":"status","service":"hello"}
+ * its answer:
+ *   {"v":1,"id":7,"ok":true,"result":{...}}
+ *   {"v":1,"id":7,"ok":false,"error":"unknown service \"x\""}
+ * and, for "boot" and "events" with follow, pushes before (or instead
+ * of) the answer:
+ *   {"v":1,"id":7,"progress":{"state":"starting"}}
+ *   {"v":1,"id":7,"event":{...}}
+ * A client may pipeline requests; answers carry the request's id.
+ */
+#ifndef SUMMON_CONTROL_H
+#define SUMMON_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define CTL_VERSION	1
+#define CTL_LINE_MAX	65536	/* longest request line accepted */
+
+enum ctl_cmd {
+	CTL_LIST, CTL_STATUS, CTL_BOOT, CTL_REAP, CTL_EVENTS, CTL_RELOAD,
+};
+
+struct ctl_request {
+	int64_t		 id;
+	enum ctl_cmd	 cmd;
+	char		 service[64];	/* status, boot, events ("" all) */
+	char		**services;	/* reap SERVICE... */
+	size_t		 nservices;
+	bool		 idle;		/* reap --idle */
+	bool		 all;		/* reap --all */
+	bool		 follow;	/* events --follow */
+	unsigned	 n;		/* events -n */
+};
+
+/* The command's name on the wire, e.g. "list". */
+const char	*ctl_cmd_name(enum ctl_cmd);
+/* Whether cmd changes something (and so needs the socket's uid/gid). */
+bool		 ctl_cmd_changes(enum ctl_cmd);
+
+/*
+ * Decode one request line (without its newline).  On success fills req
+ * (free its services with ctl_request_clear) and returns 0.  On failure
+ * returns -1 with a message in err; req->id holds the id if one could
+ * be read, else 0, so the error can still be answered.
+ */
+int		 ctl_request_decode(const char *line, size_t len,
+		    struct ctl_request *req, char *err, size_t errlen);
+void		 ctl_request_clear(struct ctl_request *);
+
+/* Encode a request as one line with its newline; free() the result. */
+char		*ctl_request_encode(const struct ctl_request *);
+
+/* Encode answers and pushes, newline included; free() the result.
+ * ctl_answer_ok takes the reference to result. */
+char		*ctl_answer_ok(int64_t id, json_t *result);
+char		*ctl_answer_error(int64_t id, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+char		*ctl_push(int64_t id, const char *kind, json_t *body);
+
+/*
+ * Decode an answer or push line.  kind is set to "result", "error",
+ * "progress" or "event"; *body receives a new reference (the result,
+ * the push body, or a JSON string with the error message).
+ * Returns 0, or -1 with a message in err for a malformed line.
+ */
+int		 ctl_answer_decode(const char *line, int64_t *id,
+		    const char **kind, json_t **body, char *err,
+		    size_t errlen);
+
+struct daemon;
+struct control;
+
+/*
+ * Listen on path (mode 0660, parent directory created) and serve the
+ * protocol for d on d's event base.  A live socket of another summond
+ * is an error; a stale one is replaced.  NULL and a log line on failure.
+ */
+struct control	*control_new(struct daemon *d, const char *path);
+/* Close every client and the socket, and unlink it. */
+void		 control_free(struct control *);
+/* Push an event to every client following events (of its service). */
+struct store_event;
+void		 control_publish(struct control *, const struct store_event *);
+
+#endif

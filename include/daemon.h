@@ -1,0 +1,62 @@
+/*
+ * daemon.h - summond's top level: one struct owns the loop and modules.
+ */
+#ifndef SUMMON_DAEMON_H
+#define SUMMON_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct control;
+struct dns;
+struct event;
+struct event_base;
+struct lifecycle;
+struct metrics;
+struct proxy;
+struct reaper;
+struct store;
+
+struct daemon {
+	struct event_base	*base;
+	struct config		*cfg;		/* replaced whole on reload */
+	char			*config_path;
+	struct store		*store;
+	struct lifecycle	*lc;
+	struct reaper		*reaper;
+	struct proxy		*proxy;
+	struct metrics		*metrics;
+	struct dns		*dns;
+	struct control		*control;
+
+	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
+	struct event		*ev_watchdog;	/* sd_notify WATCHDOG=1 */
+	struct event		*ev_flush;	/* retries pending store writes */
+	struct event		*ev_exit;	/* bounds the shutdown */
+	bool			 stopping;
+	int64_t			 started_ms;	/* wall clock */
+	int			 lock_fd;	/* flock on <state>.lock */
+	uint64_t		 reloads, reload_failures;
+	int			 exit_code;
+};
+
+/*
+ * Bring up every module for cfg (taking ownership of it): the store, the
+ * lifecycle, DNS, the control socket, signals.  Returns 0, or -1 after
+ * logging why; daemon_free() cleans up either way.
+ */
+int	daemon_init(struct daemon *, const char *config_path,
+	    struct config *cfg);
+/* Run the loop until SIGTERM/SIGINT; returns the exit code. */
+int	daemon_run(struct daemon *);
+void	daemon_free(struct daemon *);
+
+/*
+ * Re-read the configuration file and apply it.  A file with errors is
+ * rejected whole: the old configuration stays.  On failure, returns -1
+ * and writes the errors (one a line) to err.
+ */
+int	daemon_reload(struct daemon *, char *err, size_t errlen);
+
+#endif

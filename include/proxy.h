@@ -1,0 +1,69 @@
+/*
+ * proxy.h - the boot-masking TCP proxy.
+ *
+ * For each service and each of its ports, summond listens on
+ * address:public.  A connection is accepted at once whatever the VM
+ * state, and is a wake.  While the service boots the client is held
+ * (little read, a deadline, a cap per service); once the lifecycle says
+ * ready, held clients are connected to the guest in arrival order, a few
+ * at a time, and bytes are relayed both ways with back-pressure and
+ * half-close.  If the boot fails, held clients are closed at once.
+ */
+#ifndef SUMMON_PROXY_H
+#define SUMMON_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+struct config;
+struct event_base;
+struct lifecycle;
+struct proxy;
+
+enum proxy_refusal {
+	PROXY_REFUSED_MAX_HELD,		/* max-held clients already held */
+	PROXY_REFUSED_HOLD_TIMEOUT,	/* not ready within hold-timeout */
+	PROXY_REFUSED_BOOT_FAILED,	/* the boot failed */
+	PROXY_REFUSED_CONNECT,		/* the guest refused until boot-timeout */
+	PROXY_REFUSED_UNKNOWN,		/* the service went away (reload) */
+};
+#define PROXY_NREFUSALS	(PROXY_REFUSED_UNKNOWN + 1)
+
+/* Per service, for the metrics and summonctl status. */
+struct proxy_stats {
+	uint64_t	connections;		/* accepted, all time */
+	uint64_t	held;			/* held now */
+	uint64_t	open;			/* relaying now */
+	uint64_t	refused[PROXY_NREFUSALS];
+	uint64_t	bytes_in, bytes_out;	/* client->guest, guest->client */
+};
+
+
+/*
+ * Listen for cfg's services on base.  A port that cannot be bound is
+ * logged with the service's name and makes this fail (NULL).
+ */
+struct proxy	*proxy_new(struct event_base *, const struct config *,
+		    struct lifecycle *);
+/*
+ * Move to a new configuration: listeners of services that stay are kept
+ * (and so are their held and relayed connections), new ones are bound,
+ * removed ones closed.  On failure nothing changes and -1 is returned.
+ */
+int		 proxy_reload(struct proxy *, const struct config *);
+/* Close every listener and connection. */
+void		 proxy_free(struct proxy *);
+
+/* Stats of service (zeros if unknown). */
+void		 proxy_service_stats(struct proxy *, const char *service,
+		    struct proxy_stats *);
+/* Hold durations: accept to relaying (0 for a ready service). */
+const struct hist *proxy_hold_hist(struct proxy *);
+const char	*proxy_refusal_name(enum proxy_refusal);
+/* The port a listener of service actually bound (tests bind port 0). */
+uint16_t	 proxy_bound_port(struct proxy *, const char *service,
+		    uint16_t public_port);
+
+#endif

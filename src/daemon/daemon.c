@@ -1,0 +1,348 @@
+/*
+ * daemon.c - summond's top level: modules, signals, reload, sd_notify.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "clock.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "dns.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "reaper.h"
+#include "store.h"
+#include "vm.h"
+
+#define FLUSH_INTERVAL_S	1	/* retry of pending store writes */
+#define EXIT_GRACE_S		30	/* longest wait for VMs to stop */
+
+/* Make the directory that will hold path, if it is missing. */
+static int
+make_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One summond per state database: a second one (with another control
+ * socket) would fight the first over the same domains.
+ */
+static int
+lock_state(struct daemon *d, const char *state)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s.lock", state);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (d->lock_fd == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("another summond uses %s (%s is locked)", state,
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+notify_status(struct daemon *d)
+{
+	sd_notifyf(0, "STATUS=%zu services", d->cfg->nservices);
+}
+
+static void
+shutdown_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+exit_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_warnx("instances still stopping after %d s; exiting anyway",
+	    EXIT_GRACE_S);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_terminate(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { EXIT_GRACE_S, 0 };
+
+	if (d->stopping) {
+		log_warnx("%s again: exiting now", strsignal((int)sig));
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	d->stopping = true;
+	log_info("%s: shutting down", strsignal((int)sig));
+	sd_notify(0, "STOPPING=1");
+	d->ev_exit = evtimer_new(d->base, exit_timeout, d);
+	if (d->ev_exit != NULL)
+		evtimer_add(d->ev_exit, &tv);
+	lifecycle_shutdown(d->lc, shutdown_done, d);
+}
+
+static void
+on_hup(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	char err[8192], *line, *save = NULL;
+
+	if (daemon_reload(d, err, sizeof(err)) == 0)
+		return;
+	for (line = strtok_r(err, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_warnx("reload: %s", line);
+	log_warnx("reload: configuration rejected; the old one stays");
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short ev, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* Retry store writes that failed (disk full, I/O error) until done. */
+static void
+on_flush(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	size_t before = store_pending(d->store);
+
+	if (before == 0)
+		return;
+	if (store_flush(d->store) == 0)
+		log_info("store: %zu delayed writes are on disk now", before);
+}
+
+int
+daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct config *new, *old = d->cfg;
+	FILE *ef;
+	int n = 0;
+
+	if ((ef = fmemopen(err, errlen, "w")) == NULL) {
+		snprintf(err, errlen, "fmemopen: %s", strerror(errno));
+		return -1;
+	}
+	new = config_load(d->config_path, ef, &n);
+	if (new == NULL) {
+		fclose(ef);
+		d->reload_failures++;
+		return -1;
+	}
+	/* Settings that only a restart applies. */
+	if (strcmp(new->state, old->state) != 0)
+		fprintf(ef, "%s: state is still %s until summond restarts\n",
+		    d->config_path, old->state);
+	if (strcmp(new->control, old->control) != 0)
+		fprintf(ef, "%s: control is still %s until summond restarts\n",
+		    d->config_path, old->control);
+	if (strcmp(new->hypervisor, old->hypervisor) != 0)
+		fprintf(ef, "%s: hypervisor is still %s until summond "
+		    "restarts\n", d->config_path, old->hypervisor);
+	fclose(ef);
+	if (err[0] != '\0')
+		log_warnx("reload: %s", err);
+	/* Each module moves to the new file, or all stay on the old one. */
+	if (proxy_reload(d->proxy, new) == -1) {
+		snprintf(err, errlen, "%s: a proxy port cannot be bound (see "
+		    "the log)", d->config_path);
+		config_free(new);
+		d->reload_failures++;
+		return -1;
+	}
+	if (d->dns != NULL && dns_reload(d->dns, new) == -1) {
+		snprintf(err, errlen, "%s: a DNS address cannot be bound (see "
+		    "the log)", d->config_path);
+		proxy_reload(d->proxy, old);
+		config_free(new);
+		d->reload_failures++;
+		return -1;
+	}
+	if (lifecycle_reload(d->lc, new) == -1) {
+		snprintf(err, errlen, "reload: %s", strerror(errno));
+		proxy_reload(d->proxy, old);
+		if (d->dns != NULL)
+			dns_reload(d->dns, old);
+		config_free(new);
+		d->reload_failures++;
+		return -1;
+	}
+	d->cfg = new;
+	config_free(old);
+	d->reloads++;
+	log_info("reloaded %s: %zu services", d->config_path,
+	    d->cfg->nservices);
+	notify_status(d);
+	return 0;
+}
+
+int
+daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
+{
+	char err[512];
+	uint64_t wd_us;
+	struct timeval tv;
+
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = -1;
+	d->cfg = cfg;
+	d->started_ms = clock_wall_ms();
+	if ((d->config_path = realpath(config_path, NULL)) == NULL) {
+		log_warn("%s", config_path);
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->base = event_base_new()) == NULL) {
+		log_warnx("cannot create the event loop");
+		return -1;
+	}
+	/* Signals before anything a test or systemd can see (the socket). */
+	d->ev_sigterm = evsignal_new(d->base, SIGTERM, on_terminate, d);
+	d->ev_sigint = evsignal_new(d->base, SIGINT, on_terminate, d);
+	d->ev_sighup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->ev_flush = event_new(d->base, -1, EV_PERSIST, on_flush, d);
+	if (d->ev_sigterm == NULL || d->ev_sigint == NULL ||
+	    d->ev_sighup == NULL || d->ev_flush == NULL ||
+	    evsignal_add(d->ev_sigterm, NULL) == -1 ||
+	    evsignal_add(d->ev_sigint, NULL) == -1 ||
+	    evsignal_add(d->ev_sighup, NULL) == -1) {
+		log_warnx("cannot install signal handlers");
+		return -1;
+	}
+	/*
+	 * The control socket first: a second summond on the same socket
+	 * must stop here, before it touches the store or libvirt (its
+	 * reconciliation would destroy the first one's domains).  Clients
+	 * are served once the loop runs.
+	 */
+	if ((d->control = control_new(d, cfg->control)) == NULL)
+		return -1;
+	if (make_parent(cfg->state) == -1 || lock_state(d, cfg->state) == -1)
+		return -1;
+	if ((d->store = store_open(cfg->state, err, sizeof(err))) == NULL) {
+		log_warnx("store: %s", err);
+		return -1;
+	}
+	if (make_parent(cfg->serial_dir) == -1 ||
+	    (mkdir(cfg->serial_dir, 0750) == -1 && errno != EEXIST)) {
+		log_warn("mkdir %s", cfg->serial_dir);
+		return -1;
+	}
+	d->lc = lifecycle_new(d->base, cfg, d->store, &vm_libvirt_ops, err,
+	    sizeof(err));
+	if (d->lc == NULL) {
+		log_warnx("%s: %s", cfg->hypervisor, err);
+		return -1;
+	}
+	if ((d->proxy = proxy_new(d->base, cfg, d->lc)) == NULL)
+		return -1;
+	if (cfg->ndns_listen > 0 &&
+	    (d->dns = dns_new(d->base, cfg, d->lc)) == NULL)
+		return -1;
+	if ((d->reaper = reaper_new(d->base, d->lc)) == NULL) {
+		log_warnx("cannot start the reaper");
+		return -1;
+	}
+	if (cfg->has_metrics && (d->metrics = metrics_new(d)) == NULL)
+		return -1;
+
+	tv.tv_sec = FLUSH_INTERVAL_S;
+	tv.tv_usec = 0;
+	event_add(d->ev_flush, &tv);
+
+	/* systemd asks for a heartbeat at WatchdogSec; beat twice as often. */
+	if (sd_watchdog_enabled(0, &wd_us) > 0) {
+		d->ev_watchdog = event_new(d->base, -1, EV_PERSIST,
+		    on_watchdog, d);
+		tv.tv_sec = (time_t)(wd_us / 2 / 1000000);
+		tv.tv_usec = (suseconds_t)(wd_us / 2 % 1000000);
+		if (d->ev_watchdog == NULL ||
+		    event_add(d->ev_watchdog, &tv) == -1) {
+			log_warnx("cannot arm the watchdog timer");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	log_info("summond ready: %zu services, config %s", d->cfg->nservices,
+	    d->config_path);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	if (event_base_dispatch(d->base) == -1) {
+		log_warnx("event loop failed");
+		return 1;
+	}
+	return d->exit_code;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	struct event **evs[] = { &d->ev_sigterm, &d->ev_sigint, &d->ev_sighup,
+	    &d->ev_watchdog, &d->ev_flush, &d->ev_exit };
+	size_t i;
+
+	metrics_free(d->metrics);
+	control_free(d->control);
+	dns_free(d->dns);
+	proxy_free(d->proxy);
+	reaper_free(d->reaper);
+	lifecycle_free(d->lc);
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (*evs[i] != NULL)
+			event_free(*evs[i]);
+	if (d->store != NULL) {
+		if (store_pending(d->store) > 0)
+			log_warnx("store: %zu writes could not be saved: %s",
+			    store_pending(d->store), store_errmsg(d->store));
+		store_close(d->store);
+	}
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(d->cfg);
+	free(d->config_path);
+	if (d->lock_fd != -1)
+		close(d->lock_fd);
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = -1;
+}

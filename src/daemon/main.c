@@ -1,0 +1,92 @@
+/*
+ * main.c - summond(8): command line, then hand over to daemon.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "build_config.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: summond [-f FILE] [-d] [-v]... [-n] [--version] [--help]\n"
+	    "  -f FILE   configuration (default %s/summond.conf)\n"
+	    "  -d        foreground, log to stderr (else journald/syslog)\n"
+	    "  -v        more verbose (repeatable)\n"
+	    "  -n        check the configuration, print every error, exit\n",
+	    SUMMON_SYSCONFDIR);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = SUMMON_SYSCONFDIR "/summond.conf";
+	int ch, foreground = 0, verbose = 0, check = 0, nerr = 0, rc;
+	struct config *cfg;
+	struct daemon d;
+
+	while ((ch = getopt_long(argc, argv, "f:dvn", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			path = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("summond %s\n", SUMMON_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+
+	cfg = config_load(path, stderr, &nerr);
+	if (check) {
+		if (cfg == NULL) {
+			fprintf(stderr, "%s: %d error%s\n", path, nerr,
+			    nerr == 1 ? "" : "s");
+			return 1;
+		}
+		printf("%s: configuration OK (%zu services)\n", path,
+		    cfg->nservices);
+		config_free(cfg);
+		return 0;
+	}
+	if (cfg == NULL)
+		return 1;
+
+	log_init("summond", foreground, verbose);
+	if (daemon_init(&d, path, cfg) == -1) {
+		daemon_free(&d);
+		return 1;
+	}
+	rc = daemon_run(&d);
+	daemon_free(&d);
+	log_info("summond exited");
+	return rc;
+}

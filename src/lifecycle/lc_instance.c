@@ -1,0 +1,768 @@
+/*
+ * lc_instance.c - instances: create, resume, stop, crash, evict.
+ *
+ * Every change of an instance is written to the store before the job
+ * that makes it is submitted, so a summond killed at any moment leaves
+ * a row that names the domain; lc_reconcile.c settles it at the next
+ * start.  At most one vm job is in flight per instance; an instance is
+ * never freed while its job is out.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "lc_internal.h"
+#include "log.h"
+#include "store.h"
+
+#define SHUTDOWN_GRACE_MS	5000	/* ACPI shutdown, then destroy */
+#define TEMPLATE_MAX		(256 * 1024)
+
+static void	job_done(struct vm_job *);
+
+/* Take in off its service's standby list, if it is on it. */
+static void
+standby_unlink(struct instance *in)
+{
+	if (!in->in_standby)
+		return;
+	TAILQ_REMOVE(&in->svc->standby, in, sby);
+	in->svc->nstandby--;
+	in->in_standby = false;
+}
+static void	deadline_cb(evutil_socket_t, short, void *);
+
+void
+lc_save_row(struct instance *in)
+{
+	struct store_instance r;
+	struct lifecycle *lc = in->lc;
+
+	memset(&r, 0, sizeof(r));
+	r.id = in->id;
+	snprintf(r.service, sizeof(r.service), "%s", in->svc->name);
+	snprintf(r.domain, sizeof(r.domain), "%s", in->domain);
+	snprintf(r.uuid, sizeof(r.uuid), "%s", in->uuid);
+	vm_mac(in->svc->name, in->id, r.mac);
+	r.host_port = in->nhost_ports > 0 ? in->host_ports[0] : 0;
+	snprintf(r.state, sizeof(r.state), "%s",
+	    lifecycle_state_name(in->state));
+	r.created_ms = in->created_wall;
+	r.ready_ms = in->ready_wall;
+	r.create_dur_ms = in->create_dur_ms;
+	r.boot_dur_ms = in->ready_us != 0 && in->woke_us != 0 ?
+	    (int64_t)((in->ready_us - in->woke_us) / 1000) : -1;
+	if (store_instance_update(lc->store, &r) == -1)
+		log_warnx("store: instance %lld: %s", (long long)in->id,
+		    store_errmsg(lc->store));
+}
+
+/* Hand out a pool address (bridge) or loopback ports (user mode). */
+static int
+allocate_network(struct instance *in, char *err, size_t errlen)
+{
+	struct lifecycle *lc = in->lc;
+	const struct config *cfg = lc->cfg;
+	const struct cfg_service *sc = in->svc->cfg;
+	struct instance *o;
+	size_t i, j;
+
+	if (cfg->net_mode == CFG_NET_USER) {
+		/*
+		 * A run of consecutive ports, so that the store's first port
+		 * is enough to find them all again after a restart.
+		 */
+		size_t want = sc->nports, run = 0;
+		in->host_ports = calloc(want ? want : 1, sizeof(uint16_t));
+		if (in->host_ports == NULL)
+			goto nomem;
+		for (j = 0; j < lc->ports_size && run < want; j++)
+			run = lc->ports_used[j] ? 0 : run + 1;
+		if (run < want) {
+			snprintf(err, errlen, "no %zu free consecutive ports "
+			    "left in [network] user-ports", want);
+			return -1;
+		}
+		for (i = 0; i < want; i++) {
+			lc->ports_used[j - want + i] = 1;
+			in->host_ports[in->nhost_ports++] =
+			    (uint16_t)(cfg->user_port_lo + j - want + i);
+		}
+		return 0;
+	}
+	if (sc->has_guest_address) {
+		TAILQ_FOREACH(o, &lc->instances, live)
+			if (o != in && o->guest.s_addr ==
+			    sc->guest_address.s_addr) {
+				snprintf(err, errlen, "guest-address %s is "
+				    "still used by %s", inet_ntoa(o->guest),
+				    o->domain);
+				return -1;
+			}
+		in->guest = sc->guest_address;
+		return 0;
+	}
+	for (i = 0; i < lc->pool_size && lc->pool_used[i]; i++)
+		;
+	if (i == lc->pool_size) {
+		snprintf(err, errlen, "[network] pool is exhausted");
+		return -1;
+	}
+	lc->pool_used[i] = 1;
+	in->guest.s_addr = htonl(ntohl(cfg->pool_lo.s_addr) + (uint32_t)i);
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static void
+release_network(struct instance *in)
+{
+	struct lifecycle *lc = in->lc;
+	uint32_t lo = ntohl(lc->cfg->pool_lo.s_addr), a;
+	size_t i;
+
+	a = ntohl(in->guest.s_addr);
+	if (in->guest.s_addr != 0 && a >= lo && a - lo < lc->pool_size)
+		lc->pool_used[a - lo] = 0;
+	for (i = 0; i < in->nhost_ports; i++)
+		if (in->host_ports[i] >= lc->cfg->user_port_lo &&
+		    (size_t)(in->host_ports[i] - lc->cfg->user_port_lo) <
+		    lc->ports_size)
+			lc->ports_used[in->host_ports[i] -
+			    lc->cfg->user_port_lo] = 0;
+	in->guest.s_addr = 0;
+	in->nhost_ports = 0;
+}
+
+/* Mark the network resources of an adopted instance as taken. */
+void
+lc_claim_network(struct instance *in)
+{
+	struct lifecycle *lc = in->lc;
+	uint32_t lo = ntohl(lc->cfg->pool_lo.s_addr), a;
+	size_t i;
+
+	a = ntohl(in->guest.s_addr);
+	if (in->guest.s_addr != 0 && a >= lo && a - lo < lc->pool_size)
+		lc->pool_used[a - lo] = 1;
+	for (i = 0; i < in->nhost_ports; i++)
+		if (in->host_ports[i] >= lc->cfg->user_port_lo &&
+		    (size_t)(in->host_ports[i] - lc->cfg->user_port_lo) <
+		    lc->ports_size)
+			lc->ports_used[in->host_ports[i] -
+			    lc->cfg->user_port_lo] = 1;
+}
+
+/* A bare instance on the live list, counted in the budget. */
+struct instance *
+lc_instance_adopt(struct lc_service *s, enum lc_state state)
+{
+	struct lifecycle *lc = s->lc;
+	struct instance *in;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return NULL;
+	in->svc = s;
+	in->lc = lc;
+	in->state = state;
+	in->memory = s->cfg != NULL ? s->cfg->memory : 0;
+	in->create_dur_ms = -1;
+	in->job.arg = in;
+	in->job.done = job_done;
+	if ((in->deadline = evtimer_new(lc->base, deadline_cb, in)) == NULL) {
+		free(in);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&lc->instances, in, live);
+	lc->ninstances++;
+	lc->memory_used += in->memory;
+	return in;
+}
+
+struct instance *
+lc_instance_new(struct lc_service *s, enum lc_state state)
+{
+	struct lifecycle *lc = s->lc;
+	struct store_instance r;
+	struct instance *in;
+	char err[256];
+
+	if ((in = lc_instance_adopt(s, state)) == NULL) {
+		lc_record(lc, s->name, 0, "boot-failed", "out of memory");
+		return NULL;
+	}
+	if (allocate_network(in, err, sizeof(err)) == -1) {
+		lc_record(lc, s->name, 0, "boot-failed", "%s", err);
+		lc_instance_free(in);
+		return NULL;
+	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.service, sizeof(r.service), "%s", s->name);
+	if (lc->cfg->net_mode == CFG_NET_BRIDGE)
+		inet_ntop(AF_INET, &in->guest, r.guest_address,
+		    sizeof(r.guest_address));
+	snprintf(r.state, sizeof(r.state), "%s", lifecycle_state_name(state));
+	r.created_ms = in->created_wall = clock_wall_ms();
+	r.create_dur_ms = r.boot_dur_ms = -1;
+	if (store_instance_add(lc->store, &r) == -1) {
+		lc_record(lc, s->name, 0, "boot-failed", "store: %s",
+		    store_errmsg(lc->store));
+		lc_instance_free(in);
+		return NULL;
+	}
+	in->id = r.id;
+	/* Names are never reused: libvirt needs time to forget one. */
+	snprintf(in->domain, sizeof(in->domain), "summon-%s-%lld", s->name,
+	    (long long)in->id);
+	lc_save_row(in);
+	return in;
+}
+
+void
+lc_instance_free(struct instance *in)
+{
+	struct lifecycle *lc = in->lc;
+	struct lc_service *s = in->svc;
+
+	lc_probe_stop(in);
+	release_network(in);
+	if (s->active == in)
+		s->active = NULL;
+	standby_unlink(in);
+	TAILQ_REMOVE(&lc->instances, in, live);
+	lc->ninstances--;
+	lc->memory_used -= in->memory;
+	event_free(in->deadline);
+	free(in->host_ports);
+	free(in);
+}
+
+static int
+read_file(const char *path, char **out, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (st.st_size > TEMPLATE_MAX) {
+		snprintf(err, errlen, "%.400s: larger than %d bytes", path,
+		    TEMPLATE_MAX);
+		close(fd);
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	n = buf != NULL ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/*
+ * The domain XML of in: the service's template with every variable
+ * filled in, and summon's metadata.  Templates are small files in the
+ * page cache; reading one per boot costs microseconds.
+ */
+static char *
+build_xml(struct instance *in, char *err, size_t errlen)
+{
+	struct lifecycle *lc = in->lc;
+	const struct config *cfg = lc->cfg;
+	const struct cfg_service *sc = in->svc->cfg;
+	bool user = cfg->net_mode == CFG_NET_USER;
+	char path[1024], mac[18], mem[32], vcpus[16], ip[INET_ADDRSTRLEN];
+	char gw[INET_ADDRSTRLEN], prefix[8], serial[1024], hostfwd[1024];
+	char *tmpl = NULL, *cmdline = NULL, *xml = NULL, *full = NULL;
+	const char *names[] = { "name", "kernel", "memory_kib", "vcpus",
+	    "mac", "ip", "prefix", "gateway", "network", "serial_log",
+	    "domain_type", "hostfwd", "cmdline" };
+	const char *values[13];
+	size_t i, n = 12, len = 0;
+
+	if (sc->template[0] == '/')
+		snprintf(path, sizeof(path), "%s", sc->template);
+	else
+		snprintf(path, sizeof(path), "%s/%s%s.xml", cfg->templates,
+		    sc->template, user ? "-user" : "");
+	if (read_file(path, &tmpl, err, errlen) == -1)
+		return NULL;
+
+	vm_mac(sc->name, in->id, mac);
+	snprintf(mem, sizeof(mem), "%llu",
+	    (unsigned long long)(sc->memory / 1024));
+	snprintf(vcpus, sizeof(vcpus), "%u", sc->vcpus);
+	if (user) {
+		snprintf(ip, sizeof(ip), "10.0.2.15");
+		snprintf(gw, sizeof(gw), "10.0.2.2");
+		snprintf(prefix, sizeof(prefix), "24");
+	} else {
+		inet_ntop(AF_INET, &in->guest, ip, sizeof(ip));
+		inet_ntop(AF_INET, &cfg->gateway, gw, sizeof(gw));
+		snprintf(prefix, sizeof(prefix), "%u", cfg->prefix);
+	}
+	snprintf(serial, sizeof(serial), "%s/%s.log", cfg->serial_dir,
+	    in->domain);
+	hostfwd[0] = '\0';
+	for (i = 0; i < in->nhost_ports && len < sizeof(hostfwd); i++)
+		len += (size_t)snprintf(hostfwd + len, sizeof(hostfwd) - len,
+		    "%shostfwd=tcp:127.0.0.1:%u-:%u", i ? "," : "",
+		    in->host_ports[i], sc->ports[i].guest_port);
+	values[0] = in->domain;
+	values[1] = sc->kernel;
+	values[2] = mem;
+	values[3] = vcpus;
+	values[4] = mac;
+	values[5] = ip;
+	values[6] = prefix;
+	values[7] = gw;
+	values[8] = cfg->net_name;
+	values[9] = serial;
+	values[10] = lc->vmops->kvm(lc->vm) ? "kvm" : "qemu";
+	values[11] = hostfwd;
+
+	/* The command line is a template too, filled in first. */
+	cmdline = vm_template_expand(sc->cmdline, names, values, n, err,
+	    errlen);
+	if (cmdline == NULL)
+		goto done;
+	values[n++] = cmdline;
+	/*
+	 * Values are XML-escaped by the expansion; the command line was
+	 * expanded raw above and is escaped here, once.
+	 */
+	xml = vm_template_expand(tmpl, names, values, n, err, errlen);
+	if (xml == NULL)
+		goto done;
+	full = vm_add_metadata(xml, sc->name, in->id, err, errlen);
+done:
+	free(tmpl);
+	free(cmdline);
+	free(xml);
+	return full;
+}
+
+static void
+submit(struct instance *in, enum vm_op op)
+{
+	struct lifecycle *lc = in->lc;
+
+	in->job.op = op;
+	snprintf(in->job.domain, sizeof(in->job.domain), "%s", in->domain);
+	in->job.shutdown_ms = SHUTDOWN_GRACE_MS;
+	in->job_busy = true;
+	lc->vmops->submit(lc->vm, &in->job);
+}
+
+static void
+arm_deadline(struct instance *in)
+{
+	uint64_t ms = in->svc->cfg->boot_timeout_ms;
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(in->deadline, &tv);
+}
+
+/* Count what is live and not on its way out. */
+static void
+usage(struct lifecycle *lc, size_t *n, uint64_t *mem)
+{
+	struct instance *in;
+
+	*n = 0;
+	*mem = 0;
+	TAILQ_FOREACH(in, &lc->instances, live)
+		if (in->state != LC_STOPPING && in->state != LC_SAVED) {
+			(*n)++;
+			*mem += in->memory;
+		}
+}
+
+/* The instance to evict: suspended ones first, then idle ready ones,
+ * least recently used first. */
+static struct instance *
+eviction_victim(struct lifecycle *lc)
+{
+	struct instance *in, *best = NULL;
+	int rank, best_rank = 0;
+
+	TAILQ_FOREACH(in, &lc->instances, live) {
+		if (in->job_busy || in->svc->conns > 0)
+			continue;
+		if (in->state == LC_SUSPENDED)
+			rank = 2;
+		else if (in->state == LC_READY)
+			rank = 1;
+		else
+			continue;
+		if (best == NULL || rank > best_rank || (rank == best_rank &&
+		    in->svc->last_activity_us < best->svc->last_activity_us)) {
+			best = in;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
+bool
+lc_room_for(struct lifecycle *lc, uint64_t memory, bool evict)
+{
+	struct instance *victim;
+	size_t n;
+	uint64_t mem;
+
+	for (;;) {
+		usage(lc, &n, &mem);
+		if (n + 1 <= lc->cfg->max_instances &&
+		    mem + memory <= lc->cfg->memory_budget)
+			return true;
+		if (!evict || (victim = eviction_victim(lc)) == NULL)
+			return false;
+		lc_stop_instance(victim, "evicted");
+	}
+}
+
+int
+lc_boot(struct lc_service *s)
+{
+	struct lifecycle *lc = s->lc;
+	struct instance *in = s->active;
+	char err[512];
+	char *xml;
+
+	if (s->cfg == NULL || lc->shutting_down)
+		return -1;
+	if (in != NULL) {
+		if (in->job_busy ||
+		    (in->state != LC_SUSPENDED && in->state != LC_SAVED))
+			return 0;
+		in->woke_us = clock_mono_us();
+		lc_record(lc, s->name, in->id, "boot", "%s %s",
+		    in->state == LC_SUSPENDED ? "resume" : "restore",
+		    in->domain);
+		submit(in, in->state == LC_SUSPENDED ? VM_RESUME : VM_RESTORE);
+		in->state = LC_STARTING;
+		lc_save_row(in);
+		arm_deadline(in);
+		return 0;
+	}
+	/*
+	 * A standby domain turns a boot into a resume.  One still being
+	 * created is claimed, and resumed the moment it exists: that is
+	 * sooner than a create of our own.
+	 */
+	TAILQ_FOREACH(in, &s->standby, sby)
+		if (!in->job_busy)
+			break;
+	if (in == NULL)
+		in = TAILQ_FIRST(&s->standby);
+	if (in != NULL) {
+		standby_unlink(in);
+		s->active = in;
+		in->state = LC_STARTING;
+		in->woke_us = clock_mono_us();
+		lc_record(lc, s->name, in->id, "boot", "resume standby %s",
+		    in->domain);
+		lc_save_row(in);
+		if (!in->job_busy)
+			submit(in, VM_RESUME);
+		arm_deadline(in);
+		return 0;
+	}
+	if (!lc_room_for(lc, s->cfg->memory, true)) {
+		lc_record(lc, s->name, 0, "boot-failed", "max-instances (%u) "
+		    "or memory-budget reached, and no idle instance to evict",
+		    lc->cfg->max_instances);
+		s->boot_failures++;
+		lc_failed(s);
+		return -1;
+	}
+	if ((in = lc_instance_new(s, LC_STARTING)) == NULL) {
+		lc_failed(s);
+		return -1;
+	}
+	s->active = in;
+	in->woke_us = clock_mono_us();
+	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
+		lc_instance_failed(in, err);
+		return -1;
+	}
+	lc_record(lc, s->name, in->id, "boot", "create %s", in->domain);
+	in->job.xml = xml;
+	submit(in, s->cfg->stop_mode == CFG_STOP_SAVE ? VM_DEFINE_START :
+	    VM_CREATE);
+	in->persistent = s->cfg->stop_mode == CFG_STOP_SAVE;
+	arm_deadline(in);
+	return 0;
+}
+
+int
+lc_make_standby(struct lc_service *s)
+{
+	struct lifecycle *lc = s->lc;
+	struct instance *in;
+	char err[512];
+	char *xml;
+
+	if (lc->shutting_down || !lc_room_for(lc, s->cfg->memory, false))
+		return -1;
+	if ((in = lc_instance_new(s, LC_STANDBY)) == NULL)
+		return -1;
+	TAILQ_INSERT_TAIL(&s->standby, in, sby);
+	s->nstandby++;
+	in->in_standby = true;
+	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
+		lc_record(lc, s->name, in->id, "standby-failed", "%s", err);
+		lc_instance_gone(in, "failed");
+		return -1;
+	}
+	in->job.xml = xml;
+	submit(in, VM_CREATE_PAUSED);
+	return 0;
+}
+
+void
+lc_stop_instance(struct instance *in, const char *reason)
+{
+	const struct cfg_service *sc = in->svc->cfg;
+	enum vm_op op = VM_DESTROY;
+	bool keep = strcmp(reason, "idle") == 0 ||
+	    strcmp(reason, "manual") == 0;
+
+	in->stop_reason = reason;
+	if (in->job_busy)
+		return;		/* job_done sees stop_reason */
+	evtimer_del(in->deadline);
+	lc_probe_stop(in);
+	if (in->svc->active == in && in->state == LC_STARTING)
+		lc_notify(in->svc, false);
+	if (sc != NULL && keep && in->state == LC_READY && !in->stop_failed) {
+		if (sc->stop_mode == CFG_STOP_SUSPEND)
+			op = VM_SUSPEND;
+		else if (sc->stop_mode == CFG_STOP_SAVE)
+			op = VM_SAVE;
+		else if (sc->stop_mode == CFG_STOP_SHUTDOWN)
+			op = VM_SHUTDOWN;
+	}
+	in->stop_failed = false;
+	standby_unlink(in);
+	lc_record(in->lc, in->svc->name, in->id, "stop", "%s (%s)",
+	    in->domain, reason);
+	in->state = LC_STOPPING;
+	in->stopping_on_purpose = true;
+	lc_save_row(in);
+	submit(in, op);
+}
+
+void
+lc_instance_gone(struct instance *in, const char *reason)
+{
+	struct lifecycle *lc = in->lc;
+	struct lc_service *s = in->svc;
+	bool again;
+
+	if (in->job_busy) {
+		in->stop_reason = reason;	/* finish when the job is back */
+		in->stopping_on_purpose = true;
+		return;
+	}
+	if (store_instance_close(lc->store, in->id, clock_wall_ms(),
+	    reason) == -1)
+		log_warnx("store: instance %lld: %s", (long long)in->id,
+		    store_errmsg(lc->store));
+	lc_record(lc, s->name, in->id, "stopped", "%s (%s)", in->domain,
+	    reason);
+	lc_count_stop(lc, reason);
+	again = s->active == in && s->rewake;
+	if (s->active == in)
+		s->rewake = false;
+	lc_instance_free(in);
+	lc_instance_left(lc);
+	if (again)
+		lc_boot(s);
+}
+
+void
+lc_instance_failed(struct instance *in, const char *why)
+{
+	struct lc_service *s = in->svc;
+
+	lc_record(in->lc, s->name, in->id, "boot-failed", "%s", why);
+	s->boot_failures++;
+	evtimer_del(in->deadline);
+	lc_probe_stop(in);
+	if (s->active == in)
+		lc_failed(s);
+	if (in->uuid[0] != '\0' || in->job_busy)
+		lc_stop_instance(in, "failed");	/* the domain may exist */
+	else
+		lc_instance_gone(in, "failed");
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct instance *in = arg;
+	char why[96];
+
+	snprintf(why, sizeof(why), "not ready within %llu ms",
+	    (unsigned long long)in->svc->cfg->boot_timeout_ms);
+	lc_instance_failed(in, why);
+}
+
+static void
+job_done(struct vm_job *job)
+{
+	struct instance *in = job->arg;
+	struct lc_service *s = in->svc;
+	struct lifecycle *lc = in->lc;
+	const char *pending = in->stop_reason;
+
+	in->job_busy = false;
+	free(job->xml);
+	job->xml = NULL;
+	if (lc->closing)
+		return;		/* the rows stay; the next start settles them */
+	if (job->uuid[0] != '\0')
+		snprintf(in->uuid, sizeof(in->uuid), "%s", job->uuid);
+
+	switch (job->op) {
+	case VM_CREATE:
+	case VM_DEFINE_START:
+	case VM_CREATE_PAUSED:
+	case VM_RESUME:
+	case VM_RESTORE:
+		if (job->rc == -1) {
+			if (in->state == LC_STANDBY) {
+				lc_record(lc, s->name, in->id,
+				    "standby-failed", "%s", job->err);
+				lc_instance_gone(in, "failed");
+			} else if (in->state == LC_STOPPING)
+				lc_instance_gone(in, pending);
+			else
+				lc_instance_failed(in, job->err);
+			return;
+		}
+		in->create_dur_ms = (int64_t)((job->finished_us -
+		    job->started_us) / 1000);
+		if (job->op != VM_RESUME && job->op != VM_RESTORE)
+			hist_observe(&lc->stats.domain_create,
+			    job->finished_us - job->started_us);
+		if (pending != NULL && in->state != LC_STOPPING) {
+			lc_stop_instance(in, pending);
+			return;
+		}
+		if (in->state == LC_STANDBY) {
+			lc_save_row(in);
+			return;
+		}
+		if (job->op == VM_CREATE_PAUSED) {
+			/* A standby claimed while it was being created. */
+			submit(in, VM_RESUME);
+			return;
+		}
+		if (in->state == LC_STOPPING) {	/* stopped meanwhile */
+			lc_stop_instance(in, pending != NULL ? pending :
+			    "failed");
+			return;
+		}
+		lc_save_row(in);
+		if (lc_probe_start(in) == -1)
+			lc_instance_failed(in, "cannot start the readiness "
+			    "probe");
+		return;
+	case VM_SUSPEND:
+	case VM_SAVE:
+		if (job->rc == -1) {
+			log_warnx("%s: %s failed: %s; the tick destroys "
+			    "it", in->domain, job->op == VM_SAVE ? "save" :
+			    "suspend", job->err);
+			in->stop_failed = true;
+			return;
+		}
+		in->state = job->op == VM_SAVE ? LC_SAVED : LC_SUSPENDED;
+		lc_count_stop(lc, pending != NULL ? pending : "idle");
+		in->stopping_on_purpose = false;
+		in->stop_reason = NULL;
+		lc_record(lc, s->name, in->id, in->state == LC_SAVED ?
+		    "saved" : "suspended", "%s", in->domain);
+		lc_save_row(in);
+		lc_instance_left(lc);
+		if (s->rewake) {
+			s->rewake = false;
+			lc_boot(s);
+		}
+		return;
+	case VM_SHUTDOWN:
+	case VM_DESTROY:
+		if (job->rc == -1 && job->state != VM_DS_NONE) {
+			/* The tick will try again; the row stays live. */
+			log_warnx("%s: stop failed: %s", in->domain, job->err);
+			in->stop_failed = true;
+			return;
+		}
+		lc_instance_gone(in, pending != NULL ? pending : "manual");
+		return;
+	case VM_STATE:
+		return;
+	}
+}
+
+void
+lc_vm_event(void *arg, const char *domain, enum vm_event ev)
+{
+	struct lifecycle *lc = arg;
+	struct instance *in;
+
+	TAILQ_FOREACH(in, &lc->instances, live)
+		if (strcmp(in->domain, domain) == 0)
+			break;
+	if (in == NULL) {
+		log_debug("event for a domain we do not track: %s", domain);
+		return;
+	}
+	/*
+	 * VM_EV_STOPPED is a stop someone asked for (our destroy, or the
+	 * managed save of stop-mode = save, whose event may come after the
+	 * restore began): not a crash.
+	 */
+	if (ev != VM_EV_CRASHED && ev != VM_EV_SHUTDOWN)
+		return;
+	if (in->stopping_on_purpose || in->state == LC_STOPPING ||
+	    in->state == LC_SAVED)
+		return;		/* our own stop: job_done settles it */
+	lc_record(lc, in->svc->name, in->id, "crash", "%s stopped (%s)",
+	    in->domain, ev == VM_EV_SHUTDOWN ? "guest shut down" :
+	    "crashed or killed");
+	evtimer_del(in->deadline);
+	lc_probe_stop(in);
+	if (in->svc->active == in)
+		lc_failed(in->svc);
+	standby_unlink(in);
+	in->state = LC_STOPPING;
+	lc_instance_gone(in, "crash");
+}

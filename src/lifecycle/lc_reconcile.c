@@ -1,0 +1,247 @@
+/*
+ * lc_reconcile.c - agree with libvirt about what exists.
+ *
+ * At start-up the store's live rows and libvirt's domains carrying our
+ * metadata are matched by domain name:
+ *   row and domain, service configured   adopted in the domain's state
+ *   row and domain, service gone         domain destroyed, row "removed"
+ *   row, no domain                       row closed as "lost"
+ *   domain, no live row                  destroyed ("orphan"): no row
+ *                                        means no address we could use
+ * After a lost libvirtd connection comes back, lc_resync() drops the
+ * instances whose domain vanished meanwhile.  Listing blocks; both run
+ * only at start-up or right after a reconnect.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "lc_internal.h"
+#include "log.h"
+#include "store.h"
+
+struct rows {
+	struct store_instance	*v;
+	size_t			 n, cap;
+};
+
+static int
+collect_row(void *arg, const struct store_instance *r)
+{
+	struct rows *rows = arg;
+	struct store_instance *v;
+
+	if (rows->n == rows->cap) {
+		rows->cap = rows->cap ? rows->cap * 2 : 16;
+		v = reallocarray(rows->v, rows->cap, sizeof(*v));
+		if (v == NULL)
+			return -1;
+		rows->v = v;
+	}
+	rows->v[rows->n++] = *r;
+	return 0;
+}
+
+static void
+orphan_done(struct vm_job *job)
+{
+	if (job->rc == -1)
+		log_warnx("%s: destroy failed: %s", job->domain, job->err);
+	free(job);
+}
+
+/* Destroy a domain no instance stands for, in the background. */
+static void
+destroy_domain(struct lifecycle *lc, const char *domain)
+{
+	struct vm_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL) {
+		log_warnx("%s: cannot destroy: out of memory", domain);
+		return;
+	}
+	job->op = VM_DESTROY;
+	snprintf(job->domain, sizeof(job->domain), "%s", domain);
+	job->done = orphan_done;
+	lc->vmops->submit(lc->vm, job);
+}
+
+static enum lc_state
+adopted_state(enum vm_dstate ds, const char *row_state)
+{
+	switch (ds) {
+	case VM_DS_RUNNING:
+		return strcmp(row_state, "ready") == 0 ? LC_READY :
+		    strcmp(row_state, "starting") == 0 ? LC_STARTING :
+		    LC_STOPPING;
+	case VM_DS_PAUSED:
+		return strcmp(row_state, "standby") == 0 ? LC_STANDBY :
+		    LC_SUSPENDED;
+	case VM_DS_SAVED:
+		return LC_SAVED;
+	default:
+		return LC_STOPPED;
+	}
+}
+
+/* Take over the instance of row r, whose domain d exists. */
+static void
+adopt(struct lifecycle *lc, struct lc_service *s,
+    const struct store_instance *r, const struct vm_domain *d)
+{
+	enum lc_state st = adopted_state(d->state, r->state);
+	struct instance *in;
+	size_t i;
+
+	if (st == LC_STOPPED ||
+	    (st != LC_STANDBY && s->active != NULL)) {
+		/* Shut off, or a second active one: nothing to keep. */
+		destroy_domain(lc, d->name);
+		store_instance_close(lc->store, r->id, clock_wall_ms(), "lost");
+		return;
+	}
+	if ((in = lc_instance_adopt(s, st)) == NULL) {
+		log_warnx("%s: cannot adopt: out of memory", d->name);
+		return;
+	}
+	in->id = r->id;
+	snprintf(in->domain, sizeof(in->domain), "%s", d->name);
+	snprintf(in->uuid, sizeof(in->uuid), "%s", d->uuid);
+	in->persistent = d->persistent;
+	in->created_wall = r->created_ms;
+	in->create_dur_ms = r->create_dur_ms;
+	if (r->guest_address[0] != '\0')
+		inet_pton(AF_INET, r->guest_address, &in->guest);
+	if (r->host_port != 0 && s->cfg->nports > 0) {
+		in->host_ports = calloc(s->cfg->nports, sizeof(uint16_t));
+		for (i = 0; in->host_ports != NULL && i < s->cfg->nports; i++)
+			in->host_ports[in->nhost_ports++] =
+			    (uint16_t)(r->host_port + i);
+	}
+	lc_claim_network(in);
+	in->woke_us = clock_mono_us();
+	if (st == LC_STANDBY) {
+		TAILQ_INSERT_TAIL(&s->standby, in, sby);
+		s->nstandby++;
+		in->in_standby = true;
+	} else
+		s->active = in;
+	if (st == LC_READY) {
+		/* Ready before: keep its times, idle from now. */
+		in->ready_wall = r->ready_ms;
+		in->ready_us = clock_mono_us() -
+		    (uint64_t)(clock_wall_ms() - r->ready_ms) * 1000;
+		s->last_activity_us = clock_mono_us();
+	} else if (st == LC_STARTING) {
+		struct timeval tv = {
+		    (time_t)(s->cfg->boot_timeout_ms / 1000),
+		    (suseconds_t)(s->cfg->boot_timeout_ms % 1000) * 1000 };
+		evtimer_add(in->deadline, &tv);
+		lc_probe_start(in);
+	} else if (st == LC_STOPPING)
+		lc_stop_instance(in, "manual");
+	lc_record(lc, s->name, in->id, "adopted", "%s as %s", d->name,
+	    lifecycle_state_name(st));
+}
+
+int
+lc_reconcile(struct lifecycle *lc, char *err, size_t errlen)
+{
+	struct rows rows = { NULL, 0, 0 };
+	struct vm_domain *doms;
+	struct lc_service *s;
+	bool *matched;
+	size_t ndoms, i, j, lost = 0, orphans = 0;
+
+	if ((doms = lc->vmops->list(lc->vm, &ndoms, err, errlen)) == NULL)
+		return -1;
+	if (store_instances_live(lc->store, collect_row, &rows) == -1) {
+		snprintf(err, errlen, "store: %s", store_errmsg(lc->store));
+		free(doms);
+		free(rows.v);
+		return -1;
+	}
+	matched = calloc(ndoms + 1, sizeof(*matched));
+	if (matched == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(doms);
+		free(rows.v);
+		return -1;
+	}
+	for (i = 0; i < rows.n; i++) {
+		const struct store_instance *r = &rows.v[i];
+		for (j = 0; j < ndoms; j++)
+			if (!matched[j] && strcmp(doms[j].name, r->domain) == 0)
+				break;
+		if (j == ndoms) {
+			store_instance_close(lc->store, r->id, clock_wall_ms(),
+			    "lost");
+			lc_record(lc, r->service, r->id, "lost", "domain %s "
+			    "is gone", r->domain[0] ? r->domain : "(none)");
+			lost++;
+			continue;
+		}
+		matched[j] = true;
+		if ((s = lc_find(lc, r->service)) == NULL) {
+			destroy_domain(lc, doms[j].name);
+			store_instance_close(lc->store, r->id, clock_wall_ms(),
+			    "removed");
+			lc_record(lc, r->service, r->id, "stop", "%s: service "
+			    "no longer configured", doms[j].name);
+			continue;
+		}
+		adopt(lc, s, r, &doms[j]);
+	}
+	for (j = 0; j < ndoms; j++) {
+		if (matched[j])
+			continue;
+		lc_record(lc, doms[j].service, doms[j].instance, "orphan",
+		    "destroying %s: no instance of ours stands for it",
+		    doms[j].name);
+		destroy_domain(lc, doms[j].name);
+		orphans++;
+	}
+	log_info("reconciled: %zu rows, %zu domains, %zu lost, %zu orphans",
+	    rows.n, ndoms, lost, orphans);
+	free(matched);
+	free(doms);
+	free(rows.v);
+	return 0;
+}
+
+void
+lc_resync(void *arg)
+{
+	struct lifecycle *lc = arg;
+	struct instance *in, *next;
+	struct vm_domain *doms;
+	char err[256];
+	size_t n, j;
+
+	if ((doms = lc->vmops->list(lc->vm, &n, err, sizeof(err))) == NULL) {
+		log_warnx("after reconnecting: %s", err);
+		return;
+	}
+	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
+		if (in->job_busy)
+			continue;
+		for (j = 0; j < n; j++)
+			if (strcmp(doms[j].name, in->domain) == 0)
+				break;
+		if (j < n)
+			continue;
+		lc_record(lc, in->svc->name, in->id, "lost", "%s vanished "
+		    "while libvirtd was away", in->domain);
+		if (in->svc->active == in && in->state == LC_STARTING)
+			lc_failed(in->svc);
+		in->state = LC_STOPPING;
+		lc_instance_gone(in, "lost");
+	}
+	log_info("libvirt connection back: %zu domains of ours", n);
+	free(doms);
+}

@@ -1,0 +1,726 @@
+/*
+ * lifecycle.c - per-service state machines: the table, wakes, waiters,
+ * reload, the reaper's tick and what list/status/metrics read.
+ *
+ * A service has at most one active instance (starting, ready, stopping,
+ * suspended or saved) and any number of standby instances (created
+ * paused).  Its state is the active instance's, else "standby" when it
+ * has standby domains, else "failed" after a failed boot, else
+ * "stopped".  Services are found through a hash table by name, so a wake
+ * costs the same with 10,000 services as with 10; periodic work walks
+ * the live instances only.  lc_instance.c drives instances through the
+ * vm backend, lc_probe.c decides readiness, lc_reconcile.c adopts what
+ * an earlier summond left.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "lc_internal.h"
+#include "log.h"
+#include "store.h"
+
+struct lc_waiter {
+	struct lc_waiter	*next, *prev;
+	struct lc_service	*svc;
+	lc_notify_fn		 fn;
+	void			*arg;
+};
+
+static const char *const state_names[] = {
+	[LC_STOPPED] = "stopped", [LC_STANDBY] = "standby",
+	[LC_STARTING] = "starting", [LC_READY] = "ready",
+	[LC_STOPPING] = "stopping", [LC_SUSPENDED] = "suspended",
+	[LC_SAVED] = "saved", [LC_FAILED] = "failed",
+};
+
+static const char *const source_names[] = {
+	[LC_SRC_DNS] = "dns", [LC_SRC_CONNECT] = "connect",
+	[LC_SRC_CTL] = "ctl",
+};
+
+const char *
+lifecycle_state_name(enum lc_state s)
+{
+	return (unsigned)s < LC_NSTATES ? state_names[s] : "?";
+}
+
+static const char *const reason_names[LC_NREASONS] = { LC_REASONS };
+
+const char *
+lifecycle_reason_name(size_t i)
+{
+	return i < LC_NREASONS ? reason_names[i] : NULL;
+}
+
+void
+lc_count_stop(struct lifecycle *lc, const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < LC_NREASONS; i++)
+		if (strcmp(reason_names[i], reason) == 0) {
+			lc->stats.stops[i]++;
+			return;
+		}
+}
+
+const struct lc_stats *
+lifecycle_stats(struct lifecycle *lc)
+{
+	return &lc->stats;
+}
+
+const char *
+lifecycle_source_name(enum lc_source s)
+{
+	return (unsigned)s < LC_NSOURCES ? source_names[s] : "?";
+}
+
+enum lc_state
+lc_service_state(const struct lc_service *s)
+{
+	struct instance *in;
+
+	if (s->active != NULL)
+		return s->active->state;
+	TAILQ_FOREACH(in, &s->standby, sby)
+		if (!in->job_busy)
+			return LC_STANDBY;	/* created, paused, usable */
+	return s->failed ? LC_FAILED : LC_STOPPED;
+}
+
+void
+lc_record(struct lifecycle *lc, const char *service, int64_t instance,
+    const char *kind, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	log_info("%s: %s%s%s", service, kind, detail[0] ? ": " : "", detail);
+	if (store_event_add(lc->store, clock_wall_ms(), service, instance,
+	    kind, detail) == -1)
+		log_warnx("store: %s", store_errmsg(lc->store));
+}
+
+/* FNV-1a: short keys, no adversary (names come from the config). */
+static uint32_t
+hash_name(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s != '\0') {
+		h ^= (unsigned char)*s++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct lc_service *
+lc_find(struct lifecycle *lc, const char *name)
+{
+	size_t mask = lc->tablesize - 1, i = hash_name(name) & mask;
+
+	for (; lc->table[i] != NULL; i = (i + 1) & mask)
+		if (strcmp(lc->table[i]->name, name) == 0)
+			return lc->table[i];
+	return NULL;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct lc_service *s = arg;
+
+	/* Back-off is over: boot if someone still waits for it. */
+	if (s->waiters != NULL && s->active == NULL && s->cfg != NULL)
+		lc_boot(s);
+}
+
+static struct lc_service *
+service_new(struct lifecycle *lc, const struct cfg_service *cfg)
+{
+	struct lc_service *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	snprintf(s->name, sizeof(s->name), "%s", cfg->name);
+	s->cfg = cfg;
+	s->lc = lc;
+	s->last_boot_ms = -1;
+	TAILQ_INIT(&s->standby);
+	if ((s->retry = evtimer_new(lc->base, retry_cb, s)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	if (lc->store != NULL)
+		store_service_stats(lc->store, s->name, &s->boots,
+		    &s->last_boot_ms);
+	return s;
+}
+
+static void
+service_free(struct lc_service *s)
+{
+	event_free(s->retry);
+	free(s);
+}
+
+/* Record the configured services in the store (instances refer to them). */
+static void
+sync_store(struct lifecycle *lc, const struct config *cfg)
+{
+	const char **names = calloc(cfg->nservices + 1, sizeof(*names));
+	size_t i;
+
+	if (names == NULL) {
+		log_warn("store: services");
+		return;
+	}
+	for (i = 0; i < cfg->nservices; i++)
+		names[i] = cfg->services[i].name;
+	if (store_sync_services(lc->store, names, cfg->nservices,
+	    clock_wall_ms()) == -1)
+		log_warnx("store: cannot record services: %s",
+		    store_errmsg(lc->store));
+	free(names);
+}
+
+/*
+ * Point every service at cfg: keep the ones that stay (with their
+ * instances, counters and waiters), add new ones, retire removed ones
+ * (their instances are stopped by the next tick).  All or nothing.
+ */
+static int
+adopt_config(struct lifecycle *lc, const struct config *cfg)
+{
+	struct lc_service **table, **added, *s;
+	size_t size = 16, mask, i, j, nadded = 0;
+
+	while (size < cfg->nservices * 2)
+		size *= 2;
+	table = calloc(size, sizeof(*table));
+	added = calloc(cfg->nservices + 1, sizeof(*added));
+	if (table == NULL || added == NULL)
+		goto fail;
+	mask = size - 1;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct cfg_service *c = &cfg->services[i];
+		s = lc->table != NULL ? lc_find(lc, c->name) : NULL;
+		if (s == NULL) {
+			if ((s = service_new(lc, c)) == NULL)
+				goto fail;
+			added[nadded++] = s;
+		}
+		for (j = hash_name(c->name) & mask; table[j] != NULL;
+		    j = (j + 1) & mask)
+			;
+		table[j] = s;
+	}
+	/* Commit: nothing below can fail. */
+	TAILQ_FOREACH(s, &lc->services, all)
+		s->cfg = NULL;
+	for (i = 0; i < size; i++)
+		if (table[i] != NULL)
+			table[i]->cfg = config_service(cfg, table[i]->name);
+	for (i = 0; i < nadded; i++)
+		TAILQ_INSERT_TAIL(&lc->services, added[i], all);
+	free(lc->table);
+	lc->table = table;
+	lc->tablesize = size;
+	lc->cfg = cfg;
+	free(added);
+	sync_store(lc, cfg);
+	return 0;
+fail:
+	for (i = 0; i < nadded; i++)
+		service_free(added[i]);
+	free(added);
+	free(table);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int
+alloc_maps(struct lifecycle *lc, const struct config *cfg)
+{
+	size_t pool = ntohl(cfg->pool_hi.s_addr) - ntohl(cfg->pool_lo.s_addr)
+	    + 1;
+	size_t ports = (size_t)cfg->user_port_hi - cfg->user_port_lo + 1;
+	uint8_t *p = calloc(pool, 1), *q = calloc(ports, 1);
+
+	if (p == NULL || q == NULL) {
+		free(p);
+		free(q);
+		return -1;
+	}
+	/* Carry allocations over when the ranges did not change. */
+	if (lc->pool_used != NULL && lc->pool_size == pool &&
+	    lc->cfg->pool_lo.s_addr == cfg->pool_lo.s_addr)
+		memcpy(p, lc->pool_used, pool);
+	if (lc->ports_used != NULL && lc->ports_size == ports &&
+	    lc->cfg->user_port_lo == cfg->user_port_lo)
+		memcpy(q, lc->ports_used, ports);
+	free(lc->pool_used);
+	free(lc->ports_used);
+	lc->pool_used = p;
+	lc->pool_size = pool;
+	lc->ports_used = q;
+	lc->ports_size = ports;
+	return 0;
+}
+
+struct lifecycle *
+lifecycle_new(struct event_base *base, const struct config *cfg,
+    struct store *store, const struct vm_backend_ops *ops, char *err,
+    size_t errlen)
+{
+	struct vm_callbacks cbs;
+	struct lifecycle *lc;
+
+	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lc->base = base;
+	lc->store = store;
+	lc->vmops = ops;
+	TAILQ_INIT(&lc->services);
+	TAILQ_INIT(&lc->instances);
+	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	cbs.on_event = lc_vm_event;
+	cbs.on_reconnect = lc_resync;
+	cbs.arg = lc;
+	lc->vm = ops->open(base, cfg->hypervisor, &cbs, err, errlen);
+	if (lc->vm == NULL)
+		goto fail;
+	if (cfg->net_mode == CFG_NET_BRIDGE && cfg->net_create &&
+	    ops->ensure_network(lc->vm, cfg, err, errlen) == -1)
+		goto fail;
+	if (lc_reconcile(lc, err, errlen) == -1)
+		goto fail;
+	return lc;
+fail:
+	lifecycle_free(lc);
+	return NULL;
+}
+
+int
+lifecycle_reload(struct lifecycle *lc, const struct config *cfg)
+{
+	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+shutdown_check(struct lifecycle *lc)
+{
+	void (*done)(void *) = lc->on_idle;
+
+	if (done == NULL || !TAILQ_EMPTY(&lc->instances))
+		return;
+	lc->on_idle = NULL;
+	done(lc->on_idle_arg);
+}
+
+void
+lifecycle_shutdown(struct lifecycle *lc, void (*done)(void *), void *arg)
+{
+	struct instance *in, *next;
+	struct lc_service *s;
+
+	lc->shutting_down = true;
+	TAILQ_FOREACH(s, &lc->services, all)
+		lc_notify(s, false);
+	if (lc->cfg->on_exit == CFG_ON_EXIT_KEEP) {
+		log_info("on-exit = keep: leaving %zu instances running",
+		    lc->ninstances);
+		done(arg);
+		return;
+	}
+	lc->on_idle = done;
+	lc->on_idle_arg = arg;
+	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
+		if (in->state != LC_STOPPING)
+			lc_stop_instance(in, "shutdown");
+	shutdown_check(lc);
+}
+
+void
+lifecycle_free(struct lifecycle *lc)
+{
+	struct lc_service *s;
+	struct instance *in;
+
+	if (lc == NULL)
+		return;
+	lc->shutting_down = true;
+	lc->closing = true;
+	TAILQ_FOREACH(s, &lc->services, all)
+		lc_notify(s, false);
+	if (lc->vm != NULL)
+		lc->vmops->close(lc->vm);	/* runs pending done()s */
+	while ((in = TAILQ_FIRST(&lc->instances)) != NULL)
+		lc_instance_free(in);
+	while ((s = TAILQ_FIRST(&lc->services)) != NULL) {
+		TAILQ_REMOVE(&lc->services, s, all);
+		service_free(s);
+	}
+	free(lc->table);
+	free(lc->pool_used);
+	free(lc->ports_used);
+	free(lc);
+}
+
+void
+lc_instance_left(struct lifecycle *lc)
+{
+	shutdown_check(lc);
+}
+
+static uint64_t
+backoff_us(unsigned failures)
+{
+	/* The first retry is immediate; then 250 ms doubling to 30 s. */
+	uint64_t us = 250000;
+
+	if (failures < 2)
+		return 0;
+	for (unsigned i = 2; i < failures && us < 30000000; i++)
+		us *= 2;
+	return us < 30000000 ? us : 30000000;
+}
+
+int
+lifecycle_wake(struct lifecycle *lc, const char *service,
+    enum lc_source src)
+{
+	struct lc_service *s = lc_find(lc, service);
+	struct instance *in;
+	uint64_t now = clock_mono_us(), wait;
+	struct timeval tv;
+
+	if (s == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	s->wakes[src]++;
+	s->last_activity_us = now;
+	if (lc->shutting_down)
+		return (int)lc_service_state(s);
+	in = s->active;
+	if (in != NULL) {
+		switch (in->state) {
+		case LC_STOPPING:
+			s->rewake = true;	/* boot again once stopped */
+			break;
+		case LC_SUSPENDED:
+		case LC_SAVED:
+			lc_boot(s);		/* resume or restore */
+			break;
+		default:
+			break;			/* starting or ready */
+		}
+		return (int)lc_service_state(s);
+	}
+	if (s->failed && now < s->retry_at_us) {
+		if (!evtimer_pending(s->retry, NULL)) {
+			wait = s->retry_at_us - now;
+			tv.tv_sec = (time_t)(wait / 1000000);
+			tv.tv_usec = (suseconds_t)(wait % 1000000);
+			evtimer_add(s->retry, &tv);
+		}
+		return LC_FAILED;
+	}
+	lc_boot(s);
+	return (int)lc_service_state(s);
+}
+
+void
+lc_failed(struct lc_service *s)
+{
+	s->failed = true;
+	s->failures++;
+	s->retry_at_us = clock_mono_us() + backoff_us(s->failures);
+	lc_notify(s, false);
+}
+
+struct lc_waiter *
+lifecycle_wait(struct lifecycle *lc, const char *service, lc_notify_fn fn,
+    void *arg)
+{
+	struct lc_service *s = lc_find(lc, service);
+	struct lc_waiter *w;
+
+	if (s == NULL) {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (s->active != NULL && s->active->state == LC_READY) {
+		errno = EALREADY;
+		return NULL;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->svc = s;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = s->waiters;
+	if (s->waiters != NULL)
+		s->waiters->prev = w;
+	s->waiters = w;
+	return w;
+}
+
+void
+lifecycle_wait_cancel(struct lifecycle *lc, struct lc_waiter *w)
+{
+	struct lc_service *s = w->svc;
+
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		s->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+/*
+ * Tell every waiter of s the outcome, oldest first (waiters are pushed
+ * at the head, so walk from the tail), and forget them.  A callback may
+ * add new waiters; they stay for the next outcome.
+ */
+void
+lc_notify(struct lc_service *s, bool ok)
+{
+	struct lc_waiter *w = s->waiters, *last = NULL;
+
+	s->waiters = NULL;
+	for (; w != NULL; w = w->next)
+		last = w;
+	while ((w = last) != NULL) {
+		last = w->prev;
+		w->fn(w->arg, s->name, ok);
+		free(w);
+	}
+}
+
+int
+lifecycle_stop(struct lifecycle *lc, const char *service, const char *reason)
+{
+	struct lc_service *s = lc_find(lc, service);
+	struct instance *in;
+
+	if (s == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	in = s->active;
+	s->rewake = false;
+	if (in == NULL || in->state == LC_STOPPING || in->state == LC_SAVED ||
+	    (in->state == LC_SUSPENDED &&
+	    s->cfg->stop_mode == CFG_STOP_SUSPEND))
+		return 1;
+	lc_stop_instance(in, reason);
+	return 0;
+}
+
+static bool
+instance_idle(struct instance *in, uint64_t now)
+{
+	struct lc_service *s = in->svc;
+
+	if (in->state != LC_READY || s->cfg == NULL)
+		return false;
+	if (s->conns > 0 && s->cfg->idle_connections == CFG_IDLE_KEEPALIVE)
+		return false;
+	return now - s->last_activity_us >= s->cfg->idle_timeout_ms * 1000;
+}
+
+bool
+lifecycle_is_idle(struct lifecycle *lc, const char *service)
+{
+	struct lc_service *s = lc_find(lc, service);
+
+	return s != NULL && s->active != NULL &&
+	    instance_idle(s->active, clock_mono_us());
+}
+
+size_t
+lifecycle_tick(struct lifecycle *lc)
+{
+	struct instance *in, *next;
+	struct lc_service *s, *snext;
+	uint64_t now = clock_mono_us();
+	size_t stopped = 0;
+
+	if (lc->shutting_down)
+		return 0;
+	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
+		s = in->svc;
+		if (in->stop_failed && !in->job_busy) {
+			/* An earlier stop failed: destroy, whatever the mode. */
+			lc_stop_instance(in, in->stop_reason != NULL ?
+			    in->stop_reason : "manual");
+			continue;
+		}
+		if (s->cfg == NULL) {
+			/* Its service was removed from the configuration. */
+			if (in->state != LC_STOPPING) {
+				lc_stop_instance(in, "removed");
+				stopped++;
+			}
+			continue;
+		}
+		if (instance_idle(in, now)) {
+			lc_stop_instance(in, "idle");
+			stopped++;
+		}
+	}
+	/* Keep the standby pools full, and let retired services go. */
+	TAILQ_FOREACH_SAFE(s, &lc->services, all, snext) {
+		if (s->cfg == NULL) {
+			if (s->active == NULL && TAILQ_EMPTY(&s->standby)) {
+				lc_notify(s, false);
+				TAILQ_REMOVE(&lc->services, s, all);
+				service_free(s);
+			}
+			continue;
+		}
+		while (s->cfg->standby > s->nstandby &&
+		    lc_make_standby(s) == 0)
+			;
+	}
+	return stopped;
+}
+
+int
+lifecycle_endpoint(struct lifecycle *lc, const char *service,
+    uint16_t guest_port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct lc_service *s = lc_find(lc, service);
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct instance *in;
+	size_t i;
+
+	if (s == NULL || s->cfg == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	in = s->active;
+	if (in == NULL || in->state != LC_READY) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	*len = sizeof(*sin);
+	if (lc->cfg->net_mode == CFG_NET_BRIDGE) {
+		sin->sin_addr = in->guest;
+		sin->sin_port = htons(guest_port);
+		return 0;
+	}
+	for (i = 0; i < s->cfg->nports && i < in->nhost_ports; i++)
+		if (s->cfg->ports[i].guest_port == guest_port) {
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			sin->sin_port = htons(in->host_ports[i]);
+			return 0;
+		}
+	errno = EADDRNOTAVAIL;
+	return -1;
+}
+
+void
+lifecycle_touch(struct lifecycle *lc, const char *service)
+{
+	struct lc_service *s = lc_find(lc, service);
+
+	if (s != NULL)
+		s->last_activity_us = clock_mono_us();
+}
+
+void
+lifecycle_conn(struct lifecycle *lc, const char *service, int delta)
+{
+	struct lc_service *s = lc_find(lc, service);
+
+	if (s != NULL) {
+		s->conns += delta;
+		s->last_activity_us = clock_mono_us();
+	}
+}
+
+int
+lifecycle_info(struct lifecycle *lc, const char *service,
+    struct lc_info *info)
+{
+	struct lc_service *s = lc_find(lc, service);
+	struct instance *in;
+	uint64_t now = clock_mono_us();
+
+	if (s == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	info->service = s->name;
+	info->state = lc_service_state(s);
+	info->uptime_ms = -1;
+	info->idle_ms = s->last_activity_us == 0 ? -1 :
+	    (int64_t)((now - s->last_activity_us) / 1000);
+	info->boots = s->boots;
+	info->last_boot_ms = s->last_boot_ms;
+	info->standby = (unsigned)s->nstandby;
+	info->boot_failures = s->boot_failures;
+	info->cold_start = &s->cold_start;
+	info->connections = s->conns;
+	memcpy(info->wakes, s->wakes, sizeof(info->wakes));
+	in = s->active;
+	if (in != NULL) {
+		snprintf(info->domain, sizeof(info->domain), "%s", in->domain);
+		if (lc->cfg->net_mode == CFG_NET_BRIDGE)
+			inet_ntop(AF_INET, &in->guest, info->guest_address,
+			    sizeof(info->guest_address));
+		else if (in->nhost_ports > 0)
+			snprintf(info->guest_address,
+			    sizeof(info->guest_address), "127.0.0.1:%u",
+			    in->host_ports[0]);
+		if (in->state == LC_READY)
+			info->uptime_ms = (int64_t)((now - in->ready_us) /
+			    1000);
+	}
+	return 0;
+}
+
+void
+lifecycle_totals(struct lifecycle *lc, struct lc_totals *t)
+{
+	struct instance *in;
+	struct lc_service *s;
+
+	memset(t, 0, sizeof(*t));
+	TAILQ_FOREACH(in, &lc->instances, live)
+		t->instances[in->state]++;
+	TAILQ_FOREACH(s, &lc->services, all)
+		if (s->active == NULL && TAILQ_EMPTY(&s->standby))
+			t->instances[s->failed ? LC_FAILED : LC_STOPPED]++;
+	t->live = lc->ninstances;
+	t->memory = lc->memory_used;
+}

@@ -1,0 +1,250 @@
+/*
+ * metrics.c - the Prometheus text exposition (format 0.0.4).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "dns.h"
+#include "hist.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "reaper.h"
+
+struct metrics {
+	struct daemon		*d;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *sock;
+};
+
+static void
+header(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* One histogram; labels is "" or 'service="x",'. */
+static void
+histogram(struct evbuffer *b, const char *name, const char *labels,
+    const struct hist *h)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		cum += h->count[i];
+		evbuffer_add_printf(b, "%s_bucket{%sle=\"%g\"} %llu\n", name,
+		    labels, (double)hist_bounds_us[i] / 1e6,
+		    (unsigned long long)cum);
+	}
+	evbuffer_add_printf(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+	    (unsigned long long)h->total);
+	/* _sum and _count take the labels without the trailing comma. */
+	if (labels[0] != '\0') {
+		int n = (int)strlen(labels) - 1;
+		evbuffer_add_printf(b, "%s_sum{%.*s} %.6f\n%s_count{%.*s} "
+		    "%llu\n", name, n, labels, (double)h->sum_us / 1e6, name, n,
+		    labels, (unsigned long long)h->total);
+	} else
+		evbuffer_add_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
+		    (double)h->sum_us / 1e6, name,
+		    (unsigned long long)h->total);
+}
+
+void
+metrics_render(struct daemon *d, struct evbuffer *b)
+{
+	const struct config *cfg = d->cfg;
+	const struct dns_stats *ds = d->dns != NULL ? dns_stats(d->dns) : NULL;
+	const struct lc_stats *ls = lifecycle_stats(d->lc);
+	struct lc_totals tot;
+	struct lc_info info;
+	struct proxy_stats ps;
+	char labels[96];
+	size_t i, j;
+
+	header(b, "summon_dns_queries_total", "counter",
+	    "DNS queries, by the response code sent (or dropped).");
+	for (i = 0; i < DNS_NSTATS; i++)
+		evbuffer_add_printf(b, "summon_dns_queries_total{rcode=\"%s\"} "
+		    "%llu\n", dns_stat_name(i), (unsigned long long)(ds ?
+		    ds->queries[i] : 0));
+
+	header(b, "summon_wakes_total", "counter",
+	    "Wakes of a service, by what woke it.");
+	for (i = 0; i < cfg->nservices; i++) {
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+			continue;
+		for (j = 0; j < LC_NSOURCES; j++)
+			evbuffer_add_printf(b, "summon_wakes_total{service="
+			    "\"%s\",source=\"%s\"} %llu\n", info.service,
+			    lifecycle_source_name(j),
+			    (unsigned long long)info.wakes[j]);
+	}
+
+	header(b, "summon_boots_total", "counter",
+	    "Boots (create, resume or restore to ready), by result.");
+	for (i = 0; i < cfg->nservices; i++) {
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+			continue;
+		evbuffer_add_printf(b, "summon_boots_total{service=\"%s\","
+		    "result=\"ok\"} %llu\nsummon_boots_total{service=\"%s\","
+		    "result=\"failed\"} %llu\n", info.service,
+		    (unsigned long long)info.boots, info.service,
+		    (unsigned long long)info.boot_failures);
+	}
+
+	header(b, "summon_cold_start_seconds", "histogram",
+	    "From the first wake to ready.");
+	for (i = 0; i < cfg->nservices; i++) {
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+			continue;
+		snprintf(labels, sizeof(labels), "service=\"%s\",",
+		    info.service);
+		histogram(b, "summon_cold_start_seconds", labels,
+		    info.cold_start);
+	}
+
+	header(b, "summon_domain_create_seconds", "histogram",
+	    "How long libvirt took to create a domain.");
+	histogram(b, "summon_domain_create_seconds", "", &ls->domain_create);
+
+	header(b, "summon_instances", "gauge",
+	    "Live instances by state; services with none count as stopped "
+	    "or failed.");
+	lifecycle_totals(d->lc, &tot);
+	for (i = 0; i < LC_NSTATES; i++)
+		evbuffer_add_printf(b, "summon_instances{state=\"%s\"} %llu\n",
+		    lifecycle_state_name(i),
+		    (unsigned long long)tot.instances[i]);
+
+	header(b, "summon_proxy_connections_total", "counter",
+	    "Client connections accepted by the proxy.");
+	for (i = 0; i < cfg->nservices; i++) {
+		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+		evbuffer_add_printf(b, "summon_proxy_connections_total{"
+		    "service=\"%s\"} %llu\n", cfg->services[i].name,
+		    (unsigned long long)ps.connections);
+	}
+	header(b, "summon_proxy_held", "gauge",
+	    "Clients held now while their service boots.");
+	for (i = 0; i < cfg->nservices; i++) {
+		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+		evbuffer_add_printf(b, "summon_proxy_held{service=\"%s\"} "
+		    "%llu\n", cfg->services[i].name,
+		    (unsigned long long)ps.held);
+	}
+	header(b, "summon_proxy_hold_seconds", "histogram",
+	    "From accept to relaying (held time).");
+	histogram(b, "summon_proxy_hold_seconds", "",
+	    proxy_hold_hist(d->proxy));
+	header(b, "summon_proxy_refused_total", "counter",
+	    "Client connections closed without being relayed, by reason.");
+	for (i = 0; i < cfg->nservices; i++) {
+		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+		for (j = 0; j < PROXY_NREFUSALS; j++)
+			evbuffer_add_printf(b, "summon_proxy_refused_total{"
+			    "service=\"%s\",reason=\"%s\"} %llu\n",
+			    cfg->services[i].name, proxy_refusal_name(j),
+			    (unsigned long long)ps.refused[j]);
+	}
+
+	header(b, "summon_reaps_total", "counter",
+	    "Instances stopped, by reason.");
+	for (i = 0; i < LC_NREASONS; i++)
+		evbuffer_add_printf(b, "summon_reaps_total{reason=\"%s\"} "
+		    "%llu\n", lifecycle_reason_name(i),
+		    (unsigned long long)ls->stops[i]);
+}
+
+static void
+serve(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *b;
+
+	if (strcmp(evhttp_request_get_uri(req), "/metrics") != 0 ||
+	    (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	metrics_render(m->d, b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+struct metrics *
+metrics_new(struct daemon *d)
+{
+	const struct cfg_addr *a = &d->cfg->metrics_listen;
+	char host[INET6_ADDRSTRLEN];
+	struct metrics *m;
+	uint16_t port;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->d = d;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&a->ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&a->ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	if ((m->http = evhttp_new(d->base)) == NULL)
+		goto fail;
+	evhttp_set_gencb(m->http, serve, m);
+	evhttp_set_timeout(m->http, 10);
+	m->sock = evhttp_bind_socket_with_handle(m->http, host, port);
+	if (m->sock == NULL) {
+		log_warn("metrics: cannot listen on %s", a->text);
+		goto fail;
+	}
+	log_info("metrics: http://%s/metrics", a->text);
+	return m;
+fail:
+	metrics_free(m);
+	return NULL;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}
+
+int
+metrics_port(struct metrics *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = evhttp_bound_socket_get_fd(m->sock);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}

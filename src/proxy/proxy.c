@@ -1,0 +1,342 @@
+/*
+ * proxy.c - listeners and per-service state of the proxy; reload.
+ *
+ * A listener per (service, port), bound to the service's public
+ * address.  On reload the listeners of services that keep their address
+ * and port are kept (held and relayed connections are not disturbed),
+ * new ones are bound first, and only when all of them bound are the old
+ * ones closed; a port that cannot be bound fails the reload and names
+ * the service.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "proxy_internal.h"
+
+#define BACKLOG		1024
+
+static const char *const refusal_names[] = {
+	[PROXY_REFUSED_MAX_HELD] = "max-held",
+	[PROXY_REFUSED_HOLD_TIMEOUT] = "hold-timeout",
+	[PROXY_REFUSED_BOOT_FAILED] = "boot-failed",
+	[PROXY_REFUSED_CONNECT] = "connect-failed",
+	[PROXY_REFUSED_UNKNOWN] = "unknown-service",
+};
+
+const char *
+proxy_refusal_name(enum proxy_refusal r)
+{
+	return (unsigned)r < PROXY_NREFUSALS ? refusal_names[r] : "?";
+}
+
+static void
+release_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	pconn_release_held(arg);
+}
+
+static struct pservice *
+pservice_find(struct proxy *p, const char *name)
+{
+	struct pservice *ps;
+
+	TAILQ_FOREACH(ps, &p->services, link)
+		if (strcmp(ps->name, name) == 0)
+			return ps;
+	return NULL;
+}
+
+static struct pservice *
+pservice_get(struct proxy *p, const struct cfg_service *cfg)
+{
+	struct pservice *ps = pservice_find(p, cfg->name);
+
+	if (ps != NULL)
+		return ps;
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return NULL;
+	ps->proxy = p;
+	ps->cfg = cfg;
+	snprintf(ps->name, sizeof(ps->name), "%s", cfg->name);
+	TAILQ_INIT(&ps->held);
+	TAILQ_INIT(&ps->active);
+	if ((ps->release = event_new(p->base, -1, 0, release_cb, ps)) ==
+	    NULL) {
+		free(ps);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&p->services, ps, link);
+	return ps;
+}
+
+void
+pservice_unref(struct pservice *ps)
+{
+	if (--ps->refs > 0)
+		return;
+	if (ps->waiter != NULL)
+		lifecycle_wait_cancel(ps->proxy->lc, ps->waiter);
+	TAILQ_REMOVE(&ps->proxy->services, ps, link);
+	event_free(ps->release);
+	free(ps);
+}
+
+static void
+accept_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct listener *l = arg;
+
+	evconnlistener_enable(l->lev);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+
+	evutil_make_socket_closeonexec(fd);
+	if (l->ps->cfg == NULL) {
+		close(fd);
+		return;
+	}
+	pconn_accept(l->ps, l->guest_port, fd);
+}
+
+static void
+accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = { 1, 0 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* Out of descriptors: pause a second instead of spinning. */
+	log_warnx("%s: accept on %s port %u: %s", l->ps->name, l->addr,
+	    l->public_port, strerror(err));
+	evconnlistener_disable(lev);
+	evtimer_add(l->pause, &tv);
+}
+
+static void
+listener_free(struct listener *l)
+{
+	if (l->lev != NULL)
+		evconnlistener_free(l->lev);
+	if (l->pause != NULL)
+		event_free(l->pause);
+	pservice_unref(l->ps);
+	free(l);
+}
+
+/* Bind a listener for port i of service cfg; NULL after logging why. */
+static struct listener *
+listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	struct listener *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->ps = pservice_get(p, cfg)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	l->ps->refs++;
+	l->public_port = cfg->ports[i].public_port;
+	l->guest_port = cfg->ports[i].guest_port;
+	snprintf(l->addr, sizeof(l->addr), "%s", cfg->address_text);
+	memset(&ss, 0, sizeof(ss));
+	if (cfg->family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr = cfg->address4;
+		sin->sin_port = htons(l->public_port);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = cfg->address6;
+		sin6->sin6_port = htons(l->public_port);
+		len = sizeof(*sin6);
+	}
+	l->pause = evtimer_new(p->base, accept_resume, l);
+	l->lev = evconnlistener_new_bind(p->base, accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    BACKLOG, (struct sockaddr *)&ss, (int)len);
+	if (l->lev == NULL || l->pause == NULL) {
+		log_warnx("service \"%s\": cannot listen on %s port %u: %s",
+		    cfg->name, cfg->address_text, l->public_port,
+		    strerror(errno));
+		listener_free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->lev, accept_error);
+	if (cfg->family == AF_INET) {
+		getsockname(evconnlistener_get_fd(l->lev),
+		    (struct sockaddr *)&ss, &len);
+		l->bound_port = ntohs(sin->sin_port);
+	} else
+		l->bound_port = l->public_port;
+	log_debug("proxy: %s listening on %s port %u", cfg->name,
+	    cfg->address_text, l->public_port);
+	return l;
+}
+
+static struct listener *
+listener_match(struct proxy *p, const struct cfg_service *cfg, size_t i)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, &p->listeners, link)
+		if (!l->keep && strcmp(l->ps->name, cfg->name) == 0 &&
+		    l->public_port == cfg->ports[i].public_port &&
+		    strcmp(l->addr, cfg->address_text) == 0)
+			return l;
+	return NULL;
+}
+
+/*
+ * Make the listeners match cfg.  New listeners are bound first; on any
+ * failure they are closed again and the old set stays.
+ */
+static int
+apply(struct proxy *p, const struct config *cfg)
+{
+	struct listener_list fresh;
+	struct listener *l, *next;
+	struct pservice *ps;
+	size_t i, j;
+
+	TAILQ_INIT(&fresh);
+	TAILQ_FOREACH(l, &p->listeners, link)
+		l->keep = false;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct cfg_service *s = &cfg->services[i];
+		for (j = 0; j < s->nports; j++) {
+			if ((l = listener_match(p, s, j)) != NULL) {
+				l->keep = true;
+				l->guest_port = s->ports[j].guest_port;
+				continue;
+			}
+			if ((l = listener_new(p, s, j)) == NULL)
+				goto fail;
+			l->keep = true;
+			TAILQ_INSERT_TAIL(&fresh, l, link);
+		}
+	}
+	/* Commit. */
+	TAILQ_FOREACH_SAFE(l, &p->listeners, link, next)
+		if (!l->keep) {
+			TAILQ_REMOVE(&p->listeners, l, link);
+			listener_free(l);
+		}
+	TAILQ_CONCAT(&p->listeners, &fresh, link);
+	TAILQ_FOREACH(ps, &p->services, link) {
+		ps->cfg = config_service(cfg, ps->name);
+		if (ps->cfg == NULL)
+			pconn_refuse_held(ps, PROXY_REFUSED_UNKNOWN);
+	}
+	p->cfg = cfg;
+	return 0;
+fail:
+	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, l, link);
+		listener_free(l);
+	}
+	TAILQ_FOREACH(l, &p->listeners, link)
+		l->keep = false;
+	return -1;
+}
+
+struct proxy *
+proxy_new(struct event_base *base, const struct config *cfg,
+    struct lifecycle *lc)
+{
+	struct proxy *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->base = base;
+	p->lc = lc;
+	p->cfg = cfg;
+	TAILQ_INIT(&p->services);
+	TAILQ_INIT(&p->listeners);
+	if (apply(p, cfg) == -1) {
+		proxy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int
+proxy_reload(struct proxy *p, const struct config *cfg)
+{
+	return apply(p, cfg);
+}
+
+void
+proxy_free(struct proxy *p)
+{
+	struct listener *l;
+	struct pservice *ps;
+	struct pconn *c;
+
+	if (p == NULL)
+		return;
+	/* Connections hold references; the last one frees the service. */
+	TAILQ_FOREACH(ps, &p->services, link)
+		ps->refs++;
+	while ((l = TAILQ_FIRST(&p->listeners)) != NULL) {
+		TAILQ_REMOVE(&p->listeners, l, link);
+		listener_free(l);
+	}
+	while ((ps = TAILQ_FIRST(&p->services)) != NULL) {
+		while ((c = TAILQ_FIRST(&ps->held)) != NULL)
+			pconn_free(c);
+		while ((c = TAILQ_FIRST(&ps->active)) != NULL)
+			pconn_free(c);
+		pservice_unref(ps);
+	}
+	free(p);
+}
+
+void
+proxy_service_stats(struct proxy *p, const char *service,
+    struct proxy_stats *st)
+{
+	struct pservice *ps = pservice_find(p, service);
+
+	if (ps != NULL)
+		*st = ps->stats;
+	else
+		memset(st, 0, sizeof(*st));
+}
+
+const struct hist *
+proxy_hold_hist(struct proxy *p)
+{
+	return &p->hist;
+}
+
+uint16_t
+proxy_bound_port(struct proxy *p, const char *service, uint16_t public_port)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, &p->listeners, link)
+		if (strcmp(l->ps->name, service) == 0 &&
+		    l->public_port == public_port)
+			return l->bound_port;
+	return 0;
+}

@@ -1,0 +1,444 @@
+/*
+ * proxy_conn.c - one proxied connection: held, connecting, relaying.
+ *
+ * Held: the client's bufferevent reads at most HOLD_READ_MAX bytes (so
+ * a hang-up is still noticed) and a timer enforces hold-timeout.
+ * Released: when the lifecycle reports ready, held clients connect to
+ * the guest in arrival order, at most CONNECT_PACE at a time per
+ * service: a unikernel's accept queue is small, and a burst of SYNs
+ * beyond it is refused or dropped, which costs a retry (or a one-second
+ * SYN retransmit) per connection.  Refused connects are retried every
+ * RETRY_MS until the service's boot-timeout.
+ * Relaying: bytes move between the two bufferevents; a side whose peer
+ * has RELAY_HIGH bytes unsent stops reading until half of them are
+ * gone; a FIN is passed on (shutdown(SHUT_WR)) once what preceded it is
+ * written; the connection ends when both directions have ended.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "proxy_internal.h"
+
+#define HOLD_READ_MAX	(16 * 1024)	/* read from a held client */
+#define RELAY_HIGH	(256 * 1024)	/* unsent bytes before pausing */
+#define CONNECT_PACE	8		/* connects in flight per service */
+#define RETRY_MS	20		/* after a refused connect */
+
+static void	start_connect(struct pconn *);
+static void	relay_read(struct bufferevent *, void *);
+static void	relay_write(struct bufferevent *, void *);
+static void	relay_event(struct bufferevent *, short, void *);
+
+static struct lifecycle *
+lc_of(struct pconn *c)
+{
+	return c->ps->proxy->lc;
+}
+
+static struct event_base *
+base_of(struct pconn *c)
+{
+	return c->ps->proxy->base;
+}
+
+void
+pconn_free(struct pconn *c)
+{
+	struct pservice *ps = c->ps;
+	bool was_connecting = c->state == PC_CONNECTING;
+
+	switch (c->state) {
+	case PC_HELD:
+		TAILQ_REMOVE(&ps->held, c, link);
+		ps->stats.held--;
+		break;
+	case PC_CONNECTING:
+		TAILQ_REMOVE(&ps->active, c, link);
+		ps->connecting--;
+		break;
+	case PC_RELAYING:
+	case PC_DRAINING:
+		TAILQ_REMOVE(&ps->active, c, link);
+		ps->stats.open--;
+		lifecycle_conn(lc_of(c), ps->name, -1);
+		break;
+	}
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->client != NULL)
+		bufferevent_free(c->client);
+	if (c->guest != NULL)
+		bufferevent_free(c->guest);
+	free(c);
+	/*
+	 * A connect slot came free: let the next held client have it, from
+	 * the loop rather than from here, so that a run of failing connects
+	 * cannot recurse.
+	 */
+	if (was_connecting && ps->waiter == NULL && !TAILQ_EMPTY(&ps->held))
+		event_active(ps->release, 0, 0);
+	pservice_unref(ps);
+}
+
+static void
+refuse(struct pconn *c, enum proxy_refusal why)
+{
+	c->ps->stats.refused[why]++;
+	log_debug("%s: client closed: %s", c->ps->name,
+	    proxy_refusal_name(why));
+	pconn_free(c);
+}
+
+static void
+arm(struct pconn *c, event_callback_fn fn, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = evtimer_new(base_of(c), fn, c);
+	if (c->timer != NULL)
+		evtimer_add(c->timer, &tv);
+}
+
+/* ---- held ------------------------------------------------------------ */
+
+static void
+hold_expired(evutil_socket_t fd, short ev, void *arg)
+{
+	refuse(arg, PROXY_REFUSED_HOLD_TIMEOUT);
+}
+
+static void
+held_read(struct bufferevent *bev, void *arg)
+{
+	/* Kept for the guest; the high watermark stops further reads. */
+}
+
+static void
+held_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* Gone while held: forget it, nothing to count as refused. */
+		log_debug("%s: held client went away", c->ps->name);
+		pconn_free(c);
+	}
+}
+
+static void
+lifecycle_outcome(void *arg, const char *service, bool ok)
+{
+	struct pservice *ps = arg;
+
+	ps->waiter = NULL;
+	if (ok)
+		pconn_release_held(ps);
+	else
+		pconn_refuse_held(ps, PROXY_REFUSED_BOOT_FAILED);
+}
+
+/* Make sure the lifecycle tells ps when the service is ready. */
+static void
+want_ready(struct pservice *ps)
+{
+	if (ps->waiter != NULL)
+		return;
+	ps->waiter = lifecycle_wait(ps->proxy->lc, ps->name,
+	    lifecycle_outcome, ps);
+	if (ps->waiter == NULL && errno == EALREADY)
+		pconn_release_held(ps);
+}
+
+void
+pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
+{
+	struct proxy *p = ps->proxy;
+	struct pconn *c;
+	int state;
+
+	ps->stats.connections++;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s: connection", ps->name);
+		close(fd);
+		return;
+	}
+	c->ps = ps;
+	ps->refs++;
+	c->guest_port = guest_port;
+	c->accepted_us = clock_mono_us();
+	c->client = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->client == NULL) {
+		log_warnx("%s: bufferevent", ps->name);
+		close(fd);
+		ps->refs--;
+		free(c);
+		return;
+	}
+	state = lifecycle_wake(p->lc, ps->name, LC_SRC_CONNECT);
+	c->state = PC_HELD;
+	TAILQ_INSERT_TAIL(&ps->held, c, link);
+	ps->stats.held++;
+	if (state != LC_READY && ps->stats.held > p->cfg->max_held) {
+		refuse(c, PROXY_REFUSED_MAX_HELD);
+		return;
+	}
+	bufferevent_setcb(c->client, held_read, NULL, held_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, HOLD_READ_MAX);
+	bufferevent_enable(c->client, EV_READ);
+	arm(c, hold_expired, p->cfg->hold_timeout_ms);
+	if (state == LC_READY)
+		pconn_release_held(ps);
+	else
+		want_ready(ps);
+}
+
+void
+pconn_release_held(struct pservice *ps)
+{
+	struct pconn *c;
+
+	while (ps->connecting < CONNECT_PACE &&
+	    (c = TAILQ_FIRST(&ps->held)) != NULL) {
+		TAILQ_REMOVE(&ps->held, c, link);
+		ps->stats.held--;
+		c->state = PC_CONNECTING;
+		TAILQ_INSERT_TAIL(&ps->active, c, link);
+		ps->connecting++;
+		c->connect_deadline_us = clock_mono_us() +
+		    (ps->cfg != NULL ? ps->cfg->boot_timeout_ms : 5000) * 1000;
+		start_connect(c);
+	}
+}
+
+void
+pconn_refuse_held(struct pservice *ps, enum proxy_refusal why)
+{
+	struct pconn *c;
+
+	while ((c = TAILQ_FIRST(&ps->held)) != NULL)
+		refuse(c, why);
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void
+retry_connect(evutil_socket_t fd, short ev, void *arg)
+{
+	start_connect(arg);
+}
+
+static void
+connect_failed(struct pconn *c, int err)
+{
+	if (c->guest != NULL) {
+		bufferevent_free(c->guest);
+		c->guest = NULL;
+	}
+	if (clock_mono_us() + RETRY_MS * 1000 < c->connect_deadline_us &&
+	    (err == ECONNREFUSED || err == ECONNRESET || err == ETIMEDOUT ||
+	    err == EHOSTUNREACH || err == ENETUNREACH || err == ENOTCONN)) {
+		arm(c, retry_connect, RETRY_MS);
+		return;
+	}
+	log_warnx("%s: cannot reach the guest: %s", c->ps->name,
+	    strerror(err));
+	refuse(c, PROXY_REFUSED_CONNECT);
+}
+
+static void
+connected(struct pconn *c)
+{
+	struct pservice *ps = c->ps;
+	struct evbuffer *in = bufferevent_get_input(c->client);
+
+	ps->connecting--;
+	c->state = PC_RELAYING;
+	ps->stats.open++;
+	lifecycle_conn(lc_of(c), ps->name, 1);
+	hist_observe(&ps->proxy->hist, clock_mono_us() - c->accepted_us);
+	c->last_byte_us = clock_mono_us();
+	if (c->timer != NULL) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	bufferevent_setcb(c->client, relay_read, relay_write, relay_event, c);
+	bufferevent_setcb(c->guest, relay_read, relay_write, relay_event, c);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	bufferevent_enable(c->guest, EV_READ | EV_WRITE);
+	/* What the client sent while held goes first. */
+	if (evbuffer_get_length(in) > 0)
+		relay_read(c->client, c);
+	pconn_release_held(ps);
+}
+
+static void
+connect_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		connected(c);
+		return;
+	}
+	connect_failed(c, err != 0 ? err : ECONNRESET);
+}
+
+static void
+connect_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		pconn_free(c);	/* the client gave up while we connected */
+}
+
+static void
+start_connect(struct pconn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (c->timer != NULL) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	if (c->ps->cfg == NULL) {
+		refuse(c, PROXY_REFUSED_UNKNOWN);
+		return;
+	}
+	if (lifecycle_endpoint(lc_of(c), c->ps->name, c->guest_port, &ss,
+	    &len) == -1) {
+		/* Not ready any more (stopped meanwhile): hold again. */
+		connect_failed(c, ENOTCONN);
+		return;
+	}
+	bufferevent_setcb(c->client, held_read, NULL, connect_client_event, c);
+	c->guest = bufferevent_socket_new(base_of(c), -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->guest == NULL) {
+		refuse(c, PROXY_REFUSED_CONNECT);
+		return;
+	}
+	bufferevent_setcb(c->guest, NULL, NULL, connect_event, c);
+	if (bufferevent_socket_connect(c->guest, (struct sockaddr *)&ss,
+	    (int)len) == -1)
+		connect_failed(c, errno != 0 ? errno : ECONNREFUSED);
+}
+
+/* ---- relaying ------------------------------------------------------ */
+
+static struct bufferevent *
+peer(struct pconn *c, struct bufferevent *bev)
+{
+	return bev == c->client ? c->guest : c->client;
+}
+
+static void
+idle_check(evutil_socket_t fd, short ev, void *arg)
+{
+	struct pconn *c = arg;
+	uint64_t idle_ms = c->ps->proxy->cfg->proxy_idle_timeout_ms;
+	uint64_t since = (clock_mono_us() - c->last_byte_us) / 1000;
+
+	if (since >= idle_ms) {
+		log_debug("%s: relay idle for %llu ms; closed", c->ps->name,
+		    (unsigned long long)since);
+		pconn_free(c);
+		return;
+	}
+	arm(c, idle_check, idle_ms - since);
+}
+
+/* Pass a FIN on once everything before it is written. */
+static void
+maybe_halfclose(struct pconn *c)
+{
+	if (c->client_eof && c->guest != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->guest)) == 0)
+		shutdown(bufferevent_getfd(c->guest), SHUT_WR);
+	if (c->guest_eof &&
+	    evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+		shutdown(bufferevent_getfd(c->client), SHUT_WR);
+	if (c->client_eof && c->guest_eof &&
+	    evbuffer_get_length(bufferevent_get_output(c->guest)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+		pconn_free(c);
+}
+
+static void
+relay_read(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+	struct bufferevent *to = peer(c, bev);
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(to);
+	size_t n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return;
+	if (bev == c->client)
+		c->ps->stats.bytes_in += n;
+	else
+		c->ps->stats.bytes_out += n;
+	evbuffer_add_buffer(out, in);
+	c->last_byte_us = clock_mono_us();
+	lifecycle_touch(lc_of(c), c->ps->name);
+	if (c->timer == NULL)
+		arm(c, idle_check, c->ps->proxy->cfg->proxy_idle_timeout_ms);
+	if (evbuffer_get_length(out) >= RELAY_HIGH) {
+		/* Back-pressure: wait until the peer drained half. */
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(to, EV_WRITE, RELAY_HIGH / 2, 0);
+	}
+}
+
+static void
+relay_write(struct bufferevent *bev, void *arg)
+{
+	struct pconn *c = arg;
+	struct bufferevent *from = peer(c, bev);
+	bool from_eof = from == c->client ? c->client_eof : c->guest_eof;
+
+	/* Drained to the low watermark: the other side may read again. */
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	if (!from_eof)
+		bufferevent_enable(from, EV_READ);
+	maybe_halfclose(c);
+}
+
+static void
+relay_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *c = arg;
+
+	if (what & BEV_EVENT_ERROR) {
+		pconn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		relay_read(bev, c);	/* whatever came with the FIN */
+		if (bev == c->client)
+			c->client_eof = true;
+		else
+			c->guest_eof = true;
+		c->state = PC_DRAINING;
+		maybe_halfclose(c);
+	}
+}

@@ -1,0 +1,89 @@
+/*
+ * proxy_internal.h - what proxy.c and proxy_conn.c share.
+ */
+#ifndef SUMMON_PROXY_INTERNAL_H
+#define SUMMON_PROXY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compat_queue.h"
+
+#include "proxy.h"
+
+struct bufferevent;
+struct cfg_service;
+struct event;
+struct evconnlistener;
+struct lc_waiter;
+struct pconn;
+struct proxy;
+
+TAILQ_HEAD(pconn_list, pconn);
+
+/* The proxy's view of one service; outlives reloads while in use. */
+struct pservice {
+	TAILQ_ENTRY(pservice)	 link;
+	struct proxy		*proxy;
+	char			 name[64];
+	const struct cfg_service *cfg;		/* NULL once removed */
+	struct pconn_list	 held;		/* arrival order */
+	struct pconn_list	 active;	/* connecting or relaying */
+	size_t			 connecting;	/* connects in flight */
+	struct lc_waiter	*waiter;	/* while clients are held */
+	struct event		*release;	/* deferred pconn_release_held */
+	struct proxy_stats	 stats;
+	unsigned		 refs;		/* listeners + connections */
+};
+
+struct listener {
+	TAILQ_ENTRY(listener)	 link;
+	struct pservice		*ps;
+	struct evconnlistener	*lev;
+	struct event		*pause;		/* accept paused on EMFILE */
+	uint16_t		 public_port;
+	uint16_t		 guest_port;
+	uint16_t		 bound_port;
+	char			 addr[64];	/* as configured, for logs */
+	bool			 keep;		/* reload bookkeeping */
+};
+
+TAILQ_HEAD(pservice_list, pservice);
+TAILQ_HEAD(listener_list, listener);
+
+struct proxy {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct lifecycle	*lc;
+	struct pservice_list	 services;
+	struct listener_list	 listeners;
+	struct hist		 hist;
+};
+
+enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING, PC_DRAINING };
+
+struct pconn {
+	TAILQ_ENTRY(pconn)	 link;		/* ps->held or ps->active */
+	struct pservice		*ps;
+	enum pconn_state	 state;
+	uint16_t		 guest_port;
+	struct bufferevent	*client;
+	struct bufferevent	*guest;
+	struct event		*timer;		/* hold, retry or idle */
+	uint64_t		 accepted_us;
+	uint64_t		 connect_deadline_us;
+	uint64_t		 last_byte_us;
+	bool			 client_eof;	/* client sent FIN */
+	bool			 guest_eof;	/* guest sent FIN */
+};
+
+/* proxy.c */
+void	pservice_unref(struct pservice *);
+
+/* proxy_conn.c */
+void	pconn_accept(struct pservice *, uint16_t guest_port, int fd);
+void	pconn_release_held(struct pservice *);
+void	pconn_refuse_held(struct pservice *, enum proxy_refusal);
+void	pconn_free(struct pconn *);
+
+#endif

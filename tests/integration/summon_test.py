@@ -1,0 +1,137 @@
+"""Helpers for the integration tests: run a real summond, talk to it with
+the real summonctl, and clean up every process the test started."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("SUMMON_BUILD", "")
+SUMMOND = os.path.join(BUILD, "src", "summond")
+SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port free for both UDP and TCP right now."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM \
+            else socket.SOCK_STREAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+
+
+def wait_for(pred, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Summond:
+    """A summond started on a config written into a fresh directory."""
+
+    def __init__(self, conf_text, name="summond.conf", extra_args=(),
+                 prefix=()):
+        self.dir = tempfile.mkdtemp(prefix="summon-test-")
+        self.conf = os.path.join(self.dir, name)
+        self.sock = os.path.join(self.dir, "summond.sock")
+        self.log = os.path.join(self.dir, "summond.log")
+        self.write_conf(conf_text)
+        self.extra_args = list(extra_args)
+        self.prefix = list(prefix)   # e.g. ip netns exec summon
+        self.proc = None
+        self.logf = None
+
+    def write_conf(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text.replace("@DIR@", self.dir))
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            self.prefix + [SUMMOND, "-d", "-v", "-f", self.conf] +
+            self.extra_args,
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        if wait:
+            if os.path.exists(self.sock):
+                os.unlink(self.sock)    # a killed summond's leftover
+            wait_for(lambda: self.proc.poll() is not None or
+                     os.path.exists(self.sock), timeout=120,
+                     what="control socket")
+            if self.proc.poll() is not None:
+                raise AssertionError("summond exited %d:\n%s" %
+                                     (self.proc.returncode, self.logtext()))
+        return self
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def ctl(self, *args, check=True, json_out=False, user=None, timeout=60):
+        cmd = [SUMMONCTL, "-s", self.sock]
+        if json_out:
+            cmd.append("--json")
+        cmd += list(args)
+        if user is not None:
+            cmd = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                   "--clear-groups"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("summonctl %s: exit %d: %s" %
+                                 (" ".join(args), p.returncode, p.stderr))
+        if json_out and p.returncode == 0:
+            return json.loads(p.stdout)
+        return p
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop summond with sig (if it runs); return its exit status."""
+        try:
+            if self.proc is None:
+                return None
+            if self.proc.poll() is not None:
+                return self.proc.returncode
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("summond did not exit on %s" % sig)
+        finally:
+            if self.logf is not None:
+                self.logf.close()
+                self.logf = None
+
+    def raw(self, data, timeout=5):
+        """Send raw bytes on the control socket; return the reply lines."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.sock)
+        s.sendall(data)
+        out = b""
+        want = data.count(b"\n")
+        while out.count(b"\n") < want:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        return [json.loads(line) for line in out.splitlines()]

@@ -1,0 +1,224 @@
+"""summond and summonctl end to end: list, status, reload, SIGHUP with a
+broken file, permissions, malformed requests, SIGTERM."""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from summon_test import SRCDIR, SUMMOND, SUMMONCTL, Summond, wait_for
+
+CONF = """
+[summond]
+state = @DIR@/state.db
+control = @DIR@/summond.sock
+hypervisor = test:///default
+serial-dir = @DIR@/serial
+
+[dns]
+listen =
+
+[metrics]
+listen =
+
+[service "hello"]
+kernel = /nonexistent/hello.elf
+address = 127.0.0.2
+ports = 8080:80
+
+[service "web"]
+kernel = /nonexistent/web.elf
+address = 127.0.0.3
+ports = 8081:80
+"""
+
+EXTRA = """
+[service "extra"]
+kernel = /nonexistent/extra.elf
+address = 127.0.0.4
+ports = 8082:80
+"""
+
+BROKEN = """
+[summond]
+colour = blue
+[service "web"]
+kernel = /k
+address = 127.0.0.5
+ports = 80
+idle-timeout = soon
+[service "web"]
+kernel = /k
+[dns]
+zone = svc.test
+[service "ok"]
+kernel = /k
+address = 127.0.0.6
+ports = 80
+"""
+
+LIST_KEYS = {"service", "state", "address", "guest_address", "domain",
+             "uptime_s", "idle_s", "boots", "last_boot_ms"}
+
+
+class DaemonTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Summond(CONF).start()
+
+    def tearDown(self):
+        self.d.stop(signal.SIGKILL)
+
+    def names(self):
+        return [s["service"] for s in self.d.ctl("list", json_out=True)]
+
+    def test_list_json_and_table(self):
+        services = self.d.ctl("list", json_out=True)
+        self.assertEqual([s["service"] for s in services], ["hello", "web"])
+        for s in services:
+            self.assertEqual(set(s), LIST_KEYS)
+            self.assertEqual(s["state"], "stopped")
+            self.assertEqual(s["boots"], 0)
+            self.assertIsNone(s["last_boot_ms"])
+        self.assertEqual(services[0]["address"], "127.0.0.2")
+        out = self.d.ctl("list").stdout.splitlines()
+        self.assertEqual(out[0].split(), ["SERVICE", "STATE", "ADDRESS",
+                                          "GUEST", "DOMAIN", "UPTIME", "IDLE",
+                                          "BOOTS", "LAST-BOOT"])
+        self.assertEqual(out[1].split()[:3], ["hello", "stopped",
+                                              "127.0.0.2"])
+        self.assertTrue(all(len(l) <= 80 for l in out))
+
+    def test_status(self):
+        st = self.d.ctl("status", "hello", json_out=True)
+        self.assertEqual(st["service"], "hello")
+        self.assertEqual(st["ports"], [{"public": 8080, "guest": 80}])
+        p = self.d.ctl("status", "nope", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr.strip(),
+                         'summonctl: unknown service "nope"')
+
+    def test_reload_and_sighup(self):
+        p = self.d.ctl("reload")
+        self.assertIn("reloaded: 2 services", p.stdout)
+        with open(self.d.conf, "a") as f:
+            f.write(EXTRA)
+        self.d.send_signal(signal.SIGHUP)
+        wait_for(lambda: "extra" in self.names(), what="SIGHUP reload")
+        # A broken file is rejected whole; the old configuration stays.
+        self.d.write_conf(BROKEN)
+        self.d.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration rejected" in self.d.logtext(),
+                 what="rejection logged")
+        self.assertEqual(self.names(), ["hello", "web", "extra"])
+        log = self.d.logtext()
+        self.assertIn("summond.conf:3: unknown key 'colour' in [summond]",
+                      log)
+        self.assertIn("summond.conf:8: idle-timeout: bad duration 'soon'",
+                      log)
+        self.assertIn('summond.conf:9: duplicate service "web"', log)
+        p = self.d.ctl("reload", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("configuration rejected", p.stderr)
+        self.assertEqual(self.names(), ["hello", "web", "extra"])
+
+    def test_malformed_requests(self):
+        replies = self.d.raw(b"garbage\n{\"v\":1,\"id\":2,\"cmd\":\"nuke\"}\n"
+                             b"{\"v\":1,\"id\":3,\"cmd\":\"list\"}\n")
+        self.assertFalse(replies[0]["ok"])
+        self.assertIn("malformed JSON", replies[0]["error"])
+        self.assertEqual(replies[1]["id"], 2)
+        self.assertIn('unknown command "nuke"', replies[1]["error"])
+        self.assertTrue(replies[2]["ok"])
+        self.assertEqual(len(replies[2]["result"]["services"]), 2)
+        # A huge line is refused and the daemon lives on.
+        replies = self.d.raw(b"x" * 70000 + b"\n")
+        self.assertIn("too long", replies[0]["error"])
+        self.assertEqual(len(self.names()), 2)
+
+    def test_permissions(self):
+        mode = os.stat(self.d.sock).st_mode & 0o777
+        self.assertEqual(mode, 0o660)
+        p = self.d.ctl("list", check=False, user="nobody")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("permission denied", p.stderr)
+        # Someone who may connect but is neither owner nor group may read
+        # but not change.
+        os.chmod(self.d.sock, 0o666)
+        os.chmod(self.d.dir, 0o755)
+        p = self.d.ctl("list", check=False, user="nobody")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.d.ctl("reload", check=False, user="nobody")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("permission denied: 'reload'", p.stderr)
+
+    def test_events(self):
+        p = self.d.ctl("events", "-n", "5", json_out=True)
+        self.assertIsInstance(p, list)
+        p = self.d.ctl("events", "nope", check=False)
+        self.assertEqual(p.returncode, 1)
+
+    def test_second_daemon_refused(self):
+        other = Summond(CONF)
+        with open(self.d.conf) as f:
+            other.write_conf(f.read())
+        other.start(wait=False)
+        self.assertEqual(other.proc.wait(timeout=30), 1)
+        other.stop()
+        self.assertIn("another summond is listening", other.logtext())
+        self.assertEqual(len(self.names()), 2)
+
+    def test_sigterm(self):
+        self.assertEqual(self.d.stop(signal.SIGTERM), 0)
+        self.assertFalse(os.path.exists(self.d.sock))
+        self.assertIn("shutting down", self.d.logtext())
+
+
+class CliTest(unittest.TestCase):
+    def run_ctl(self, *args):
+        return subprocess.run([SUMMONCTL] + list(args), capture_output=True,
+                              text=True, timeout=30)
+
+    def test_not_running(self):
+        p = self.run_ctl("-s", "/nonexistent/summond.sock", "list")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr.strip(), "summonctl: summond is not "
+                         "running (nothing listens on "
+                         "/nonexistent/summond.sock)")
+
+    def test_usage(self):
+        for args in ([], ["frobnicate"], ["status"], ["reap"],
+                     ["reap", "--idle", "--all"], ["events", "-n", "x"],
+                     ["list", "extra"]):
+            p = self.run_ctl(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("usage:", p.stderr)
+
+
+class CheckConfigTest(unittest.TestCase):
+    def check(self, path):
+        return subprocess.run([SUMMOND, "-n", "-f", path],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_shipped_configs(self):
+        for name in ("summond.conf", "demo.conf"):
+            p = self.check(os.path.join(SRCDIR, "conf", name))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("configuration OK", p.stdout)
+
+    def test_three_errors(self):
+        d = Summond(BROKEN, name="bad.conf")
+        p = self.check(d.conf)
+        self.assertEqual(p.returncode, 1)
+        lines = p.stderr.splitlines()
+        self.assertEqual(lines[:3], [
+            d.conf + ":3: unknown key 'colour' in [summond]",
+            d.conf + ":8: idle-timeout: bad duration 'soon' (a number "
+            "with ms, s, m or h, e.g. 250ms, 10s, 2m)",
+            d.conf + ':9: duplicate service "web" (first defined at '
+            'line 4)'])
+        self.assertEqual(lines[-1], d.conf + ": 3 errors")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

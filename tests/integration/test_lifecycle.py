@@ -1,0 +1,150 @@
+"""Summoning for real: summond boots the reference image through
+qemu:///system (KVM, or TCG without /dev/kvm), in bridge mode, with
+summond and every client that reaches a guest inside the namespace
+scripts/setup made.  Every test removes its domains and its network."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+from summon_test import Summond, wait_for
+import guests
+
+NET = "summon-it"
+PREFIX = "summon-hello-"
+
+CONF = """
+[summond]
+state = @DIR@/state.db
+control = @DIR@/summond.sock
+hypervisor = qemu:///system
+templates = %(templates)s
+serial-dir = @DIR@/serial
+on-exit = stop
+
+[dns]
+listen =
+
+[metrics]
+listen =
+
+[network]
+mode = bridge
+name = %(net)s
+bridge = smnit0
+gateway = 10.97.0.1/24
+pool = 10.97.0.10-10.97.0.20
+
+[service "hello"]
+kernel = %(image)s
+address = 127.0.0.2
+ports = 80
+boot-timeout = 120s
+idle-timeout = %(idle)s
+"""
+
+
+def conf(idle="1h"):
+    return CONF % {"templates": guests.TEMPLATES, "net": NET,
+                   "image": guests.IMAGE, "idle": idle}
+
+
+@unittest.skipUnless(guests.libvirt_ready(), "no libvirtd (run scripts/setup)")
+@unittest.skipUnless(os.path.exists(guests.IMAGE), "reference image not built")
+class LifecycleTest(unittest.TestCase):
+    def setUp(self):
+        guests.cleanup(PREFIX, NET)
+        self.d = None
+
+    def tearDown(self):
+        if self.d is not None:
+            self.d.stop(signal.SIGKILL)
+        guests.cleanup(PREFIX, NET)
+
+    def start(self, idle="1h"):
+        self.d = Summond(conf(idle), prefix=guests.in_ns([]))
+        self.d.start()
+        return self.d
+
+    def status(self):
+        return self.d.ctl("status", "hello", json_out=True)
+
+    def curl(self, addr, path="/"):
+        return subprocess.run(guests.in_ns(
+            ["curl", "-sS", "-m", "10", "http://%s%s" % (addr, path)]),
+            capture_output=True, text=True, timeout=30)
+
+    def test_boot_serve_reap(self):
+        d = self.start(idle="2s")
+        p = d.ctl("boot", "hello", timeout=180)
+        self.assertIn("hello: ready in", p.stdout)
+        st = self.status()
+        self.assertEqual(st["state"], "ready")
+        self.assertTrue(st["domain"].startswith(PREFIX))
+        self.assertEqual(guests.domains(PREFIX), [st["domain"]])
+        r = self.curl(st["guest_address"], "/healthz")
+        self.assertEqual(r.stdout.strip(), "ok", r.stderr)
+        r = self.curl(st["guest_address"], "/")
+        self.assertIn(st["guest_address"], r.stdout)
+        # Idle past 2 s: reaped, the domain is gone.
+        wait_for(lambda: self.status()["state"] == "stopped", timeout=60,
+                 what="idle reap")
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
+                 what="domain gone")
+        ev = [e["kind"] for e in d.ctl("events", "hello", json_out=True)]
+        for kind in ("boot", "ready", "stop", "stopped"):
+            self.assertIn(kind, ev)
+
+    def test_manual_reap(self):
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        p = d.ctl("reap", "hello")
+        self.assertIn("hello: stopping", p.stdout)
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
+                 what="domain gone")
+        self.assertEqual(self.status()["state"], "stopped")
+        p = d.ctl("reap", "--all")
+        self.assertIn("nothing to reap", p.stdout)
+
+    def test_adopted_after_kill9(self):
+        d = self.start(idle="1h")
+        d.ctl("boot", "hello", timeout=180)
+        before = self.status()
+        d.stop(signal.SIGKILL)
+        self.assertEqual(guests.domains(PREFIX), [before["domain"]])
+        self.start(idle="1h")
+        after = self.status()
+        self.assertEqual(after["state"], "ready")
+        self.assertEqual(after["domain"], before["domain"])
+        self.assertEqual(after["guest_address"], before["guest_address"])
+        r = self.curl(after["guest_address"], "/healthz")
+        self.assertEqual(r.stdout.strip(), "ok")
+        self.d.ctl("reap", "hello")
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
+                 what="adopted domain reaped")
+
+    def test_killed_qemu_fails_then_boots_again(self):
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        dom = self.status()["domain"]
+        pid = guests.qemu_pid(dom)
+        self.assertIsNotNone(pid)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: self.status()["state"] == "failed", timeout=30,
+                 what="failed after the QEMU process died")
+        d.ctl("boot", "hello", timeout=180)
+        st = self.status()
+        self.assertEqual(st["state"], "ready")
+        self.assertNotEqual(st["domain"], dom)
+
+    def test_on_exit_stop(self):
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        self.assertEqual(d.stop(signal.SIGTERM, timeout=60), 0)
+        self.assertEqual(guests.domains(PREFIX), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,534 @@
+/*
+ * test_lifecycle.c - the lifecycle against libvirt's test:///default.
+ *
+ * Real vm backend, real store, real event loop; only the guest is
+ * simulated: services use ready = serial:READY and the test writes that
+ * line into a domain's serial log to make it "boot".  Idle time comes
+ * from a replaced clock.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "lifecycle.h"
+#include "store.h"
+#include "vm.h"
+
+static const char *template_xml =
+    "<domain type='test'>\n"
+    "  <name>${name}</name>\n"
+    "  <memory unit='KiB'>${memory_kib}</memory>\n"
+    "  <vcpu>${vcpus}</vcpu>\n"
+    "  <os><type>hvm</type><cmdline>${cmdline}</cmdline></os>\n"
+    "</domain>\n";
+
+struct fixture {
+	char			 dir[64];
+	struct config		*cfg;
+	struct store		*store;
+	struct event_base	*base;
+	struct lifecycle	*lc;
+};
+
+static struct fixture F;
+static uint64_t clock_skew_us;
+
+static uint64_t
+skewed_mono_us(void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000 +
+	    clock_skew_us;
+}
+
+static int64_t
+real_wall_ms(void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Guests that will print READY: instances 1..n of service svc. */
+static void
+guests_will_boot(const char *svc, int from, int to)
+{
+	char path[256];
+	int i;
+
+	for (i = from; i <= to; i++) {
+		snprintf(path, sizeof(path), "%s/serial/summon-%s-%d.log",
+		    F.dir, svc, i);
+		write_file(path, "summon-hello: booting\nREADY ip=x\n");
+	}
+}
+
+/*
+ * Start a lifecycle with services a and b (and extra config text for
+ * them, e.g. "stop-mode = suspend\n").
+ */
+static void
+setup_with(const char *global, const char *svc_extra)
+{
+	char text[4096], path[128], err[256];
+	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
+	int n;
+
+	clock_skew_us = 0;
+	clock_set_source(&cs);
+	snprintf(F.dir, sizeof(F.dir), "/tmp/test_lc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(F.dir));
+	snprintf(path, sizeof(path), "%s/serial", F.dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/test.xml", F.dir);
+	write_file(path, template_xml);
+	snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "serial-dir = %s/serial\nmemory-budget = 1G\n%s"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
+	    "[network]\nmode = user\nuser-ports = 30000-30099\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "boot-timeout = 500ms\nidle-timeout = 1s\n%s"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "boot-timeout = 500ms\nidle-timeout = 1s\n",
+	    F.dir, F.dir, global, F.dir, svc_extra, F.dir);
+	F.cfg = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(F.cfg);
+	snprintf(path, sizeof(path), "%s/state.db", F.dir);
+	F.store = store_open(path, err, sizeof(err));
+	ck_assert_msg(F.store != NULL, "%s", err);
+	F.base = event_base_new();
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	    sizeof(err));
+	ck_assert_msg(F.lc != NULL, "%s", err);
+}
+
+static void
+setup(void)
+{
+	setup_with("", "");
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	lifecycle_free(F.lc);
+	event_base_free(F.base);
+	store_close(F.store);
+	config_free(F.cfg);
+	clock_set_source(NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", F.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static enum lc_state
+state_of(const char *svc)
+{
+	struct lc_info info;
+
+	ck_assert_int_eq(lifecycle_info(F.lc, svc, &info), 0);
+	return info.state;
+}
+
+/* Run the loop until svc is in state want, or fail after ms. */
+static void
+run_until_state(const char *svc, enum lc_state want, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (state_of(svc) != want) {
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ck_assert_msg((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 < ms,
+		    "%s: still %s, wanted %s", svc,
+		    lifecycle_state_name(state_of(svc)),
+		    lifecycle_state_name(want));
+	}
+}
+
+static void
+run_for(int ms)
+{
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+struct rowcount { int live; };
+
+static int
+count_row(void *arg, const struct store_instance *r)
+{
+	((struct rowcount *)arg)->live++;
+	return 0;
+}
+
+static int
+live_rows(void)
+{
+	struct rowcount c = { 0 };
+
+	ck_assert_int_eq(store_instances_live(F.store, count_row, &c), 0);
+	return c.live;
+}
+
+static void
+assert_row(int64_t id, const char *state, const char *reason)
+{
+	struct store_instance r;
+
+	ck_assert_int_eq(store_instance_get(F.store, id, &r), 0);
+	ck_assert_str_eq(r.state, state);
+	ck_assert_str_eq(r.stop_reason, reason);
+}
+
+struct outcome { int ok, failed; };
+
+static void
+note_outcome(void *arg, const char *svc, bool ok)
+{
+	struct outcome *o = arg;
+
+	if (ok)
+		o->ok++;
+	else
+		o->failed++;
+}
+
+START_TEST(boot_to_ready)
+{
+	struct lc_info info;
+	struct store_instance r;
+
+	guests_will_boot("a", 1, 1);
+	ck_assert_int_eq(state_of("a"), LC_STOPPED);
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STARTING);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");
+	ck_assert_str_eq(info.guest_address, "127.0.0.1:30000");
+	ck_assert_uint_eq(info.boots, 1);
+	ck_assert_int_ge(info.last_boot_ms, 0);
+	ck_assert_uint_eq(info.wakes[LC_SRC_DNS], 1);
+	ck_assert_int_eq(store_instance_get(F.store, 1, &r), 0);
+	ck_assert_str_eq(r.state, "ready");
+	ck_assert_str_eq(r.domain, "summon-a-1");
+	ck_assert_int_gt(r.ready_ms, 0);
+	ck_assert_int_ge(r.create_dur_ms, 0);
+	ck_assert_int_eq(r.host_port, 30000);
+	ck_assert_int_eq(state_of("b"), LC_STOPPED);
+	ck_assert_int_eq(lifecycle_wake(F.lc, "nope", LC_SRC_DNS), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(single_flight)
+{
+	struct outcome o = { 0, 0 };
+	int i;
+
+	guests_will_boot("a", 1, 3);
+	for (i = 0; i < 200; i++) {
+		lifecycle_wake(F.lc, "a", i % 2 ? LC_SRC_DNS : LC_SRC_CONNECT);
+		if (i % 4 == 0)
+			ck_assert_ptr_nonnull(lifecycle_wait(F.lc, "a",
+			    note_outcome, &o));
+	}
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(o.ok, 50);
+	ck_assert_int_eq(o.failed, 0);
+	ck_assert_int_eq(live_rows(), 1);
+	/* Ready now: waiting is pointless, and says so. */
+	ck_assert_ptr_null(lifecycle_wait(F.lc, "a", note_outcome, &o));
+	ck_assert_int_eq(errno, EALREADY);
+}
+END_TEST
+
+/* Ready, then idle past idle-timeout: the tick stops it. */
+static void
+boot_then_idle(void)
+{
+	guests_will_boot("a", 1, 5);
+	lifecycle_wake(F.lc, "a", LC_SRC_CTL);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_uint_eq(lifecycle_tick(F.lc), 0);	/* not idle yet */
+	ck_assert(!lifecycle_is_idle(F.lc, "a"));
+	clock_skew_us += 1500000;
+	ck_assert(lifecycle_is_idle(F.lc, "a"));
+	ck_assert_uint_eq(lifecycle_tick(F.lc), 1);
+}
+
+START_TEST(reap_destroy)
+{
+	boot_then_idle();
+	run_until_state("a", LC_STOPPED, 5000);
+	assert_row(1, "stopped", "idle");
+	ck_assert_int_eq(live_rows(), 0);
+}
+END_TEST
+
+START_TEST(keepalive_connection_blocks_reap)
+{
+	guests_will_boot("a", 1, 1);
+	lifecycle_wake(F.lc, "a", LC_SRC_CONNECT);
+	run_until_state("a", LC_READY, 5000);
+	lifecycle_conn(F.lc, "a", 1);
+	clock_skew_us += 5000000;
+	ck_assert_uint_eq(lifecycle_tick(F.lc), 0);
+	lifecycle_conn(F.lc, "a", -1);
+	clock_skew_us += 5000000;
+	ck_assert_uint_eq(lifecycle_tick(F.lc), 1);
+}
+END_TEST
+
+static void setup_suspend(void) { setup_with("", "stop-mode = suspend\n"); }
+static void setup_save(void) { setup_with("", "stop-mode = save\n"); }
+static void setup_shutdown(void) { setup_with("", "stop-mode = shutdown\n"); }
+static void setup_standby(void) { setup_with("", "standby = 1\n"); }
+static void setup_max1(void) { setup_with("max-instances = 1\n", ""); }
+
+START_TEST(reap_suspend_then_resume)
+{
+	struct lc_info info;
+
+	boot_then_idle();
+	run_until_state("a", LC_SUSPENDED, 5000);
+	ck_assert_int_eq(live_rows(), 1);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");	/* same domain */
+	ck_assert_uint_eq(info.boots, 2);
+	ck_assert_int_eq(live_rows(), 1);
+	/* A manual reap of a suspended service has nothing to do. */
+	clock_skew_us += 1500000;
+	ck_assert_uint_eq(lifecycle_tick(F.lc), 1);
+	run_until_state("a", LC_SUSPENDED, 5000);
+	ck_assert_int_eq(lifecycle_stop(F.lc, "a", "manual"), 1);
+}
+END_TEST
+
+START_TEST(reap_save_then_restore)
+{
+	boot_then_idle();
+	run_until_state("a", LC_SAVED, 5000);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(live_rows(), 1);
+}
+END_TEST
+
+START_TEST(reap_shutdown)
+{
+	boot_then_idle();
+	run_until_state("a", LC_STOPPED, 10000);
+	assert_row(1, "stopped", "idle");
+}
+END_TEST
+
+START_TEST(wake_during_stopping)
+{
+	struct outcome o = { 0, 0 };
+
+	guests_will_boot("a", 1, 2);
+	lifecycle_wake(F.lc, "a", LC_SRC_CTL);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_stop(F.lc, "a", "manual"), 0);
+	ck_assert_int_eq(state_of("a"), LC_STOPPING);
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STOPPING);
+	ck_assert_ptr_nonnull(lifecycle_wait(F.lc, "a", note_outcome, &o));
+	/* Not dropped: the waiter sees the second boot through. */
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(o.ok, 1);
+	ck_assert_int_eq(o.failed, 0);
+	assert_row(1, "stopped", "manual");
+	assert_row(2, "ready", "");
+}
+END_TEST
+
+START_TEST(boot_timeout_and_backoff)
+{
+	struct outcome o = { 0, 0 };
+
+	/* No READY ever: each boot times out after 500 ms. */
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	lifecycle_wait(F.lc, "a", note_outcome, &o);
+	run_until_state("a", LC_FAILED, 5000);
+	ck_assert_int_eq(o.failed, 1);
+	assert_row(1, "stopped", "failed");
+	/* The first retry is immediate. */
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STARTING);
+	lifecycle_wait(F.lc, "a", note_outcome, &o);
+	run_until_state("a", LC_FAILED, 5000);
+	ck_assert_int_eq(o.failed, 2);
+	/* After two failures in a row, the next boot waits. */
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_FAILED);
+	guests_will_boot("a", 3, 3);
+	lifecycle_wait(F.lc, "a", note_outcome, &o);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(o.ok, 1);
+	ck_assert_int_eq(live_rows(), 1);
+}
+END_TEST
+
+START_TEST(evicts_least_recently_used)
+{
+	guests_will_boot("a", 1, 1);
+	guests_will_boot("b", 2, 2);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	lifecycle_wake(F.lc, "b", LC_SRC_DNS);
+	run_until_state("b", LC_READY, 5000);
+	run_until_state("a", LC_STOPPED, 5000);
+	assert_row(1, "stopped", "evicted");
+}
+END_TEST
+
+START_TEST(no_room_fails_clearly)
+{
+	struct outcome o = { 0, 0 };
+
+	guests_will_boot("a", 1, 1);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	lifecycle_conn(F.lc, "a", 1);	/* busy: not evictable */
+	ck_assert_ptr_nonnull(lifecycle_wait(F.lc, "b", note_outcome, &o));
+	ck_assert_int_eq(lifecycle_wake(F.lc, "b", LC_SRC_DNS), LC_FAILED);
+	ck_assert_int_eq(o.failed, 1);
+	ck_assert_int_eq(state_of("a"), LC_READY);
+}
+END_TEST
+
+START_TEST(standby_makes_wake_a_resume)
+{
+	struct lc_info info;
+
+	guests_will_boot("a", 1, 3);
+	lifecycle_tick(F.lc);		/* fills the pool */
+	run_until_state("a", LC_STANDBY, 5000);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");
+	lifecycle_tick(F.lc);		/* and refills it */
+	run_for(200);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_uint_eq(info.standby, 1);
+	ck_assert_int_eq(live_rows(), 2);
+}
+END_TEST
+
+START_TEST(lost_rows_closed_on_start)
+{
+	char err[256];
+
+	guests_will_boot("a", 1, 1);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	run_until_state("a", LC_READY, 5000);
+	/*
+	 * test:///default forgets its domains with its connection: the
+	 * next lifecycle finds the row but no domain.
+	 */
+	lifecycle_free(F.lc);
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	    sizeof(err));
+	ck_assert_msg(F.lc != NULL, "%s", err);
+	assert_row(1, "stopped", "lost");
+	ck_assert_int_eq(state_of("a"), LC_STOPPED);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("lifecycle");
+	TCase *tc;
+
+	tc = tcase_create("basic");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, boot_to_ready);
+	tcase_add_test(tc, single_flight);
+	tcase_add_test(tc, reap_destroy);
+	tcase_add_test(tc, keepalive_connection_blocks_reap);
+	tcase_add_test(tc, wake_during_stopping);
+	tcase_add_test(tc, boot_timeout_and_backoff);
+	tcase_add_test(tc, lost_rows_closed_on_start);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("suspend");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_suspend, teardown);
+	tcase_add_test(tc, reap_suspend_then_resume);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("save");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_save, teardown);
+	tcase_add_test(tc, reap_save_then_restore);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("shutdown");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_shutdown, teardown);
+	tcase_add_test(tc, reap_shutdown);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("standby");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_standby, teardown);
+	tcase_add_test(tc, standby_makes_wake_a_resume);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("capacity");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_max1, teardown);
+	tcase_add_test(tc, evicts_least_recently_used);
+	tcase_add_test(tc, no_room_fails_clearly);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
