@@ -40,6 +40,7 @@ static void	start_connect(struct pconn *);
 static void	relay_read(struct bufferevent *, void *);
 static void	relay_write(struct bufferevent *, void *);
 static void	relay_event(struct bufferevent *, short, void *);
+static void	maybe_halfclose(struct pconn *);
 
 static struct lifecycle *
 lc_of(struct pconn *c)
@@ -128,14 +129,25 @@ held_read(struct bufferevent *bev, void *arg)
 	/* Kept for the guest; the high watermark stops further reads. */
 }
 
+/*
+ * A FIN from a client that is not relayed yet: if it sent something
+ * first, it is a half-close (request sent, answer awaited) and the
+ * connection goes on; with nothing sent, the client has gone, and is
+ * forgotten (not counted as refused).
+ */
 static void
 held_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct pconn *c = arg;
 
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		c->client_eof = true;
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		/* Gone while held: forget it, nothing to count as refused. */
-		log_debug("%s: held client went away", c->ps->name);
+		log_debug("%s: client went away before it was relayed",
+		    c->ps->name);
 		pconn_free(c);
 	}
 }
@@ -279,11 +291,16 @@ connected(struct pconn *c)
 	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
 	bufferevent_setcb(c->client, relay_read, relay_write, relay_event, c);
 	bufferevent_setcb(c->guest, relay_read, relay_write, relay_event, c);
-	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	bufferevent_enable(c->client, c->client_eof ? EV_WRITE :
+	    EV_READ | EV_WRITE);
 	bufferevent_enable(c->guest, EV_READ | EV_WRITE);
-	/* What the client sent while held goes first. */
+	/* What the client sent while held goes first, then its FIN. */
 	if (evbuffer_get_length(in) > 0)
 		relay_read(c->client, c);
+	if (c->client_eof) {
+		c->state = PC_DRAINING;
+		maybe_halfclose(c);
+	}
 	pconn_release_held(ps);
 }
 
@@ -298,15 +315,6 @@ connect_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	connect_failed(c, err != 0 ? err : ECONNRESET);
-}
-
-static void
-connect_client_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct pconn *c = arg;
-
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		pconn_free(c);	/* the client gave up while we connected */
 }
 
 static void
@@ -329,7 +337,7 @@ start_connect(struct pconn *c)
 		connect_failed(c, ENOTCONN);
 		return;
 	}
-	bufferevent_setcb(c->client, held_read, NULL, connect_client_event, c);
+	bufferevent_setcb(c->client, held_read, NULL, held_event, c);
 	c->guest = bufferevent_socket_new(base_of(c), -1,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->guest == NULL) {

@@ -7,7 +7,7 @@ import subprocess
 from summon_test import BUILD, SRCDIR
 
 SETUP_ENV = os.environ.get("SUMMON_ENV", "/run/summon-setup.env")
-IMAGE = os.path.join(BUILD, "images", "hello", "hello.elf")
+IMAGE = os.path.join(BUILD, "images", "hello.elf")
 TEMPLATES = os.path.join(SRCDIR, "images", "templates")
 URI = "qemu:///system"
 

@@ -75,6 +75,12 @@ class Summond:
             if self.proc.poll() is not None:
                 raise AssertionError("summond exited %d:\n%s" %
                                      (self.proc.returncode, self.logtext()))
+            # The socket exists before start-up ends; an answer means the
+            # loop runs and every listener is bound.
+            p = self.ctl("list", check=False, timeout=120)
+            if p.returncode != 0:
+                raise AssertionError("summond not answering: %s\n%s" %
+                                     (p.stderr, self.logtext()))
         return self
 
     def logtext(self):

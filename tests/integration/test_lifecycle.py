@@ -114,14 +114,16 @@ class LifecycleTest(unittest.TestCase):
         before = self.status()
         d.stop(signal.SIGKILL)
         self.assertEqual(guests.domains(PREFIX), [before["domain"]])
-        self.start(idle="1h")
+        d.start()       # same state database, same configuration
         after = self.status()
         self.assertEqual(after["state"], "ready")
         self.assertEqual(after["domain"], before["domain"])
         self.assertEqual(after["guest_address"], before["guest_address"])
         r = self.curl(after["guest_address"], "/healthz")
         self.assertEqual(r.stdout.strip(), "ok")
-        self.d.ctl("reap", "hello")
+        self.assertIn("adopted", [e["kind"] for e in
+                                  d.ctl("events", "hello", json_out=True)])
+        d.ctl("reap", "hello")
         wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
                  what="adopted domain reaped")
 

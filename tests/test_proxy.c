@@ -1,0 +1,511 @@
+/*
+ * test_proxy.c - the proxy with real sockets and a simulated guest.
+ *
+ * The lifecycle runs on libvirt's test:///default in user network mode,
+ * so a "ready" guest is reached at 127.0.0.1:<first user port>; the
+ * test listens there itself (an echo server on a thread) and makes
+ * boots succeed by writing the ready line into the serial log.  Clients
+ * are threads with blocking sockets; the main thread runs the loop.
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "lifecycle.h"
+#include "proxy.h"
+#include "store.h"
+#include "vm.h"
+
+#define GUEST_PORT	31000	/* first of user-ports */
+
+struct fixture {
+	char			 dir[64];
+	struct config		*cfg;
+	struct store		*store;
+	struct event_base	*base;
+	struct lifecycle	*lc;
+	struct proxy		*proxy;
+	uint16_t		 port;		/* the proxy's public port */
+	int			 guest_fd;	/* the simulated guest */
+	pthread_t		 guest;
+};
+
+static struct fixture F;
+
+static uint16_t
+free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+guest_boots(int instance)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/serial/summon-a-%d.log", F.dir,
+	    instance);
+	write_file(path, "READY\n");
+}
+
+/* The guest: echo every byte back, half-close after the client does. */
+static void *
+echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		ssize_t off = 0;
+		while (off < n) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w <= 0)
+				goto done;
+			off += w;
+		}
+	}
+	shutdown(fd, SHUT_WR);
+done:
+	close(fd);
+	return NULL;
+}
+
+static void *
+guest_main(void *arg)
+{
+	pthread_t t;
+	int fd;
+
+	while ((fd = accept(F.guest_fd, NULL, NULL)) != -1) {
+		pthread_create(&t, NULL, echo_conn, (void *)(intptr_t)fd);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static void
+start_guest(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(GUEST_PORT);
+	F.guest_fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(F.guest_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(F.guest_fd, (struct sockaddr *)&sin,
+	    sizeof(sin)), 0);
+	ck_assert_int_eq(listen(F.guest_fd, 128), 0);
+	pthread_create(&F.guest, NULL, guest_main, NULL);
+}
+
+static void
+setup_with(const char *proxy_extra, const char *svc_extra)
+{
+	char text[4096], path[128], err[256];
+	int n;
+
+	snprintf(F.dir, sizeof(F.dir), "/tmp/test_proxy.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(F.dir));
+	snprintf(path, sizeof(path), "%s/serial", F.dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/test.xml", F.dir);
+	write_file(path, "<domain type='test'><name>${name}</name>"
+	    "<memory unit='KiB'>${memory_kib}</memory><os><type>hvm</type>"
+	    "</os></domain>\n");
+	F.port = free_port();
+	snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "serial-dir = %s/serial\n"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
+	    "[proxy]\n%s"
+	    "[network]\nmode = user\nuser-ports = %d-%d\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = %u:80\ntemplate = %s/test.xml\nready = serial:READY\n%s",
+	    F.dir, F.dir, proxy_extra, GUEST_PORT, GUEST_PORT + 9, F.port,
+	    F.dir, svc_extra);
+	F.cfg = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(F.cfg);
+	snprintf(path, sizeof(path), "%s/state.db", F.dir);
+	F.store = store_open(path, err, sizeof(err));
+	ck_assert_ptr_nonnull(F.store);
+	F.base = event_base_new();
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	    sizeof(err));
+	ck_assert_msg(F.lc != NULL, "%s", err);
+	F.proxy = proxy_new(F.base, F.cfg, F.lc);
+	ck_assert_ptr_nonnull(F.proxy);
+	start_guest();
+}
+
+static void setup(void) { setup_with("", "boot-timeout = 10s\n"); }
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	proxy_free(F.proxy);
+	lifecycle_free(F.lc);
+	event_base_free(F.base);
+	store_close(F.store);
+	config_free(F.cfg);
+	shutdown(F.guest_fd, SHUT_RDWR);
+	close(F.guest_fd);
+	pthread_join(F.guest, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", F.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- clients on threads ------------------------------------------- */
+
+struct client {
+	pthread_t	 t;
+	size_t		 nbytes;	/* to send, then expect back */
+	bool		 hangup_early;	/* connect, then close at once */
+	atomic_int	 done;
+	int		 result;	/* 0 ok; else what went wrong */
+	size_t		 got;
+	uint64_t	 sum_sent, sum_got;
+};
+
+static int
+connect_proxy(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { 30, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
+	sin.sin_port = htons(F.port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static uint8_t
+pattern(size_t i)
+{
+	return (uint8_t)(i * 2654435761u >> 13);
+}
+
+struct sender { int fd; size_t n; uint64_t sum; };
+
+static void *
+send_all(void *arg)
+{
+	struct sender *s = arg;
+	uint8_t buf[65536];
+	size_t off = 0, i, k;
+
+	while (off < s->n) {
+		k = s->n - off < sizeof(buf) ? s->n - off : sizeof(buf);
+		for (i = 0; i < k; i++) {
+			buf[i] = pattern(off + i);
+			s->sum = s->sum * 31 + buf[i];
+		}
+		if (write(s->fd, buf, k) != (ssize_t)k)
+			return NULL;
+		off += k;
+	}
+	shutdown(s->fd, SHUT_WR);	/* half-close: the echo goes on */
+	return NULL;
+}
+
+static void *
+client_main(void *arg)
+{
+	struct client *c = arg;
+	struct sender s;
+	pthread_t t;
+	uint8_t buf[65536];
+	ssize_t n, i;
+	int fd = connect_proxy();
+
+	if (fd == -1) {
+		c->result = 1;
+		goto out;
+	}
+	if (c->hangup_early) {
+		close(fd);
+		goto out;
+	}
+	s.fd = fd;
+	s.n = c->nbytes;
+	s.sum = 0;
+	pthread_create(&t, NULL, send_all, &s);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] != pattern(c->got + (size_t)i) && !c->result)
+				c->result = 3;
+			c->sum_got = c->sum_got * 31 + buf[i];
+		}
+		c->got += (size_t)n;
+	}
+	if (n < 0)
+		c->result = c->result ? c->result : 4;
+	pthread_join(t, NULL);
+	c->sum_sent = s.sum;
+	close(fd);
+out:
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+static void
+run_until_done(struct client *cs, size_t n, int seconds)
+{
+	time_t end = time(NULL) + seconds;
+	size_t i, ndone;
+
+	do {
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		for (i = 0, ndone = 0; i < n; i++)
+			ndone += (size_t)atomic_load(&cs[i].done);
+		if (ndone < n)
+			usleep(200);
+	} while (ndone < n && time(NULL) < end);
+	ck_assert_msg(ndone == n, "%zu of %zu clients finished", ndone, n);
+	for (i = 0; i < n; i++)
+		pthread_join(cs[i].t, NULL);
+}
+
+static void
+run_for_ms(int ms)
+{
+	int i;
+
+	for (i = 0; i < ms * 5; i++) {
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(200);
+	}
+}
+
+static struct proxy_stats
+stats(void)
+{
+	struct proxy_stats st;
+
+	proxy_service_stats(F.proxy, "a", &st);
+	return st;
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+START_TEST(cold_client_held_then_relayed)
+{
+	struct client c = { .nbytes = 1000 };
+
+	pthread_create(&c.t, NULL, client_main, &c);
+	run_for_ms(200);		/* the boot "takes" 200 ms */
+	ck_assert_uint_eq(stats().held, 1);
+	guest_boots(1);
+	run_until_done(&c, 1, 20);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_uint_eq(c.got, 1000);
+	ck_assert_uint_eq(c.sum_got, c.sum_sent);
+	ck_assert_uint_eq(stats().connections, 1);
+	ck_assert_uint_eq(stats().held, 0);
+	ck_assert_uint_eq(proxy_hold_hist(F.proxy)->total, 1);
+	ck_assert_uint_ge(proxy_hold_hist(F.proxy)->sum_us, 200000);
+}
+END_TEST
+
+/* 100 MB each way, byte-exact, ended by a half-close from the client. */
+START_TEST(bulk_both_ways_byte_exact)
+{
+	struct client c = { .nbytes = 100u << 20 };
+
+	guest_boots(1);
+	pthread_create(&c.t, NULL, client_main, &c);
+	run_until_done(&c, 1, 120);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_uint_eq(c.got, 100u << 20);
+	ck_assert_uint_eq(c.sum_got, c.sum_sent);
+	ck_assert_uint_eq(stats().bytes_in, 100u << 20);
+	ck_assert_uint_eq(stats().bytes_out, 100u << 20);
+	run_for_ms(50);
+	ck_assert_uint_eq(stats().open, 0);
+}
+END_TEST
+
+START_TEST(stampede_one_boot)
+{
+	struct client cs[64];
+	struct lc_info info;
+	size_t i;
+
+	memset(cs, 0, sizeof(cs));
+	for (i = 0; i < 64; i++) {
+		cs[i].nbytes = 5000 + i;
+		pthread_create(&cs[i].t, NULL, client_main, &cs[i]);
+	}
+	run_for_ms(100);
+	guest_boots(1);
+	run_until_done(cs, 64, 30);
+	for (i = 0; i < 64; i++) {
+		ck_assert_int_eq(cs[i].result, 0);
+		ck_assert_uint_eq(cs[i].got, 5000 + i);
+	}
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_uint_eq(info.boots, 1);
+	ck_assert_uint_eq(stats().connections, 64);
+}
+END_TEST
+
+static void setup_max_held(void)
+{
+	setup_with("max-held = 2\nhold-timeout = 300ms\n",
+	    "boot-timeout = 10s\n");
+}
+
+START_TEST(max_held_and_hold_timeout)
+{
+	struct client cs[3];
+	size_t i;
+
+	memset(cs, 0, sizeof(cs));
+	for (i = 0; i < 3; i++) {
+		cs[i].nbytes = 10;
+		pthread_create(&cs[i].t, NULL, client_main, &cs[i]);
+		run_for_ms(20);
+	}
+	run_until_done(cs, 3, 10);
+	for (i = 0; i < 3; i++)
+		ck_assert_uint_eq(cs[i].got, 0);	/* closed, not served */
+	ck_assert_uint_eq(stats().refused[PROXY_REFUSED_MAX_HELD], 1);
+	ck_assert_uint_eq(stats().refused[PROXY_REFUSED_HOLD_TIMEOUT], 2);
+	ck_assert_uint_eq(stats().held, 0);
+}
+END_TEST
+
+static void setup_short_boot(void)
+{
+	setup_with("hold-timeout = 60s\n", "boot-timeout = 300ms\n");
+}
+
+START_TEST(failed_boot_closes_promptly)
+{
+	struct client c = { .nbytes = 10 };
+	time_t t0 = time(NULL);
+
+	pthread_create(&c.t, NULL, client_main, &c);
+	run_until_done(&c, 1, 20);	/* never ready: boot-timeout 300 ms */
+	ck_assert_int_le(time(NULL) - t0, 5);	/* not hold-timeout's 60 s */
+	ck_assert_uint_eq(c.got, 0);
+	ck_assert_uint_eq(stats().refused[PROXY_REFUSED_BOOT_FAILED], 1);
+}
+END_TEST
+
+START_TEST(client_leaving_while_held)
+{
+	struct client cs[10];
+	size_t i;
+
+	memset(cs, 0, sizeof(cs));
+	for (i = 0; i < 10; i++) {
+		cs[i].hangup_early = true;
+		pthread_create(&cs[i].t, NULL, client_main, &cs[i]);
+	}
+	run_until_done(cs, 10, 10);
+	run_for_ms(100);
+	ck_assert_uint_eq(stats().connections, 10);
+	ck_assert_uint_eq(stats().held, 0);
+	ck_assert_uint_eq(stats().open, 0);
+}
+END_TEST
+
+START_TEST(reload_keeps_listener_and_connections)
+{
+	struct client c = { .nbytes = 2000 };
+
+	pthread_create(&c.t, NULL, client_main, &c);
+	run_for_ms(100);
+	ck_assert_uint_eq(stats().held, 1);
+	/* The same configuration again: the held client stays held. */
+	ck_assert_int_eq(proxy_reload(F.proxy, F.cfg), 0);
+	ck_assert_uint_eq(stats().held, 1);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
+	guest_boots(1);
+	run_until_done(&c, 1, 20);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_uint_eq(c.got, 2000);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("proxy");
+	TCase *tc;
+
+	tc = tcase_create("relay");
+	tcase_set_timeout(tc, 180);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, cold_client_held_then_relayed);
+	tcase_add_test(tc, bulk_both_ways_byte_exact);
+	tcase_add_test(tc, stampede_one_boot);
+	tcase_add_test(tc, client_leaving_while_held);
+	tcase_add_test(tc, reload_keeps_listener_and_connections);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_max_held, teardown);
+	tcase_add_test(tc, max_held_and_hold_timeout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failure");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_short_boot, teardown);
+	tcase_add_test(tc, failed_boot_closes_promptly);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
