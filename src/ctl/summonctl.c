@@ -178,6 +178,19 @@ int_or_neg(json_t *o, const char *key)
 	return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+/* A duration the daemon gives in whole seconds ("-" when null). */
+static char *
+fmt_seconds(json_t *o, const char *key, char *buf, size_t len)
+{
+	int64_t s = int_or_neg(o, key);
+
+	if (s == 0) {		/* under a second: not "0ms" */
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	return fmt_duration(s < 0 ? -1 : s * 1000, buf, len);
+}
+
 #define LIST_COLS	9
 
 static int
@@ -209,16 +222,13 @@ cmd_list(FILE *f)
 		cells[c] = header[c];
 	json_array_foreach(svcs, i, s) {
 		const char **row = &cells[(i + 1) * LIST_COLS];
-		int64_t up = int_or_neg(s, "uptime_s");
-		int64_t idle = int_or_neg(s, "idle_s");
 		row[0] = str_or_dash(s, "service");
 		row[1] = str_or_dash(s, "state");
 		row[2] = str_or_dash(s, "address");
 		row[3] = str_or_dash(s, "guest_address");
 		row[4] = str_or_dash(s, "domain");
-		row[5] = fmt_duration(up < 0 ? -1 : up * 1000, bufs[i][0], 24);
-		row[6] = fmt_duration(idle < 0 ? -1 : idle * 1000, bufs[i][1],
-		    24);
+		row[5] = fmt_seconds(s, "uptime_s", bufs[i][0], 24);
+		row[6] = fmt_seconds(s, "idle_s", bufs[i][1], 24);
 		snprintf(bufs[i][2], 24, "%lld",
 		    (long long)int_or_neg(s, "boots"));
 		row[7] = bufs[i][2];
@@ -260,11 +270,10 @@ cmd_status(FILE *f, const char *service)
 	json_array_foreach(json_object_get(res, "ports"), i, v)
 		printf(" %lld->%lld", (long long)int_or_neg(v, "public"),
 		    (long long)int_or_neg(v, "guest"));
-	printf("\nuptime:     %s\n", fmt_duration(int_or_neg(res,
-	    "uptime_s") < 0 ? -1 : int_or_neg(res, "uptime_s") * 1000, buf,
+	printf("\nuptime:     %s\n", fmt_seconds(res, "uptime_s", buf,
 	    sizeof(buf)));
-	printf("idle:       %s", fmt_duration(int_or_neg(res, "idle_s") < 0 ?
-	    -1 : int_or_neg(res, "idle_s") * 1000, buf, sizeof(buf)));
+	printf("idle:       %s", fmt_seconds(res, "idle_s", buf,
+	    sizeof(buf)));
 	printf(" (reaped after %s)\n", fmt_duration(int_or_neg(res,
 	    "idle_timeout_ms"), buf, sizeof(buf)));
 	printf("boots:      %lld", (long long)int_or_neg(res, "boots"));
