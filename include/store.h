@@ -123,6 +123,15 @@ int		 store_event_add(struct store *, int64_t at_ms,
 		    const char *service, int64_t instance, const char *kind,
 		    const char *detail);
 /*
+ * Have fn called with every event as it is appended (on the caller's
+ * thread, after it is written or queued); NULL to stop.  summond uses it
+ * to push events to `summonctl events --follow`.
+ */
+void		 store_set_event_hook(struct store *,
+		    void (*fn)(void *arg, const struct store_event *),
+		    void *arg);
+
+/*
  * Call fn for the last limit events (of service, or all if NULL) with id
  * greater than after_id, oldest first.
  */

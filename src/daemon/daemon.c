@@ -71,6 +71,16 @@ lock_state(struct daemon *d, const char *state)
 	return 0;
 }
 
+/* Every event recorded is pushed to `summonctl events --follow`. */
+static void
+publish_event(void *arg, const struct store_event *ev)
+{
+	struct daemon *d = arg;
+
+	if (d->control != NULL)
+		control_publish(d->control, ev);
+}
+
 static void
 notify_status(struct daemon *d)
 {
@@ -259,6 +269,7 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		log_warnx("store: %s", err);
 		return -1;
 	}
+	store_set_event_hook(d->store, publish_event, d);
 	if (make_parent(cfg->serial_dir) == -1 ||
 	    (mkdir(cfg->serial_dir, 0750) == -1 && errno != EEXIST)) {
 		log_warn("mkdir %s", cfg->serial_dir);
@@ -322,6 +333,9 @@ daemon_free(struct daemon *d)
 	    &d->ev_watchdog, &d->ev_flush, &d->ev_exit };
 	size_t i;
 
+	/* Events recorded while tearing down go to the store only. */
+	if (d->store != NULL)
+		store_set_event_hook(d->store, NULL, NULL);
 	metrics_free(d->metrics);
 	control_free(d->control);
 	dns_free(d->dns);

@@ -200,6 +200,9 @@ struct store {
 
 	char		 reason[256];	/* the last error itself */
 	char		 errmsg[512];	/* reason, plus the queue's state */
+
+	void		(*event_hook)(void *, const struct store_event *);
+	void		 *event_hook_arg;
 };
 
 static void	 set_err(struct store *, const char *, ...)
@@ -1172,7 +1175,17 @@ store_event_add(struct store *st, int64_t at_ms, const char *service,
 	if (store_write(st, &op) == -1)
 		return -1;
 	st->next_event++;
+	if (st->event_hook != NULL)
+		st->event_hook(st->event_hook_arg, &op.u.ev);
 	return 0;
+}
+
+void
+store_set_event_hook(struct store *st,
+    void (*fn)(void *, const struct store_event *), void *arg)
+{
+	st->event_hook = fn;
+	st->event_hook_arg = arg;
 }
 
 int

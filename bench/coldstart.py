@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Cold and warm starts through summond, next to raw QEMU, in one run.
+
+For each variant (no standby, standby = 1, stop-mode = suspend) and each
+run: put the service back to rest, then time a DNS query to summond
+followed by an HTTP request to the answered address through the proxy,
+until the first byte of the response.  The same image is also booted
+with raw QEMU (exec to its readiness line on the serial console).
+Prints p50/p90/p99 per variant, the split of summond's own time
+(domain create or resume vs. guest boot and readiness) and ratios.
+Runs inside the namespace of the guests (bench/coldstart.sh puts it
+there).  Not run by CI."""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("SUMMON_BUILD", os.path.join(TOP, "build"))
+SUMMOND = os.path.join(BUILD, "src", "summond")
+SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
+IMAGE = os.path.join(BUILD, "images", "hello.elf")
+RUNS = int(os.environ.get("RUNS", "20"))
+KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+CONF = """
+[summond]
+state = {dir}/state.db
+control = {dir}/summond.sock
+hypervisor = qemu:///system
+templates = {top}/images/templates
+serial-dir = {dir}/serial
+on-exit = stop
+[dns]
+listen = 127.0.0.1:{dns}
+zone = bench.summon.
+rate-limit = 0
+[metrics]
+listen =
+[network]
+name = summon-bench
+bridge = smnbench0
+gateway = 10.95.0.1/24
+pool = 10.95.0.10-10.95.0.60
+[service "cold"]
+kernel = {image}
+address = 127.0.0.11
+ports = 80
+boot-timeout = 120s
+[service "warm"]
+kernel = {image}
+address = 127.0.0.12
+ports = 80
+standby = 1
+boot-timeout = 120s
+[service "susp"]
+kernel = {image}
+address = 127.0.0.13
+ports = 80
+stop-mode = suspend
+boot-timeout = 120s
+"""
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def dns_query(name, port):
+    q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.1", port))
+    r, _ = s.recvfrom(512)
+    s.close()
+    return socket.inet_ntoa(r[-4:])       # the one A record, last
+
+
+def first_byte(addr):
+    s = socket.create_connection((addr, 80), timeout=120)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    b = s.recv(1)
+    s.close()
+    return b
+
+
+def ctl(sock, *args):
+    p = subprocess.run([SUMMONCTL, "-s", sock, "--json"] + list(args),
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr)
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def wait_state(sock, svc, states, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if ctl(sock, "status", svc)["state"] in states:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("%s never reached %s" % (svc, states))
+
+
+def raw_qemu(runs):
+    """exec of QEMU to the readiness line, microvm, same image."""
+    out = []
+    for _ in range(runs):
+        cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel",
+               "kvm" if KVM else "tcg", "-m", "32", "-nodefaults",
+               "-no-user-config", "-nographic", "-serial", "stdio",
+               "-kernel", IMAGE, "-append", "ip=10.0.2.15/24 gw=10.0.2.2",
+               "-netdev", "user,id=n0", "-device",
+               "virtio-net-device,netdev=n0"]
+        if not KVM:
+            cmd[cmd.index("-M") + 1] = "microvm"
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        for line in p.stdout:
+            if b"ready" in line:
+                out.append((time.monotonic() - t0) * 1000)
+                break
+        p.kill()
+        p.wait()
+    return out
+
+
+def events_split(sock, svc, n):
+    """(create-or-resume ms, total ms) of the last n ready events."""
+    ev = ctl(sock, "events", "-n", "10000", svc)
+    res = []
+    for e in ev:
+        if e["kind"] == "ready":
+            words = e["detail"].split()
+            res.append((float(words[5]), float(words[2])))
+    return res[-n:]
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="summon-bench-")
+    os.makedirs(os.path.join(d, "serial"))
+    dns = 15353
+    with open(os.path.join(d, "summond.conf"), "w") as f:
+        f.write(CONF.format(dir=d, top=TOP, image=IMAGE, dns=dns))
+    sock = os.path.join(d, "summond.sock")
+    log = open(os.path.join(d, "summond.log"), "w")
+    proc = subprocess.Popen([SUMMOND, "-d", "-f",
+                             os.path.join(d, "summond.conf")],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 60
+        while not os.path.exists(sock) and time.monotonic() < end:
+            time.sleep(0.05)
+        ctl(sock, "list")
+        results = {}
+        rest = {"cold": ("stopped",), "warm": ("standby",),
+                "susp": ("suspended",)}
+        for svc in ("cold", "warm", "susp"):
+            if svc == "susp":
+                ctl(sock, "boot", svc)
+            times = []
+            for _ in range(RUNS):
+                if svc != "warm" or \
+                        ctl(sock, "status", svc)["state"] == "ready":
+                    subprocess.run([SUMMONCTL, "-s", sock, "reap", svc],
+                                   capture_output=True)
+                wait_state(sock, svc, rest[svc])
+                time.sleep(0.3)     # let the standby pool settle
+                t0 = time.monotonic()
+                addr = dns_query(svc + ".bench.summon", dns)
+                first_byte(addr)
+                times.append((time.monotonic() - t0) * 1000)
+            results[svc] = (times, events_split(sock, svc, RUNS))
+        raw = raw_qemu(RUNS)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+    accel = "KVM" if KVM else "TCG (no /dev/kvm)"
+    print("cold start, DNS query to first HTTP byte, %d runs, %s" %
+          (RUNS, accel))
+    print("%-28s %8s %8s %8s   %s" % ("variant", "p50 ms", "p90 ms",
+                                      "p99 ms", "summond split (p50)"))
+    for svc, label in (("cold", "no standby (create)"),
+                       ("warm", "standby = 1 (resume)"),
+                       ("susp", "stop-mode = suspend")):
+        times, split = results[svc]
+        dom = pct([s[0] for s in split], 50) if split else float("nan")
+        tot = pct([s[1] for s in split], 50) if split else float("nan")
+        print("%-28s %8.1f %8.1f %8.1f   domain %.0f ms, boot+ready "
+              "%.0f ms" % (label, pct(times, 50), pct(times, 90),
+                           pct(times, 99), dom, tot - dom))
+    print("%-28s %8.1f %8.1f %8.1f" % ("raw QEMU exec to ready line",
+                                       pct(raw, 50), pct(raw, 90),
+                                       pct(raw, 99)))
+    print("ratio no-standby p50 / raw QEMU p50: %.2f" %
+          (pct(results["cold"][0], 50) / pct(raw, 50)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
