@@ -1,0 +1,342 @@
+/*
+ * dns_index.c - an open-addressing hash table of lower-case wire names.
+ *
+ * Every entry points into one arena holding the wire form of each zone
+ * and service name; an empty non-terminal is a suffix of a service name,
+ * so it points inside that name's bytes and costs no extra storage.  The
+ * table is sized once (at most half full) from an upper bound on the
+ * number of entries, so the build makes four allocations whatever the
+ * configuration.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ldns/ldns.h>
+
+#include "dns_index.h"
+
+#define ENT_APEX	0x01	/* the name is a zone apex */
+#define NO_SVC		(-1)
+
+struct entry {
+	uint32_t	 hash;
+	uint32_t	 off;		/* into arena */
+	uint8_t		 len;		/* 0: slot is empty */
+	uint8_t		 flags;
+	uint16_t	 zone;		/* closest enclosing zone */
+	int32_t		 svc;		/* service, or NO_SVC */
+};
+
+struct zone {
+	uint32_t	 off;		/* into arena */
+	uint8_t		 len;
+};
+
+struct dns_index {
+	struct entry	*table;
+	size_t		 mask;		/* table size - 1 */
+	uint8_t		*arena;
+	struct zone	*zones;
+	size_t		 nzones;
+	struct dns_index_svc *svcs;
+	size_t		 nsvcs;
+	unsigned	 maxlabels;	/* of any entry */
+	uint32_t	 ttl;
+	uint32_t	 serial;
+	bool		 forwards;
+};
+
+/* FNV-1a: the keys are short and come from the configuration. */
+static uint32_t
+hash_name(const uint8_t *p, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	while (len-- > 0) {
+		h ^= *p++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static struct entry *
+find(const struct dns_index *ix, const uint8_t *name, size_t len,
+    uint32_t h)
+{
+	size_t i = h & ix->mask;
+	struct entry *e;
+
+	for (;; i = (i + 1) & ix->mask) {
+		e = &ix->table[i];
+		if (e->len == 0)
+			return NULL;
+		if (e->hash == h && e->len == len &&
+		    memcmp(ix->arena + e->off, name, len) == 0)
+			return e;
+	}
+}
+
+/* Find the entry for arena bytes [off, off+len), adding it if missing. */
+static struct entry *
+insert(struct dns_index *ix, uint32_t off, size_t len, uint16_t zone,
+    bool *added)
+{
+	const uint8_t *name = ix->arena + off;
+	uint32_t h = hash_name(name, len);
+	size_t i = h & ix->mask;
+	struct entry *e;
+
+	for (;; i = (i + 1) & ix->mask) {
+		e = &ix->table[i];
+		if (e->len == 0)
+			break;
+		if (e->hash == h && e->len == len &&
+		    memcmp(ix->arena + e->off, name, len) == 0) {
+			*added = false;
+			return e;
+		}
+	}
+	*e = (struct entry){ .hash = h, .off = off, .len = (uint8_t)len,
+	    .zone = zone, .svc = NO_SVC };
+	*added = true;
+	return e;
+}
+
+static unsigned
+count_labels(const uint8_t *name)
+{
+	unsigned n = 0;
+
+	for (; *name != 0; name += *name + 1)
+		n++;
+	return n;
+}
+
+size_t
+dns_name_to_wire(const char *text, uint8_t *out)
+{
+	ldns_rdf *rdf = NULL;
+	size_t len;
+
+	if (ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK)
+		return 0;
+	len = ldns_rdf_size(rdf);
+	if (len == 0 || len > DNS_NAME_MAX) {
+		ldns_rdf_deep_free(rdf);
+		return 0;
+	}
+	memcpy(out, ldns_rdf_data(rdf), len);
+	ldns_rdf_deep_free(rdf);
+	return len;
+}
+
+/* The closest zone enclosing a name: its longest suffix that is an apex. */
+static int
+enclosing_zone(const struct dns_index *ix, const uint8_t *p, size_t len,
+    uint16_t *zone)
+{
+	struct entry *e;
+
+	for (; *p != 0; len -= *p + 1u, p += *p + 1) {
+		e = find(ix, p, len, hash_name(p, len));
+		if (e != NULL && (e->flags & ENT_APEX)) {
+			*zone = e->zone;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Add the name at arena bytes [off, off+len) for service svc, and the
+ * empty non-terminals between it and its zone's apex.
+ */
+static void
+add_name(struct dns_index *ix, uint32_t off, size_t len, int32_t svc)
+{
+	const uint8_t *p = ix->arena + off;
+	struct entry *e;
+	uint16_t zone;
+	unsigned labels = count_labels(p);
+	bool added;
+
+	if (enclosing_zone(ix, p, len, &zone) == -1)
+		return;		/* config.c allows no such name */
+	if (labels > ix->maxlabels)
+		ix->maxlabels = labels;
+	e = insert(ix, off, len, zone, &added);
+	if (e->svc == NO_SVC)
+		e->svc = svc;	/* config.c rejects a name given twice */
+	while (len > ix->zones[zone].len) {
+		len -= *p + 1u;
+		off += *p + 1u;
+		p += *p + 1;
+		if (len == ix->zones[zone].len)
+			break;
+		e = insert(ix, off, len, zone, &added);
+		if (!added)
+			break;	/* it was added with the names above it */
+	}
+}
+
+static void
+fill_service(struct dns_index_svc *out, const struct cfg_service *s)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, s->name, sizeof(out->name));
+	out->family = s->family;
+	if (s->family == AF_INET)
+		memcpy(out->addr, &s->address4, 4);
+	else
+		memcpy(out->addr, &s->address6, 16);
+	out->guest = s->dns_answer == CFG_DNS_ANSWER_GUEST;
+	out->boot_timeout_ms = s->boot_timeout_ms;
+}
+
+struct dns_index *
+dns_index_new(const struct config *cfg, uint32_t serial)
+{
+	struct dns_index *ix;
+	size_t i, j, bound = 0, arenalen = 0, size;
+	uint8_t wire[DNS_NAME_MAX];
+	uint32_t off = 0;
+	struct entry *e;
+	bool added;
+
+	if (cfg->nzones > UINT16_MAX || cfg->nservices > INT32_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((ix = calloc(1, sizeof(*ix))) == NULL)
+		return NULL;
+	ix->ttl = cfg->ttl;
+	ix->serial = serial;
+	ix->forwards = cfg->has_forwarder;
+
+	/* Upper bounds: one entry per label of every name. */
+	for (i = 0; i < cfg->nzones; i++) {
+		bound++;
+		arenalen += strlen(cfg->zones[i]) + 1;
+	}
+	for (i = 0; i < cfg->nservices; i++)
+		for (j = 0; j < cfg->services[i].nnames; j++) {
+			size = dns_name_to_wire(cfg->services[i].names[j],
+			    wire);
+			bound += count_labels(wire);
+			arenalen += size;
+		}
+	for (size = 16; size < 2 * bound; size *= 2)
+		;
+	ix->mask = size - 1;
+	ix->table = calloc(size, sizeof(*ix->table));
+	ix->arena = malloc(arenalen + 1);
+	ix->zones = calloc(cfg->nzones + 1, sizeof(*ix->zones));
+	ix->svcs = calloc(cfg->nservices + 1, sizeof(*ix->svcs));
+	if (ix->table == NULL || ix->arena == NULL || ix->zones == NULL ||
+	    ix->svcs == NULL) {
+		dns_index_free(ix);
+		errno = ENOMEM;
+		return NULL;
+	}
+
+	for (i = 0; i < cfg->nzones; i++) {
+		size = dns_name_to_wire(cfg->zones[i], ix->arena + off);
+		if (size == 0)
+			continue;	/* validated by config.c */
+		ix->zones[ix->nzones] = (struct zone){ off, (uint8_t)size };
+		e = insert(ix, off, size, (uint16_t)ix->nzones, &added);
+		e->flags |= ENT_APEX;
+		e->zone = (uint16_t)ix->nzones++;
+		if (count_labels(ix->arena + off) > ix->maxlabels)
+			ix->maxlabels = count_labels(ix->arena + off);
+		off += size;
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		fill_service(&ix->svcs[i], &cfg->services[i]);
+		for (j = 0; j < cfg->services[i].nnames; j++) {
+			size = dns_name_to_wire(cfg->services[i].names[j],
+			    ix->arena + off);
+			if (size == 0)
+				continue;
+			add_name(ix, off, size, (int32_t)i);
+			off += size;
+		}
+	}
+	ix->nsvcs = cfg->nservices;
+	return ix;
+}
+
+void
+dns_index_free(struct dns_index *ix)
+{
+	if (ix == NULL)
+		return;
+	free(ix->table);
+	free(ix->arena);
+	free(ix->zones);
+	free(ix->svcs);
+	free(ix);
+}
+
+void
+dns_index_lookup(const struct dns_index *ix, const uint8_t *name,
+    size_t len, struct dns_lookup *l)
+{
+	const uint8_t *p = name;
+	const struct entry *e;
+	unsigned labels = count_labels(name);
+
+	memset(l, 0, sizeof(*l));
+	l->svc = -1;
+	/* A suffix with more labels than any entry cannot match. */
+	for (; labels > ix->maxlabels; labels--)
+		p += *p + 1;
+	for (; *p != 0; p += *p + 1) {
+		e = find(ix, p, len - (size_t)(p - name),
+		    hash_name(p, len - (size_t)(p - name)));
+		if (e == NULL)
+			continue;
+		l->zone_off = len - ix->zones[e->zone].len;
+		if (p != name) {
+			l->kind = DNS_LOOKUP_NXDOMAIN;
+			return;
+		}
+		l->kind = DNS_LOOKUP_NAME;
+		l->apex = (e->flags & ENT_APEX) != 0;
+		l->svc = e->svc;
+		return;
+	}
+	l->kind = DNS_LOOKUP_OUTSIDE;
+}
+
+const struct dns_index_svc *
+dns_index_service(const struct dns_index *ix, size_t i)
+{
+	return &ix->svcs[i];
+}
+
+size_t
+dns_index_nservices(const struct dns_index *ix)
+{
+	return ix->nsvcs;
+}
+
+uint32_t
+dns_index_ttl(const struct dns_index *ix)
+{
+	return ix->ttl;
+}
+
+uint32_t
+dns_index_serial(const struct dns_index *ix)
+{
+	return ix->serial;
+}
+
+bool
+dns_index_forwards(const struct dns_index *ix)
+{
+	return ix->forwards;
+}
