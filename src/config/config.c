@@ -50,12 +50,21 @@ struct section {
 	char		 name[CFG_SERVICE_NAME_MAX + 1];	/* service name */
 	int		 line;
 	bool		 bad;		/* header already reported */
+	size_t		 first, count;	/* its entries, contiguous */
+};
+
+/* An error, kept until the end so that all are printed in line order. */
+struct perror {
+	int		 line;
+	int		 seq;
+	char		*msg;
 };
 
 struct parser {
 	const char	*file;
 	FILE		*errf;
 	int		 nerrors;
+	struct perror	*errs;
 
 	/* line source: a stdio stream or a string */
 	FILE		*in;
@@ -65,27 +74,61 @@ struct parser {
 	bool		 indented;	/* current line starts with blank */
 
 	struct section	*sections;
-	size_t		 nsections;
+	size_t		 nsections, capsections;
 	struct entry	*entries;
-	size_t		 nentries;
+	size_t		 nentries, capentries;
 
 	struct config	*cfg;
 	int		*keyline;	/* line of each global key, or 0 */
 };
 
+static void *xreallocarray(void *, size_t, size_t);
+static void perr(struct parser *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 perr(struct parser *p, int line, const char *fmt, ...)
 {
+	struct perror *e;
 	va_list ap;
 
-	p->nerrors++;
-	if (p->errf == NULL)
-		return;
-	fprintf(p->errf, "%s:%d: ", p->file, line);
+	p->errs = xreallocarray(p->errs, (size_t)p->nerrors + 1,
+	    sizeof(*p->errs));
+	e = &p->errs[p->nerrors];
+	e->line = line;
+	e->seq = p->nerrors++;
 	va_start(ap, fmt);
-	vfprintf(p->errf, fmt, ap);
+	if (vasprintf(&e->msg, fmt, ap) == -1)
+		e->msg = NULL;
 	va_end(ap);
-	fputc('\n', p->errf);
+}
+
+static int
+perror_cmp(const void *a, const void *b)
+{
+	const struct perror *x = a, *y = b;
+
+	return x->line != y->line ? x->line - y->line : x->seq - y->seq;
+}
+
+/* Print the errors in line order (then in the order found), and free. */
+static void
+print_errors(struct parser *p)
+{
+	int i;
+
+	qsort(p->errs, (size_t)p->nerrors, sizeof(*p->errs), perror_cmp);
+	for (i = 0; i < p->nerrors; i++) {
+		if (p->errf != NULL)
+			fprintf(p->errf, "%s:%d: %s\n", p->file,
+			    p->errs[i].line, p->errs[i].msg ? p->errs[i].msg :
+			    "(out of memory)");
+		free(p->errs[i].msg);
+	}
+	free(p->errs);
+	p->errs = NULL;
 }
 
 static void *
@@ -168,8 +211,11 @@ parse_section_header(struct parser *p, char *s)
 	char *end, *name;
 	size_t i, len;
 
-	p->sections = xreallocarray(p->sections, p->nsections + 1,
-	    sizeof(*p->sections));
+	if (p->nsections == p->capsections) {
+		p->capsections = p->capsections ? p->capsections * 2 : 16;
+		p->sections = xreallocarray(p->sections, p->capsections,
+		    sizeof(*p->sections));
+	}
 	sec = &p->sections[p->nsections++];
 	memset(sec, 0, sizeof(*sec));
 	sec->line = p->lineno;
@@ -273,8 +319,13 @@ handler(void *user, const char *section, const char *key, const char *value)
 		strcat(last->value, value);
 		return 1;
 	}
-	p->entries = xreallocarray(p->entries, p->nentries + 1,
-	    sizeof(*p->entries));
+	if (p->nentries == p->capentries) {
+		p->capentries = p->capentries ? p->capentries * 2 : 64;
+		p->entries = xreallocarray(p->entries, p->capentries,
+		    sizeof(*p->entries));
+	}
+	if (p->sections[p->nsections - 1].count++ == 0)
+		p->sections[p->nsections - 1].first = p->nentries;
 	e = &p->entries[p->nentries++];
 	memset(e, 0, sizeof(*e));
 	e->section = p->nsections - 1;
@@ -1414,6 +1465,46 @@ check_global(struct parser *p)
 	}
 }
 
+static struct parser *sort_parser;	/* qsort has no context argument */
+
+static int
+section_name_cmp(const void *a, const void *b)
+{
+	const struct section *x = &sort_parser->sections[*(const size_t *)a];
+	const struct section *y = &sort_parser->sections[*(const size_t *)b];
+	int r = strcmp(x->name, y->name);
+
+	return r != 0 ? r : x->line - y->line;
+}
+
+/* Report and drop every service defined twice (sorted: n log n). */
+static void
+mark_duplicate_services(struct parser *p)
+{
+	size_t *idx = xcalloc(p->nsections, sizeof(*idx)), n = 0, i;
+
+	for (i = 0; i < p->nsections; i++)
+		if (p->sections[i].sect == S_SERVICE && !p->sections[i].bad)
+			idx[n++] = i;
+	sort_parser = p;
+	qsort(idx, n, sizeof(*idx), section_name_cmp);
+	for (i = 1; i < n; i++) {
+		struct section *prev = &p->sections[idx[i - 1]];
+		struct section *sec = &p->sections[idx[i]];
+		if (strcmp(prev->name, sec->name) != 0)
+			continue;
+		/* idx[i - 1] may be a duplicate too: find the first. */
+		size_t j = i - 1;
+		while (j > 0 && strcmp(p->sections[idx[j - 1]].name,
+		    sec->name) == 0)
+			j--;
+		perr(p, sec->line, "duplicate service \"%s\" (first defined "
+		    "at line %d)", sec->name, p->sections[idx[j]].line);
+		sec->bad = true;
+	}
+	free(idx);
+}
+
 static struct config *
 parse(struct parser *p)
 {
@@ -1442,28 +1533,18 @@ parse(struct parser *p)
 		if (p->sections[s].sect == S_SERVICE)
 			nservice_sections++;
 	c->services = xcalloc(nservice_sections, sizeof(*c->services));
+	mark_duplicate_services(p);
 	for (s = 0; s < p->nsections; s++) {
 		struct section *sec = &p->sections[s];
 		if (sec->sect != S_SERVICE || sec->bad)
 			continue;
-		for (i = 0; i < c->nservices; i++)
-			if (strcmp(c->services[i].name, sec->name) == 0)
-				break;
-		if (i < c->nservices) {
-			perr(p, sec->line, "duplicate service \"%s\" (first "
-			    "defined at line %d)", sec->name,
-			    c->services[i].line);
-			sec->bad = true;
-			continue;
-		}
 		svc = &c->services[c->nservices++];
 		snprintf(svc->name, sizeof(svc->name), "%s", sec->name);
 		svc->line = sec->line;
 		service_defaults(svc);
 		memset(seen, 0, NKEYS * sizeof(*seen));
-		for (i = 0; i < p->nentries; i++)
-			if (p->entries[i].section == s)
-				apply_entry(p, &p->entries[i], svc, seen);
+		for (i = sec->first; i < sec->first + sec->count; i++)
+			apply_entry(p, &p->entries[i], svc, seen);
 	}
 	free(seen);
 
@@ -1493,6 +1574,7 @@ finish(struct parser *p, int *nerrors)
 {
 	struct config *c = parse(p);
 
+	print_errors(p);
 	parser_free(p);
 	if (nerrors != NULL)
 		*nerrors = p->nerrors;

@@ -32,6 +32,9 @@ ctl_cmd_changes(enum ctl_cmd c)
 	return c == CTL_BOOT || c == CTL_REAP || c == CTL_RELOAD;
 }
 
+static int	fail(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {

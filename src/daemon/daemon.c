@@ -196,7 +196,15 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 		d->reload_failures++;
 		return -1;
 	}
-	if (d->dns != NULL && dns_reload(d->dns, new) == -1) {
+	if (d->dns == NULL && new->ndns_listen > 0 &&
+	    (d->dns = dns_new(d->base, new, d->lc)) == NULL) {
+		snprintf(err, errlen, "%s: a DNS address cannot be bound (see "
+		    "the log)", d->config_path);
+		proxy_reload(d->proxy, old);
+		config_free(new);
+		d->reload_failures++;
+		return -1;
+	} else if (d->dns != NULL && dns_reload(d->dns, new) == -1) {
 		snprintf(err, errlen, "%s: a DNS address cannot be bound (see "
 		    "the log)", d->config_path);
 		proxy_reload(d->proxy, old);

@@ -46,6 +46,13 @@ log_getverbose(void)
 	return verbosity;
 }
 
+static void	vlog(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+static void	vlog_errno(int, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+static void	logmsg(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
