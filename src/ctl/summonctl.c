@@ -306,9 +306,12 @@ cmd_boot(FILE *f, const char *service)
 	char buf[32];
 
 	snprintf(req.service, sizeof(req.service), "%s", service);
-	res = call(f, &req, boot_progress);
-	printf("%s: ready in %s\n", service, fmt_duration(int_or_neg(res,
-	    "ms"), buf, sizeof(buf)));
+	res = call(f, &req, json_out ? NULL : boot_progress);
+	if (json_out)
+		print_json(res);
+	else
+		printf("%s: ready in %s\n", service, fmt_duration(
+		    int_or_neg(res, "ms"), buf, sizeof(buf)));
 	json_decref(res);
 	return EX_OK;
 }
@@ -340,6 +343,11 @@ cmd_reap(int argc, char **argv)
 	if ((req.nservices > 0) + req.idle + req.all != 1)
 		return die_usage("reap needs SERVICE..., --idle or --all");
 	res = call(connect_daemon(), &req, NULL);
+	if (json_out) {
+		print_json(res);
+		json_decref(res);
+		return EX_OK;
+	}
 	if (json_array_size(json_object_get(res, "stopping")) == 0)
 		printf("nothing to reap\n");
 	json_array_foreach(json_object_get(res, "stopping"), i, v)
@@ -443,8 +451,11 @@ cmd_reload(FILE *f)
 	struct ctl_request req = { .cmd = CTL_RELOAD };
 	json_t *res = call(f, &req, NULL);
 
-	printf("reloaded: %lld services\n",
-	    (long long)int_or_neg(res, "services"));
+	if (json_out)
+		print_json(res);
+	else
+		printf("reloaded: %lld services\n",
+		    (long long)int_or_neg(res, "services"));
 	json_decref(res);
 	return EX_OK;
 }
