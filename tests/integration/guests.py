@@ -24,6 +24,36 @@ def netns():
     return ""
 
 
+def setup_pids():
+    """PIDs of the virtlogd/libvirtd scripts/setup started, if any."""
+    try:
+        with open(SETUP_ENV) as f:
+            for line in f:
+                if line.startswith("SUMMON_SETUP_PIDS="):
+                    return line.split("=", 1)[1].strip().strip('"').split()
+    except OSError:
+        pass
+    return []
+
+
+def restart_libvirtd():
+    """Kill the libvirtd scripts/setup started and start it again."""
+    import signal
+    import time
+    p = subprocess.run(["pidof", "libvirtd"], capture_output=True,
+                       text=True)
+    for pid in p.stdout.split():
+        os.kill(int(pid), signal.SIGTERM)
+    for _ in range(100):
+        if subprocess.run(["pidof", "libvirtd"],
+                          capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    subprocess.run([os.path.join(SRCDIR, "scripts", "setup")], check=True,
+                   capture_output=True, timeout=180)
+
+
 def in_ns(cmd):
     """cmd (a list) to run where the guests are reachable."""
     ns = netns()

@@ -7,9 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+import concurrent.futures
 import unittest
 
-from summon_test import Summond, wait_for
+from summon_test import Summond, free_port, wait_for
 import guests
 
 NET = "summon-it"
@@ -25,13 +26,16 @@ serial-dir = @DIR@/serial
 on-exit = stop
 
 [dns]
-listen =
+listen = %(dns)s
+zone = it.summon.
+rate-limit = 0
 
 [metrics]
 listen =
 
 [network]
-mode = bridge
+mode = %(mode)s
+user-ports = 27000-27099
 name = %(net)s
 bridge = smnit0
 gateway = 10.97.0.1/24
@@ -46,9 +50,10 @@ idle-timeout = %(idle)s
 """
 
 
-def conf(idle="1h"):
+def conf(idle="1h", mode="bridge", dns=""):
     return CONF % {"templates": guests.TEMPLATES, "net": NET,
-                   "image": guests.IMAGE, "idle": idle}
+                   "image": guests.IMAGE, "idle": idle, "mode": mode,
+                   "dns": dns}
 
 
 @unittest.skipUnless(guests.libvirt_ready(), "no libvirtd (run scripts/setup)")
@@ -63,8 +68,8 @@ class LifecycleTest(unittest.TestCase):
             self.d.stop(signal.SIGKILL)
         guests.cleanup(PREFIX, NET)
 
-    def start(self, idle="1h"):
-        self.d = Summond(conf(idle), prefix=guests.in_ns([]))
+    def start(self, idle="1h", mode="bridge", dns=""):
+        self.d = Summond(conf(idle, mode, dns), prefix=guests.in_ns([]))
         self.d.start()
         return self.d
 
@@ -146,6 +151,52 @@ class LifecycleTest(unittest.TestCase):
         d.ctl("boot", "hello", timeout=180)
         self.assertEqual(d.stop(signal.SIGTERM, timeout=60), 0)
         self.assertEqual(guests.domains(PREFIX), [])
+
+
+    def test_dig_stampede_makes_one_domain(self):
+        port = free_port()
+        d = self.start(dns="127.0.0.1:%d" % port)
+
+        def dig(_):
+            return subprocess.run(guests.in_ns(
+                ["dig", "+short", "+time=5", "+tries=1", "@127.0.0.1", "-p",
+                 str(port), "hello.it.summon", "A"]),
+                capture_output=True, text=True, timeout=60).stdout.strip()
+        with concurrent.futures.ThreadPoolExecutor(200) as pool:
+            answers = list(pool.map(dig, range(200)))
+        self.assertEqual(answers, ["127.0.0.2"] * 200)
+        wait_for(lambda: self.status()["state"] == "ready", timeout=180,
+                 what="ready after the lookups")
+        self.assertEqual(len(guests.domains(PREFIX)), 1)
+        self.assertEqual(self.status()["boots"], 1)
+        self.assertEqual(self.status()["wakes"]["dns"], 200)
+
+    def test_user_mode(self):
+        d = self.start(mode="user")
+        d.ctl("boot", "hello", timeout=180)
+        st = self.status()
+        self.assertTrue(st["guest_address"].startswith("127.0.0.1:"))
+        r = self.curl(st["guest_address"], "/healthz")
+        self.assertEqual(r.stdout.strip(), "ok", r.stderr)
+        d.ctl("reap", "hello")
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
+                 what="domain gone")
+
+    @unittest.skipUnless(guests.setup_pids(), "libvirtd is not ours to restart")
+    def test_libvirtd_restart(self):
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        guests.restart_libvirtd()
+        # summond kept running and reconnected; the guest is still ours.
+        self.assertIsNone(d.proc.poll())
+        wait_for(lambda: "libvirt connection back" in d.logtext() or
+                 "connected to" in d.logtext().split("summond ready")[-1],
+                 timeout=60, what="reconnect")
+        d.ctl("reap", "hello")
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=60,
+                 what="domain reaped after the reconnect")
+        d.ctl("boot", "hello", timeout=180)
+        self.assertEqual(self.status()["state"], "ready")
 
 
 if __name__ == "__main__":
