@@ -280,8 +280,9 @@ reader(char *str, int num, void *stream)
 	p->indented = line[0] == ' ' || line[0] == '\t';
 	len = strlen(line);
 	if (toolong || len >= (size_t)num - 1) {
+		/* inih's buffer holds num bytes: the line, '\n' and NUL. */
 		perr(p, p->lineno, "line too long (at most %d characters)",
-		    num - 2 < LINE_MAX_LEN ? num - 2 : LINE_MAX_LEN);
+		    num - 3 < LINE_MAX_LEN ? num - 3 : LINE_MAX_LEN);
 		snprintf(str, (size_t)num, "\n");
 		return str;
 	}

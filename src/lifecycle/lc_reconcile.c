@@ -80,8 +80,18 @@ adopted_state(enum vm_dstate ds, const char *row_state)
 		    strcmp(row_state, "starting") == 0 ? LC_STARTING :
 		    LC_STOPPING;
 	case VM_DS_PAUSED:
-		return strcmp(row_state, "standby") == 0 ? LC_STANDBY :
-		    LC_SUSPENDED;
+		/*
+		 * A create that was still in flight shows as paused (QEMU
+		 * starts with its CPUs stopped); libvirt finishes it without
+		 * us, and the probe (bounded by boot-timeout) sees it come up.
+		 */
+		if (strcmp(row_state, "standby") == 0)
+			return LC_STANDBY;
+		if (strcmp(row_state, "starting") == 0)
+			return LC_STARTING;
+		if (strcmp(row_state, "stopping") == 0)
+			return LC_STOPPING;
+		return LC_SUSPENDED;
 	case VM_DS_SAVED:
 		return LC_SAVED;
 	default:
