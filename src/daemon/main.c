@@ -2,6 +2,7 @@
  * main.c - summond(8): command line, then hand over to daemon.c.
  */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -20,6 +21,22 @@ usage(FILE *f)
 	    "  -v        more verbose (repeatable)\n"
 	    "  -n        check the configuration, print every error, exit\n",
 	    SUMMON_SYSCONFDIR);
+}
+
+/*
+ * One listening socket per service port, plus clients and relays: take
+ * every descriptor the hard limit allows (the unit sets LimitNOFILE).
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
 }
 
 int
@@ -81,6 +98,7 @@ main(int argc, char *argv[])
 		return 1;
 
 	log_init("summond", foreground, verbose);
+	raise_fd_limit();
 	if (daemon_init(&d, path, cfg) == -1) {
 		daemon_free(&d);
 		return 1;

@@ -160,6 +160,17 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 			    (unsigned long long)ps.refused[j]);
 	}
 
+	if (d->reaper != NULL) {
+		const struct reaper_stats *rs = reaper_stats(d->reaper);
+		header(b, "summon_reaper_tick_seconds", "gauge",
+		    "How long the reaper's tick took: the last one and the "
+		    "longest.");
+		evbuffer_add_printf(b, "summon_reaper_tick_seconds{tick="
+		    "\"last\"} %.6f\nsummon_reaper_tick_seconds{tick=\"max\"} "
+		    "%.6f\n", (double)rs->last_tick_us / 1e6,
+		    (double)rs->max_tick_us / 1e6);
+	}
+
 	header(b, "summon_reaps_total", "counter",
 	    "Instances stopped, by reason.");
 	for (i = 0; i < LC_NREASONS; i++)
