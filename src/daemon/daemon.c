@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,11 +323,6 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 int
 daemon_run(struct daemon *d)
 {
-	/*
-	 * Parsing a large configuration leaves freed heap behind (40,000
-	 * transient strings for 10,000 services); give it back.
-	 */
-	malloc_trim(0);
 	log_info("summond ready: %zu services, config %s", d->cfg->nservices,
 	    d->config_path);
 	sd_notify(0, "READY=1");
