@@ -88,14 +88,17 @@ def many_services(n=10000):
             rc, _ = dns_query("s%d.load.summon" % i, dns)
             ok += rc == 0
         time.sleep(2.5)     # a few reaper ticks
+        rss_idle = rss_kb(p.pid)
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mp,
                                     timeout=60) as r:
             m = r.read().decode()
         tick = {k: float(v) for k, v in re.findall(
             r'summon_reaper_tick_seconds\{tick="(\w+)"\} (\S+)', m)}
-        print("10,000 services: start-up %.2f s, RSS %.1f MiB, %d fds, "
-              "reaper tick last %.1f us / max %.1f us, DNS %d/100 answered"
-              % (took, rss_kb(p.pid) / 1024, fds(p.pid),
+        print("10,000 services: start-up %.2f s, RSS %.1f MiB (%.1f MiB "
+              "after a /metrics scrape of %d KiB), %d fds, reaper tick "
+              "last %.1f us / max %.1f us, DNS %d/100 answered"
+              % (took, rss_idle / 1024, rss_kb(p.pid) / 1024,
+                 len(m) // 1024, fds(p.pid),
                  tick.get("last", -1) * 1e6, tick.get("max", -1) * 1e6, ok))
     finally:
         p.send_signal(signal.SIGTERM)

@@ -159,10 +159,6 @@ service_new(struct lifecycle *lc, const struct cfg_service *cfg)
 	s->lc = lc;
 	s->last_boot_ms = -1;
 	TAILQ_INIT(&s->standby);
-	if ((s->retry = evtimer_new(lc->base, retry_cb, s)) == NULL) {
-		free(s);
-		return NULL;
-	}
 	if (lc->store != NULL)
 		store_service_stats(lc->store, s->name, &s->boots,
 		    &s->last_boot_ms);
@@ -172,7 +168,8 @@ service_new(struct lifecycle *lc, const struct cfg_service *cfg)
 static void
 service_free(struct lc_service *s)
 {
-	event_free(s->retry);
+	if (s->retry != NULL)
+		event_free(s->retry);
 	free(s);
 }
 
@@ -440,6 +437,12 @@ lifecycle_wake(struct lifecycle *lc, const char *service,
 		return (int)lc_service_state(s);
 	}
 	if (s->failed && now < s->retry_at_us) {
+		/* Made on first need: 10,000 services rarely all back off. */
+		if (s->retry == NULL &&
+		    (s->retry = evtimer_new(lc->base, retry_cb, s)) == NULL) {
+			log_warnx("%s: cannot arm the back-off timer", service);
+			return LC_FAILED;
+		}
 		if (!evtimer_pending(s->retry, NULL)) {
 			wait = s->retry_at_us - now;
 			tv.tv_sec = (time_t)(wait / 1000000);

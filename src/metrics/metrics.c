@@ -105,10 +105,15 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 		    (unsigned long long)info.boot_failures);
 	}
 
+	/*
+	 * Histograms and refusals only for services that have some: 10,000
+	 * services that never booted would be 170,000 lines of zeros.
+	 */
 	header(b, "summon_cold_start_seconds", "histogram",
 	    "From the first wake to ready.");
 	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1 ||
+		    info.cold_start->total == 0)
 			continue;
 		snprintf(labels, sizeof(labels), "service=\"%s\",",
 		    info.service);
@@ -154,10 +159,13 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 	for (i = 0; i < cfg->nservices; i++) {
 		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
 		for (j = 0; j < PROXY_NREFUSALS; j++)
-			evbuffer_add_printf(b, "summon_proxy_refused_total{"
-			    "service=\"%s\",reason=\"%s\"} %llu\n",
-			    cfg->services[i].name, proxy_refusal_name(j),
-			    (unsigned long long)ps.refused[j]);
+			if (ps.refused[j] > 0)
+				evbuffer_add_printf(b,
+				    "summon_proxy_refused_total{service="
+				    "\"%s\",reason=\"%s\"} %llu\n",
+				    cfg->services[i].name,
+				    proxy_refusal_name(j),
+				    (unsigned long long)ps.refused[j]);
 	}
 
 	if (d->reaper != NULL) {

@@ -45,6 +45,19 @@ release_cb(evutil_socket_t fd, short ev, void *arg)
 	pconn_release_held(arg);
 }
 
+void
+pservice_release_later(struct pservice *ps)
+{
+	/* Made on first need: most services never hold anyone. */
+	if (ps->release == NULL &&
+	    (ps->release = event_new(ps->proxy->base, -1, 0, release_cb,
+	    ps)) == NULL) {
+		log_warnx("%s: cannot defer releasing held clients", ps->name);
+		return;
+	}
+	event_active(ps->release, 0, 0);
+}
+
 static struct pservice *
 pservice_find(struct proxy *p, const char *name)
 {
@@ -70,11 +83,6 @@ pservice_get(struct proxy *p, const struct cfg_service *cfg)
 	snprintf(ps->name, sizeof(ps->name), "%s", cfg->name);
 	TAILQ_INIT(&ps->held);
 	TAILQ_INIT(&ps->active);
-	if ((ps->release = event_new(p->base, -1, 0, release_cb, ps)) ==
-	    NULL) {
-		free(ps);
-		return NULL;
-	}
 	TAILQ_INSERT_TAIL(&p->services, ps, link);
 	return ps;
 }
@@ -87,7 +95,8 @@ pservice_unref(struct pservice *ps)
 	if (ps->waiter != NULL)
 		lifecycle_wait_cancel(ps->proxy->lc, ps->waiter);
 	TAILQ_REMOVE(&ps->proxy->services, ps, link);
-	event_free(ps->release);
+	if (ps->release != NULL)
+		event_free(ps->release);
 	free(ps);
 }
 
@@ -123,6 +132,10 @@ accept_error(struct evconnlistener *lev, void *arg)
 	/* Out of descriptors: pause a second instead of spinning. */
 	log_warnx("%s: accept on %s port %u: %s", l->ps->name, l->addr,
 	    l->public_port, strerror(err));
+	if (l->pause == NULL &&
+	    (l->pause = evtimer_new(l->ps->proxy->base, accept_resume, l)) ==
+	    NULL)
+		return;		/* keep accepting rather than stop for good */
 	evconnlistener_disable(lev);
 	evtimer_add(l->pause, &tv);
 }
@@ -170,11 +183,10 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 		sin6->sin6_port = htons(l->public_port);
 		len = sizeof(*sin6);
 	}
-	l->pause = evtimer_new(p->base, accept_resume, l);
 	l->lev = evconnlistener_new_bind(p->base, accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    BACKLOG, (struct sockaddr *)&ss, (int)len);
-	if (l->lev == NULL || l->pause == NULL) {
+	if (l->lev == NULL) {
 		log_warnx("service \"%s\": cannot listen on %s port %u: %s",
 		    cfg->name, cfg->address_text, l->public_port,
 		    strerror(errno));

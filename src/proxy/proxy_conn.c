@@ -91,7 +91,7 @@ pconn_free(struct pconn *c)
 	 * cannot recurse.
 	 */
 	if (was_connecting && ps->waiter == NULL && !TAILQ_EMPTY(&ps->held))
-		event_active(ps->release, 0, 0);
+		pservice_release_later(ps);
 	pservice_unref(ps);
 }
 

@@ -79,6 +79,8 @@ struct pconn {
 
 /* proxy.c */
 void	pservice_unref(struct pservice *);
+/* Run pconn_release_held(ps) from the loop, soon. */
+void	pservice_release_later(struct pservice *);
 
 /* proxy_conn.c */
 void	pconn_accept(struct pservice *, uint16_t guest_port, int fd);
