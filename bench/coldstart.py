@@ -190,6 +190,9 @@ def main():
         proc.wait(timeout=60)
         log.close()
         shutil.rmtree(d, ignore_errors=True)
+        for cmd in ("net-destroy", "net-undefine"):
+            subprocess.run(["virsh", "-c", "qemu:///system", cmd,
+                            "summon-bench"], capture_output=True)
 
     accel = "KVM" if KVM else "TCG (no /dev/kvm)"
     print("cold start, DNS query to first HTTP byte, %d runs, %s" %

@@ -119,6 +119,8 @@ print_errors(struct parser *p)
 {
 	int i;
 
+	if (p->nerrors == 0)
+		return;
 	qsort(p->errs, (size_t)p->nerrors, sizeof(*p->errs), perror_cmp);
 	for (i = 0; i < p->nerrors; i++) {
 		if (p->errf != NULL)
