@@ -3,7 +3,11 @@
  *
  * tcp:PORT connects to the guest (bridge: its address; user mode: the
  * loopback port forwarded to it) every PROBE_RETRY_MS until a connect
- * succeeds.  In user mode slirp accepts on the guest's behalf before the
+ * succeeds.  An attempt is abandoned after PROBE_CONNECT_MS, doubled
+ * after each time-out: a SYN sent before the guest's NIC was up is lost,
+ * and the kernel would only resend it after a second; a fresh attempt
+ * goes out as soon as the guest has announced itself.  (Measured: 250 ms
+ * per attempt cost ~240 ms on every cold start; 20 ms, ~10 ms.)  In user mode slirp accepts on the guest's behalf before the
  * guest listens and then hangs up, so a connect there counts only once
  * the connection has stayed open for USER_SETTLE_MS.  serial:TEXT
  * watches the guest's serial log for a line containing TEXT.  The
@@ -26,7 +30,8 @@
 #include "store.h"
 
 #define PROBE_RETRY_MS		5	/* between connects */
-#define PROBE_CONNECT_MS	250	/* one connect attempt */
+#define PROBE_CONNECT_MS	20	/* first connect attempt's limit */
+#define PROBE_CONNECT_MAX_MS	500	/* doubling up to this */
 #define USER_SETTLE_MS		30	/* slirp: stays open = guest there */
 #define SERIAL_POLL_MS		5
 #define SERIAL_LINE_MAX		1024
@@ -36,6 +41,7 @@ struct lc_probe {
 	struct event	*ev;		/* socket or poll timer */
 	int		 fd;
 	bool		 settling;	/* user mode: connected, watching */
+	unsigned	 attempt_ms;	/* limit of the next connect */
 	off_t		 off;		/* serial: bytes read so far */
 	char		 line[SERIAL_LINE_MAX];
 	size_t		 linelen;
@@ -94,8 +100,13 @@ tcp_event(evutil_socket_t fd, short what, void *arg)
 		retry_later(p, PROBE_RETRY_MS);
 		return;
 	}
-	if ((what & EV_TIMEOUT) ||
-	    getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+	if (what & EV_TIMEOUT) {
+		if (p->attempt_ms < PROBE_CONNECT_MAX_MS)
+			p->attempt_ms *= 2;	/* maybe just slow */
+		retry_later(p, PROBE_RETRY_MS);
+		return;
+	}
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
 	    err != 0) {
 		retry_later(p, PROBE_RETRY_MS);
 		return;
@@ -117,7 +128,8 @@ tcp_attempt(struct lc_probe *p)
 	struct instance *in = p->in;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct timeval tv = { 0, PROBE_CONNECT_MS * 1000 };
+	struct timeval tv = { (time_t)(p->attempt_ms / 1000),
+	    (suseconds_t)(p->attempt_ms % 1000) * 1000 };
 	const struct cfg_service *sc = in->svc->cfg;
 	size_t i;
 
@@ -209,6 +221,7 @@ lc_probe_start(struct instance *in)
 		return -1;
 	p->in = in;
 	p->fd = -1;
+	p->attempt_ms = PROBE_CONNECT_MS;
 	in->probe = p;
 	if (in->svc->cfg->ready == CFG_READY_SERIAL) {
 		p->ev = evtimer_new(in->lc->base, serial_poll, p);
