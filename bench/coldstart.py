@@ -9,7 +9,8 @@ with raw QEMU (exec to its readiness line on the serial console).
 Prints p50/p90/p99 per variant, the split of summond's own time
 (domain create or resume vs. guest boot and readiness) and ratios.
 Runs inside the namespace of the guests (bench/coldstart.sh puts it
-there).  Not run by CI."""
+there).  CSV=file also writes every run (bench/plot_coldstart.sh draws
+it).  Not run by CI."""
 import json
 import os
 import shutil
@@ -194,6 +195,15 @@ def main():
             subprocess.run(["virsh", "-c", "qemu:///system", cmd,
                             "summon-bench"], capture_output=True)
 
+    if os.environ.get("CSV"):
+        # One row a run: variant, run, milliseconds (for the plot).
+        with open(os.environ["CSV"], "w") as f:
+            f.write("variant,run,ms\n")
+            for svc in ("cold", "warm", "susp"):
+                for i, ms in enumerate(results[svc][0]):
+                    f.write("%s,%d,%.3f\n" % (svc, i, ms))
+            for i, ms in enumerate(raw):
+                f.write("raw,%d,%.3f\n" % (i, ms))
     accel = "KVM" if KVM else "TCG (no /dev/kvm)"
     print("cold start, DNS query to first HTTP byte, %d runs, %s" %
           (RUNS, accel))
