@@ -114,8 +114,10 @@ int		 lifecycle_wake(struct lifecycle *, const char *service,
 
 /*
  * Call fn once when service is ready or has failed.  If it is ready
- * already, fn is not called and NULL is returned with errno EALREADY.
- * The caller may cancel a waiter that has not fired yet.
+ * already, fn is not called and NULL is returned with errno EALREADY; if
+ * nothing is under way that will end either way (the boot the wake
+ * started has failed already), NULL with errno ECANCELED.  The caller
+ * may cancel a waiter that has not fired yet.
  */
 struct lc_waiter *lifecycle_wait(struct lifecycle *, const char *service,
 		    lc_notify_fn fn, void *arg);

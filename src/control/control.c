@@ -316,6 +316,10 @@ cmd_boot(struct client *c, const struct ctl_request *req)
 			return ctl_answer_ok(req->id, json_pack("{s:s, s:s, "
 			    "s:i}", "service", req->service, "state", "ready",
 			    "ms", 0));
+		if (errno == ECANCELED)
+			return ctl_answer_error(req->id, "%s: boot failed (see "
+			    "summonctl events %s)", req->service,
+			    req->service);
 		return ctl_answer_error(req->id, "cannot wait for %s: %s",
 		    req->service, strerror(errno));
 	}

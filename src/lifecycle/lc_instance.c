@@ -507,11 +507,11 @@ lc_boot(struct lc_service *s)
 	}
 	s->active = in;
 	in->woke_us = clock_mono_us();
+	lc_record(lc, s->name, in->id, "boot", "create %s", in->domain);
 	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
 		lc_instance_failed(in, err);
 		return -1;
 	}
-	lc_record(lc, s->name, in->id, "boot", "create %s", in->domain);
 	in->job.xml = xml;
 	submit(in, s->cfg->stop_mode == CFG_STOP_SAVE ? VM_DEFINE_START :
 	    VM_CREATE);

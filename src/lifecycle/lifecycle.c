@@ -464,6 +464,23 @@ lc_failed(struct lc_service *s)
 	lc_notify(s, false);
 }
 
+/*
+ * Whether something under way will end in ready or failed: a boot in
+ * flight, a boot queued behind a stop, or one waiting out its back-off.
+ * A boot that failed inside the wake that started it (no room, no
+ * template) leaves nothing to wait for.
+ */
+static bool
+outcome_coming(const struct lc_service *s)
+{
+	const struct instance *in = s->active;
+
+	if (in != NULL && (in->state == LC_STARTING ||
+	    (in->state == LC_STOPPING && s->rewake)))
+		return true;
+	return s->retry != NULL && evtimer_pending(s->retry, NULL);
+}
+
 struct lc_waiter *
 lifecycle_wait(struct lifecycle *lc, const char *service, lc_notify_fn fn,
     void *arg)
@@ -477,6 +494,10 @@ lifecycle_wait(struct lifecycle *lc, const char *service, lc_notify_fn fn,
 	}
 	if (s->active != NULL && s->active->state == LC_READY) {
 		errno = EALREADY;
+		return NULL;
+	}
+	if (!outcome_coming(s)) {
+		errno = ECANCELED;	/* the boot failed already */
 		return NULL;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)

@@ -176,6 +176,8 @@ want_ready(struct pservice *ps)
 	    lifecycle_outcome, ps);
 	if (ps->waiter == NULL && errno == EALREADY)
 		pconn_release_held(ps);
+	else if (ps->waiter == NULL)
+		pconn_refuse_held(ps, PROXY_REFUSED_BOOT_FAILED);
 }
 
 void

@@ -158,6 +158,24 @@ class DaemonTest(unittest.TestCase):
         p = self.d.ctl("events", "nope", check=False)
         self.assertEqual(p.returncode, 1)
 
+    def test_events_follow_is_pushed(self):
+        f = subprocess.Popen([SUMMONCTL, "-s", self.d.sock, "--json",
+                              "events", "-n", "0", "--follow", "hello"],
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.3)
+            # A boot that cannot succeed here still records events.
+            self.d.ctl("boot", "hello", check=False, timeout=60)
+            kinds = []
+            while "boot-failed" not in kinds:
+                line = f.stdout.readline()
+                self.assertTrue(line, "follow ended early")
+                kinds.append(json.loads(line)["kind"])
+            self.assertEqual(kinds[0], "boot")
+        finally:
+            f.kill()
+            f.wait()
+
     def test_second_daemon_refused(self):
         other = Summond(CONF)
         with open(self.d.conf) as f:
