@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "check_main.h"
 
 /* Parse text; return the config (or NULL) and the error output. */
 static struct config *
@@ -519,14 +520,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+CHECK_MAIN(suite)

@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "ctl_format.h"
+#include "check_main.h"
 
 static json_t *
 parse_line(const char *line)
@@ -249,14 +250,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+CHECK_MAIN(suite)

@@ -22,6 +22,7 @@
 #include "lifecycle.h"
 #include "store.h"
 #include "vm.h"
+#include "check_main.h"
 
 static const char *template_xml =
     "<domain type='test'>\n"
@@ -523,14 +524,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+CHECK_MAIN(suite)

@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "store.h"
 #include "vm.h"
+#include "check_main.h"
 
 #define GUEST_PORT	31000	/* first of user-ports */
 
@@ -498,14 +499,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
-}
+CHECK_MAIN(suite)

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "vm.h"
+#include "check_main.h"
 
 #define URI	"test:///default"
 #define WAIT_MS	5000
@@ -752,14 +753,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(suite)
