@@ -391,7 +391,8 @@ END_TEST
 
 static void setup_max_held(void)
 {
-	setup_with("max-held = 2\nhold-timeout = 300ms\n",
+	/* Long enough for all three to be there under valgrind too. */
+	setup_with("max-held = 2\nhold-timeout = 2s\n",
 	    "boot-timeout = 10s\n");
 }
 
