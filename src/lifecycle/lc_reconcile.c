@@ -9,7 +9,8 @@
  *   domain, no live row                  destroyed ("orphan"): no row
  *                                        means no address we could use
  * After a lost libvirtd connection comes back, lc_resync() drops the
- * instances whose domain vanished meanwhile.  Listing blocks; both run
+ * instances whose domain vanished meanwhile and destroys domains of ours
+ * that no instance stands for.  Listing blocks; both run
  * only at start-up or right after a reconnect.
  */
 #include <arpa/inet.h>
@@ -251,6 +252,18 @@ lc_resync(void *arg)
 			lc_failed(in->svc);
 		in->state = LC_STOPPING;
 		lc_instance_gone(in, "lost");
+	}
+	/* And the other way: a domain of ours that no instance stands for. */
+	for (j = 0; j < n; j++) {
+		TAILQ_FOREACH(in, &lc->instances, live)
+			if (strcmp(doms[j].name, in->domain) == 0)
+				break;
+		if (in != NULL)
+			continue;
+		lc_record(lc, doms[j].service, doms[j].instance, "orphan",
+		    "destroying %s: no instance of ours stands for it",
+		    doms[j].name);
+		destroy_domain(lc, doms[j].name);
 	}
 	log_info("libvirt connection back: %zu domains of ours", n);
 	free(doms);

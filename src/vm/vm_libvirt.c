@@ -833,7 +833,8 @@ fake_create_paused(virConnectPtr c, const char *xml)
 }
 
 static int
-op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code)
+op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code,
+    bool retry)
 {
 	virDomainPtr d = NULL;
 	bool persistent = false, stopping;
@@ -859,6 +860,22 @@ op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code)
 			d = virDomainCreateXML(c, j->xml,
 			    j->op == VM_CREATE_PAUSED ?
 			    VIR_DOMAIN_START_PAUSED : 0);
+		/*
+		 * Retried after libvirtd went away: the first call may have
+		 * taken effect.  Our names are never reused, so a domain of
+		 * this name is the one we asked for.
+		 */
+		if (d == NULL && retry &&
+		    (d = virDomainLookupByName(c, j->domain)) != NULL) {
+			log_info("%s: created before the connection was lost",
+			    j->domain);
+			if (j->op == VM_DEFINE_START &&
+			    virDomainIsActive(d) != 1 && virDomainCreate(d) == -1)
+				job_fail(j, code);
+			if (virDomainGetUUIDString(d, j->uuid) == -1)
+				j->uuid[0] = '\0';
+			break;
+		}
 		if (d == NULL) {
 			job_fail(j, code);
 			goto out;
@@ -916,14 +933,15 @@ out:
 /*
  * Run j, reconnecting and retrying while libvirtd is away.  A call that
  * took effect just before the connection died is retried too: a create
- * then fails with "already exists" and a destroy finds nothing, which
- * the caller sees as it would any such result.
+ * then finds its domain already there and takes it (op_run), and a
+ * destroy finds nothing, which is success.
  */
 static void
 job_run(struct vm *vm, struct vm_job *j)
 {
 	uint64_t deadline = now_us() + CONN_WAIT_US;
 	virConnectPtr c;
+	bool retry = false;
 	int code;
 
 	for (;;) {
@@ -933,13 +951,15 @@ job_run(struct vm *vm, struct vm_job *j)
 			j->state = VM_DS_OTHER;		/* unknown */
 			return;
 		}
-		if (op_run(vm, c, j, &code) == 0 || !conn_lost(c, code)) {
+		if (op_run(vm, c, j, &code, retry) == 0 ||
+		    !conn_lost(c, code)) {
 			virConnectClose(c);
 			return;
 		}
 		conn_mark_down(vm, c, j->err);
 		virConnectClose(c);
 		log_info("%s: retrying after the connection loss", j->domain);
+		retry = true;
 	}
 }
 

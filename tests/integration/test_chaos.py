@@ -116,6 +116,24 @@ class ChaosTest(unittest.TestCase):
         d.stop(signal.SIGKILL)
         self.settle_and_check()
 
+    @unittest.skipUnless(guests.setup_pids(),
+                         "libvirtd is not ours to restart")
+    def test_libvirtd_killed_during_boot(self):
+        d = self.start()
+        p = self.boot_async()
+        time.sleep(0.3)             # the create is in flight
+        guests.restart_libvirtd()
+        p.wait(timeout=180)
+        self.assertIsNone(d.proc.poll())    # summond lived through it
+        # Whatever became of that boot, the next one works and nothing
+        # is left unaccounted for.
+        d.ctl("boot", "hello", timeout=180)
+        self.assertEqual(d.ctl("status", "hello", json_out=True)["state"],
+                         "ready")
+        wait_for(lambda: consistent(self.state)[0] ==
+                 consistent(self.state)[1], timeout=60,
+                 what="store and libvirt agree")
+
     def test_disk_full_keeps_serving(self):
         mnt = os.path.join("/tmp", "summon-chaos-%d" % os.getpid())
         os.makedirs(mnt, exist_ok=True)
