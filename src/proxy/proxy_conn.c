@@ -9,10 +9,15 @@
  * beyond it is refused or dropped, which costs a retry (or a one-second
  * SYN retransmit) per connection.  Refused connects are retried every
  * RETRY_MS until the service's boot-timeout.
- * Relaying: bytes move between the two bufferevents; a side whose peer
- * has RELAY_HIGH bytes unsent stops reading until half of them are
- * gone; a FIN is passed on (shutdown(SHUT_WR)) once what preceded it is
- * written; the connection ends when both directions have ended.
+ * Relaying: once connected, the two sockets leave their bufferevents and
+ * each direction is a read() into a stack buffer and an immediate
+ * write() to the other socket: two syscalls a message, no event churn.
+ * Only what the receiver does not take is buffered; while it waits, the
+ * sender is not read (back-pressure, at most RELAY_CHUNK bytes held per
+ * direction).  A FIN is passed on (shutdown(SHUT_WR)) once what preceded
+ * it is written; the connection ends when both directions have ended.
+ * (Measured against bufferevents on both sides, which re-arm a write
+ * event for every message.)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -34,15 +39,13 @@
 #include "proxy_internal.h"
 
 #define HOLD_READ_MAX	(16 * 1024)	/* read from a held client */
-#define RELAY_HIGH	(256 * 1024)	/* unsent bytes before pausing */
+#define RELAY_CHUNK	(64 * 1024)	/* one read() */
 #define CONNECT_PACE	8		/* connects in flight per service */
 #define RETRY_MS	20		/* after a refused connect */
 
 static void	start_connect(struct pconn *);
-static void	relay_read(struct bufferevent *, void *);
-static void	relay_write(struct bufferevent *, void *);
-static void	relay_event(struct bufferevent *, short, void *);
-static void	maybe_halfclose(struct pconn *);
+static void	relay_start(struct pconn *);
+static void	relay_dir_free(struct relay_dir *);
 
 static struct lifecycle *
 lc_of(struct pconn *c)
@@ -84,6 +87,12 @@ pconn_free(struct pconn *c)
 		bufferevent_free(c->client);
 	if (c->guest != NULL)
 		bufferevent_free(c->guest);
+	relay_dir_free(&c->up);
+	relay_dir_free(&c->down);
+	if (c->up.from != -1)
+		close(c->up.from);
+	if (c->up.to != -1)
+		close(c->up.to);
 	free(c);
 	/*
 	 * A connect slot came free: let the next held client have it, from
@@ -93,6 +102,19 @@ pconn_free(struct pconn *c)
 	if (was_connecting && ps->waiter == NULL && !TAILQ_EMPTY(&ps->held))
 		pservice_release_later(ps);
 	pservice_unref(ps);
+}
+
+static void
+relay_dir_free(struct relay_dir *d)
+{
+	if (d->rd != NULL)
+		event_free(d->rd);
+	if (d->wr != NULL)
+		event_free(d->wr);
+	if (d->pending != NULL)
+		evbuffer_free(d->pending);
+	d->rd = d->wr = NULL;
+	d->pending = NULL;
 }
 
 static void
@@ -195,6 +217,7 @@ pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
 	}
 	c->ps = ps;
 	ps->refs++;
+	c->up.from = c->up.to = c->down.from = c->down.to = -1;
 	c->guest_port = guest_port;
 	c->accepted_us = clock_mono_us();
 	c->client = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -280,8 +303,6 @@ static void
 connected(struct pconn *c)
 {
 	struct pservice *ps = c->ps;
-	struct evbuffer *in = bufferevent_get_input(c->client);
-	int one = 1;
 
 	ps->connecting--;
 	c->state = PC_RELAYING;
@@ -293,23 +314,11 @@ connected(struct pconn *c)
 		event_free(c->timer);
 		c->timer = NULL;
 	}
-	/* Requests and answers are small: no Nagle delay on either side. */
-	setsockopt(bufferevent_getfd(c->client), IPPROTO_TCP, TCP_NODELAY,
-	    &one, sizeof(one));
-	setsockopt(bufferevent_getfd(c->guest), IPPROTO_TCP, TCP_NODELAY,
-	    &one, sizeof(one));
-	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
-	bufferevent_setcb(c->client, relay_read, relay_write, relay_event, c);
-	bufferevent_setcb(c->guest, relay_read, relay_write, relay_event, c);
-	bufferevent_enable(c->client, c->client_eof ? EV_WRITE :
-	    EV_READ | EV_WRITE);
-	bufferevent_enable(c->guest, EV_READ | EV_WRITE);
-	/* What the client sent while held goes first, then its FIN. */
-	if (evbuffer_get_length(in) > 0)
-		relay_read(c->client, c);
-	if (c->client_eof) {
-		c->state = PC_DRAINING;
-		maybe_halfclose(c);
+	relay_start(c);
+	if (c->up.from == -1) {
+		pconn_free(c);
+		pconn_release_held(ps);
+		return;
 	}
 	pconn_release_held(ps);
 }
@@ -362,12 +371,6 @@ start_connect(struct pconn *c)
 
 /* ---- relaying ------------------------------------------------------ */
 
-static struct bufferevent *
-peer(struct pconn *c, struct bufferevent *bev)
-{
-	return bev == c->client ? c->guest : c->client;
-}
-
 static void
 idle_check(evutil_socket_t fd, short ev, void *arg)
 {
@@ -384,86 +387,143 @@ idle_check(evutil_socket_t fd, short ev, void *arg)
 	arm(c, idle_check, idle_ms - since);
 }
 
-/* Pass a FIN on once everything before it is written. */
+static void	relay_read(evutil_socket_t, short, void *);
+static void	relay_write(evutil_socket_t, short, void *);
+
+/* Both directions ended and nothing waits: the connection is done. */
 static void
-maybe_halfclose(struct pconn *c)
+relay_check_done(struct pconn *c)
 {
-	if (c->client_eof && c->guest != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(c->guest)) == 0)
-		shutdown(bufferevent_getfd(c->guest), SHUT_WR);
-	if (c->guest_eof &&
-	    evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
-		shutdown(bufferevent_getfd(c->client), SHUT_WR);
-	if (c->client_eof && c->guest_eof &&
-	    evbuffer_get_length(bufferevent_get_output(c->guest)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->client)) == 0)
+	if (c->up.shut && c->down.shut)
 		pconn_free(c);
 }
 
+/* Pass the FIN on once everything before it is written. */
 static void
-relay_read(struct bufferevent *bev, void *arg)
+relay_pass_fin(struct relay_dir *d)
 {
-	struct pconn *c = arg;
-	struct bufferevent *to = peer(c, bev);
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *out = bufferevent_get_output(to);
-	size_t n = evbuffer_get_length(in);
+	if (d->eof && !d->shut && evbuffer_get_length(d->pending) == 0) {
+		shutdown(d->to, SHUT_WR);
+		d->shut = true;
+	}
+}
 
-	if (n == 0)
+static void
+relay_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_dir *d = arg;
+	struct pconn *c = d->c;
+	char buf[RELAY_CHUNK];
+	ssize_t n, w;
+
+	n = read(d->from, buf, sizeof(buf));
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		pconn_free(c);		/* reset: nothing more to relay */
 		return;
-	if (bev == c->client)
-		c->ps->stats.bytes_in += n;
-	else
-		c->ps->stats.bytes_out += n;
-	evbuffer_add_buffer(out, in);
-	/*
-	 * Write now rather than on the next loop turn: one epoll round
-	 * trip less per message, which is most of a proxy's added latency.
-	 * What the socket does not take waits for bufferevent's writer.
-	 */
-	if (evbuffer_get_length(out) == n)
-		evbuffer_write(out, bufferevent_getfd(to));
+	}
+	if (n == 0) {
+		d->eof = true;
+		event_del(d->rd);
+		relay_pass_fin(d);
+		relay_check_done(c);
+		return;
+	}
+	*d->bytes += (uint64_t)n;
 	c->last_byte_us = clock_mono_us();
 	lifecycle_touch(lc_of(c), c->ps->name);
 	if (c->timer == NULL)
 		arm(c, idle_check, c->ps->proxy->cfg->proxy_idle_timeout_ms);
-	if (evbuffer_get_length(out) >= RELAY_HIGH) {
-		/* Back-pressure: wait until the peer drained half. */
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_setwatermark(to, EV_WRITE, RELAY_HIGH / 2, 0);
-	}
-}
-
-static void
-relay_write(struct bufferevent *bev, void *arg)
-{
-	struct pconn *c = arg;
-	struct bufferevent *from = peer(c, bev);
-	bool from_eof = from == c->client ? c->client_eof : c->guest_eof;
-
-	/* Drained to the low watermark: the other side may read again. */
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (!from_eof)
-		bufferevent_enable(from, EV_READ);
-	maybe_halfclose(c);
-}
-
-static void
-relay_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct pconn *c = arg;
-
-	if (what & BEV_EVENT_ERROR) {
+	w = write(d->to, buf, (size_t)n);
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
 		pconn_free(c);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
-		relay_read(bev, c);	/* whatever came with the FIN */
-		if (bev == c->client)
-			c->client_eof = true;
-		else
-			c->guest_eof = true;
-		c->state = PC_DRAINING;
-		maybe_halfclose(c);
+	if (w < 0)
+		w = 0;
+	if (w < n) {
+		/* The receiver is slow: keep the rest, stop reading. */
+		evbuffer_add(d->pending, buf + w, (size_t)(n - w));
+		event_del(d->rd);
+		event_add(d->wr, NULL);
 	}
+}
+
+static void
+relay_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay_dir *d = arg;
+	struct pconn *c = d->c;
+
+	if (evbuffer_write(d->pending, d->to) < 0 && errno != EAGAIN &&
+	    errno != EINTR) {
+		pconn_free(c);
+		return;
+	}
+	if (evbuffer_get_length(d->pending) > 0)
+		return;			/* still waiting */
+	event_del(d->wr);
+	if (!d->eof)
+		event_add(d->rd, NULL);
+	relay_pass_fin(d);
+	relay_check_done(c);
+}
+
+static int
+relay_dir_init(struct pconn *c, struct relay_dir *d, int from, int to,
+    uint64_t *bytes)
+{
+	struct event_base *base = base_of(c);
+
+	d->c = c;
+	d->from = from;
+	d->to = to;
+	d->bytes = bytes;
+	d->rd = event_new(base, from, EV_READ | EV_PERSIST, relay_read, d);
+	d->wr = event_new(base, to, EV_WRITE | EV_PERSIST, relay_write, d);
+	d->pending = evbuffer_new();
+	return d->rd != NULL && d->wr != NULL && d->pending != NULL ? 0 : -1;
+}
+
+/*
+ * Take both sockets out of their bufferevents and relay between them.
+ * What the client sent while held goes first, then its FIN if it sent
+ * one.  On failure up.from stays -1 and the caller frees c.
+ */
+static void
+relay_start(struct pconn *c)
+{
+	struct evbuffer *held = bufferevent_get_input(c->client);
+	int cfd = bufferevent_getfd(c->client);
+	int gfd = bufferevent_getfd(c->guest);
+	int one = 1;
+
+	/* Requests and answers are small: no Nagle delay on either side. */
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(gfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (relay_dir_init(c, &c->up, cfd, gfd, &c->ps->stats.bytes_in) ||
+	    relay_dir_init(c, &c->down, gfd, cfd, &c->ps->stats.bytes_out)) {
+		log_warnx("%s: cannot start relaying", c->ps->name);
+		relay_dir_free(&c->up);
+		relay_dir_free(&c->down);
+		c->up.from = c->up.to = c->down.from = c->down.to = -1;
+		return;
+	}
+	c->ps->stats.bytes_in += evbuffer_get_length(held);
+	evbuffer_add_buffer(c->up.pending, held);
+	c->up.eof = c->client_eof;
+	/* The sockets are ours now; the bufferevents must not close them. */
+	bufferevent_setfd(c->client, -1);
+	bufferevent_setfd(c->guest, -1);
+	bufferevent_free(c->client);
+	bufferevent_free(c->guest);
+	c->client = c->guest = NULL;
+	event_add(c->down.rd, NULL);
+	if (evbuffer_get_length(c->up.pending) > 0)
+		event_add(c->up.wr, NULL);
+	else if (!c->up.eof)
+		event_add(c->up.rd, NULL);
+	else
+		relay_pass_fin(&c->up);
 }

@@ -62,13 +62,26 @@ struct proxy {
 
 enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING, PC_DRAINING };
 
+/* One direction of a relay: bytes read from `from` are written to `to`. */
+struct relay_dir {
+	int		 from, to;
+	struct event	*rd;		/* readable `from` */
+	struct event	*wr;		/* writable `to`, while pending */
+	struct evbuffer	*pending;	/* what `to` did not take yet */
+	bool		 eof;		/* `from` sent its FIN */
+	bool		 shut;		/* and it was passed on */
+	uint64_t	*bytes;		/* the service's counter */
+	struct pconn	*c;
+};
+
 struct pconn {
 	TAILQ_ENTRY(pconn)	 link;		/* ps->held or ps->active */
 	struct pservice		*ps;
 	enum pconn_state	 state;
 	uint16_t		 guest_port;
-	struct bufferevent	*client;
-	struct bufferevent	*guest;
+	struct bufferevent	*client;	/* until relaying */
+	struct bufferevent	*guest;		/* until relaying */
+	struct relay_dir	 up, down;	/* client->guest, guest->client */
 	struct event		*timer;		/* hold, retry or idle */
 	uint64_t		 accepted_us;
 	uint64_t		 connect_deadline_us;
