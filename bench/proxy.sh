@@ -83,7 +83,13 @@ frontend f
 backend b
   server g $guest:80
 EOT
-nsx haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+# Not through nsx: $! must be haproxy's own pid (ip netns exec execs).
+if [ -n "${SUMMON_NETNS:-}" ]; then
+	ip netns exec "$SUMMON_NETNS" haproxy -f "$dir/haproxy.cfg" -db \
+	    >"$dir/haproxy.log" 2>&1 &
+else
+	haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+fi
 hpid=$!
 sleep 0.5
 
