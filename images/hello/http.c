@@ -36,9 +36,24 @@ struct http_conn {
 	struct tcp_conn *tcp;	/* NULL when the slot is unused */
 	uint8_t closing;	/* we closed: whatever else arrives is dropped */
 	uint8_t eof;		/* the client will send nothing more */
+	uint8_t sink;		/* POST /sink: hash the body, then answer */
+	uint8_t sink_close;	/* and close after that answer */
 	uint32_t discard;	/* request body bytes still to skip */
+	uint32_t sink_len;	/* POST /sink: the body's length */
+	uint32_t sink_hash;	/* FNV-1a of the body so far */
+	uint32_t stream_left;	/* GET /bytes/N: bytes still to send */
+	uint32_t stream_off;	/* and the offset of the next one */
+	uint8_t stream_close;	/* close once they are sent */
 	uint32_t last_active;
 };
+
+#define STREAM_MAX (1u << 30)	/* GET /bytes/N: N at most 1 GiB */
+
+/* The bytes of GET /bytes/N: byte i of the pattern (tests recompute it). */
+static uint8_t pattern(uint32_t i)
+{
+	return (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
+}
 
 static struct http_conn conns[TCP_MAX_CONNS];
 static uint32_t requests_served;
@@ -256,6 +271,47 @@ static void respond(struct tcp_conn *c, unsigned status, const char *type, const
 	tcp_send(c, buf, (size_t)n);
 }
 
+/* The head of GET /bytes/N; the body is streamed by send_stream(). */
+static void stream_header(struct tcp_conn *c, uint32_t n, int close, int keep10)
+{
+	char buf[RESPONSE_MAX];
+	int len;
+
+	len = fmt_snprintf(buf, sizeof(buf),
+			   "HTTP/1.1 200 OK\r\n"
+			   "Server: summon-hello\r\n"
+			   "Content-Type: application/octet-stream\r\n"
+			   "Content-Length: %u\r\n"
+			   "Cache-Control: no-store\r\n"
+			   "%s\r\n",
+			   n, close ? "Connection: close\r\n"
+				    : keep10 ? "Connection: keep-alive\r\n" : "");
+	tcp_send(c, buf, (size_t)len);
+}
+
+/* Sends as much of a GET /bytes/N body as the send buffer takes. */
+static void send_stream(struct tcp_conn *c, struct http_conn *h)
+{
+	uint8_t chunk[1024];
+
+	while (h->stream_left > 0) {
+		size_t space = tcp_send_space(c), n, sent, i;
+
+		n = h->stream_left < sizeof(chunk) ? h->stream_left : sizeof(chunk);
+		if (space < n)
+			n = space;
+		if (n == 0)
+			return;		/* resumed by TCP_EV_SENT */
+		for (i = 0; i < n; i++)
+			chunk[i] = pattern(h->stream_off + (uint32_t)i);
+		sent = tcp_send(c, chunk, n);
+		if (sent == 0)
+			return;
+		h->stream_off += (uint32_t)sent;
+		h->stream_left -= (uint32_t)sent;
+	}
+}
+
 static void page(char *buf, size_t size)
 {
 	char ip[16];
@@ -271,7 +327,7 @@ static void page(char *buf, size_t size)
 }
 
 /* Answers one parsed request.  Returns 1 if the connection must close. */
-static int serve(struct tcp_conn *c, const struct request *r)
+static int serve(struct tcp_conn *c, struct http_conn *h, const struct request *r)
 {
 	/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
 	int head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
@@ -290,8 +346,37 @@ static int serve(struct tcp_conn *c, const struct request *r)
 		respond(c, 501, "text/plain", "chunked bodies not supported\n", head, 1, 0);
 		return 1;
 	}
+	if (r->method_len == 4 && memcmp(r->method, "POST", 4) == 0 &&
+	    r->path_len == 5 && memcmp(r->path, "/sink", 5) == 0) {
+		/* Answered once the whole body is in: see process(). */
+		h->sink = 1;
+		h->sink_close = (uint8_t)close;
+		h->sink_len = r->content_length;
+		h->sink_hash = 2166136261u;
+		return 0;
+	}
 	if (!get && !head) {
 		respond(c, 405, "text/plain", "method not allowed\n", 0, close, keep10);
+		return close;
+	}
+	if (r->path_len > 7 && memcmp(r->path, "/bytes/", 7) == 0) {
+		uint32_t n = 0;
+		size_t i;
+
+		for (i = 7; i < r->path_len && r->path[i] >= '0' && r->path[i] <= '9' &&
+		     n <= STREAM_MAX / 10; i++)
+			n = n * 10 + (uint32_t)(r->path[i] - '0');
+		if (i != r->path_len || i == 7 || n > STREAM_MAX) {
+			respond(c, 400, "text/plain", "bad byte count\n", head, close, keep10);
+			return close;
+		}
+		stream_header(c, n, close, keep10);
+		if (!head) {
+			h->stream_left = n;
+			h->stream_off = 0;
+			h->stream_close = (uint8_t)close;
+			return 0;	/* the body follows from process() */
+		}
 		return close;
 	}
 	if (r->path_len == 1) {
@@ -325,13 +410,41 @@ static void process(struct tcp_conn *c, struct http_conn *h)
 			tcp_recv_consume(c, len);
 			return;
 		}
+		if (h->stream_left) {
+			send_stream(c, h);
+			if (h->stream_left)
+				return;	/* resumed by TCP_EV_SENT */
+			if (h->stream_close) {
+				finish(c, h);
+				return;
+			}
+			continue;
+		}
 		if (h->discard) {
 			size_t n = len < h->discard ? len : h->discard;
 
+			if (h->sink)
+				for (size_t i = 0; i < n; i++)
+					h->sink_hash = (h->sink_hash ^ data[i]) * 16777619u;
 			tcp_recv_consume(c, n);
 			h->discard -= (uint32_t)n;
 			if (h->discard)
 				break;
+			continue;
+		}
+		if (h->sink) {
+			char body[64];
+
+			if (tcp_send_space(c) < RESPONSE_MAX)
+				return;	/* resumed by TCP_EV_SENT */
+			h->sink = 0;
+			fmt_snprintf(body, sizeof(body), "bytes=%u fnv=%x\n", h->sink_len,
+				     h->sink_hash);
+			respond(c, 200, "text/plain", body, 0, h->sink_close, 0);
+			if (h->sink_close) {
+				finish(c, h);
+				return;
+			}
 			continue;
 		}
 		if (len == 0)
@@ -356,7 +469,7 @@ static void process(struct tcp_conn *c, struct http_conn *h)
 		}
 		tcp_recv_consume(c, r.header_len);
 		h->discard = r.content_length;
-		if (serve(c, &r)) {
+		if (serve(c, h, &r)) {
 			finish(c, h);
 			return;
 		}

@@ -3,6 +3,7 @@ cold starts masked, a stampede makes one boot, bytes relayed exactly,
 half-close, max-held, hold-timeout, a boot that fails, a client that
 leaves.  summond and every client run in the namespace of the guests."""
 import concurrent.futures
+import hashlib
 import os
 import re
 import signal
@@ -65,6 +66,25 @@ boot-timeout = 180s
 """
 
 
+def pattern(n):
+    """The reference image's GET /bytes/N body: byte i is
+    i ^ i>>8 ^ i>>16 (low 8 bits), built 64 KiB at a time."""
+    low = bytes(((j ^ (j >> 8)) & 255) for j in range(65536))
+    out = bytearray()
+    for block in range((n + 65535) // 65536):
+        k = block & 255
+        table = bytes((x ^ k) for x in range(256))
+        out += low.translate(table)
+    return bytes(out[:n])
+
+
+def fnv1a(data):
+    h = 2166136261
+    for x in data:
+        h = ((h ^ x) * 16777619) & 0xffffffff
+    return h
+
+
 def metric(text, name, **labels):
     """The value of one sample in a Prometheus exposition."""
     want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
@@ -104,7 +124,14 @@ class ProxyTest(unittest.TestCase):
             "metrics": self.metrics_port}, prefix=guests.in_ns([]))
         self.d.start()
 
-    def run_ns(self, cmd, timeout=300, **kw):
+    def run_ns(self, cmd, timeout=300, stdin_bytes=None, **kw):
+        if stdin_bytes is not None:
+            kw.pop("input", None)
+            p = subprocess.run(guests.in_ns(cmd), capture_output=True,
+                               timeout=timeout, input=stdin_bytes, **kw)
+            p.stdout = p.stdout.decode(errors="replace")
+            p.stderr = p.stderr.decode(errors="replace")
+            return p
         return subprocess.run(guests.in_ns(cmd), capture_output=True,
                               text=True, timeout=timeout, **kw)
 
@@ -145,6 +172,21 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(metric(m, "summon_proxy_connections_total",
                                 service="hello"), 200)
         self.assertEqual(metric(m, "summon_proxy_held", service="hello"), 0)
+
+    def test_100mb_each_way_byte_exact(self):
+        """GET /bytes/N streams a known pattern; POST /sink answers the
+        length and FNV-1a of what it received: both through the proxy."""
+        n = 100 << 20
+        data = pattern(n)
+        self.start()
+        r = self.run_ns(["sh", "-c", "curl -sS -m 600 http://127.0.0.2:%d/"
+                         "bytes/%d | sha256sum" % (self.port, n)], timeout=700)
+        self.assertEqual(r.stdout.split()[0],
+                         hashlib.sha256(data).hexdigest(), r.stderr)
+        r = self.run_ns(["curl", "-sS", "-m", "600", "--data-binary", "@-",
+                         "http://127.0.0.2:%d/sink" % self.port],
+                        timeout=700, input=None, stdin_bytes=data)
+        self.assertEqual(r.stdout.strip(), "bytes=%d fnv=%x" % (n, fnv1a(data)))
 
     def test_half_close(self):
         self.start()
