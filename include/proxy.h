@@ -56,6 +56,14 @@ int		 proxy_reload(struct proxy *, const struct config *);
 /* Close every listener and connection. */
 void		 proxy_free(struct proxy *);
 
+/*
+ * Call fn with the name and stats of every configured service that has
+ * ports, in one pass (a per-name lookup for each of 10,000 services
+ * would be quadratic).
+ */
+void		 proxy_foreach_stats(struct proxy *,
+		    void (*fn)(void *arg, const char *service,
+		    const struct proxy_stats *), void *arg);
 /* Stats of service (zeros if unknown). */
 void		 proxy_service_stats(struct proxy *, const char *service,
 		    struct proxy_stats *);

@@ -62,6 +62,23 @@ histogram(struct evbuffer *b, const char *name, const char *labels,
 		    (unsigned long long)h->total);
 }
 
+struct snapshot {
+	struct {
+		const char		*name;
+		struct proxy_stats	 st;
+	}			*v;
+	size_t			 n;
+};
+
+static void
+snap_add(void *arg, const char *service, const struct proxy_stats *st)
+{
+	struct snapshot *snap = arg;
+
+	snap->v[snap->n].name = service;
+	snap->v[snap->n++].st = *st;
+}
+
 void
 metrics_render(struct daemon *d, struct evbuffer *b)
 {
@@ -70,7 +87,7 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 	const struct lc_stats *ls = lifecycle_stats(d->lc);
 	struct lc_totals tot;
 	struct lc_info info;
-	struct proxy_stats ps;
+	struct snapshot snap;
 	char labels[96];
 	size_t i, j;
 
@@ -134,39 +151,39 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 		    lifecycle_state_name(i),
 		    (unsigned long long)tot.instances[i]);
 
+	/* One pass over the proxy's services, then a family at a time. */
+	snap.n = 0;
+	snap.v = calloc(cfg->nservices + 1, sizeof(*snap.v));
+	if (snap.v != NULL)
+		proxy_foreach_stats(d->proxy, snap_add, &snap);
 	header(b, "summon_proxy_connections_total", "counter",
 	    "Client connections accepted by the proxy.");
-	for (i = 0; i < cfg->nservices; i++) {
-		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+	for (i = 0; i < snap.n; i++)
 		evbuffer_add_printf(b, "summon_proxy_connections_total{"
-		    "service=\"%s\"} %llu\n", cfg->services[i].name,
-		    (unsigned long long)ps.connections);
-	}
+		    "service=\"%s\"} %llu\n", snap.v[i].name,
+		    (unsigned long long)snap.v[i].st.connections);
 	header(b, "summon_proxy_held", "gauge",
 	    "Clients held now while their service boots.");
-	for (i = 0; i < cfg->nservices; i++) {
-		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+	for (i = 0; i < snap.n; i++)
 		evbuffer_add_printf(b, "summon_proxy_held{service=\"%s\"} "
-		    "%llu\n", cfg->services[i].name,
-		    (unsigned long long)ps.held);
-	}
+		    "%llu\n", snap.v[i].name,
+		    (unsigned long long)snap.v[i].st.held);
 	header(b, "summon_proxy_hold_seconds", "histogram",
 	    "From accept to relaying (held time).");
 	histogram(b, "summon_proxy_hold_seconds", "",
 	    proxy_hold_hist(d->proxy));
 	header(b, "summon_proxy_refused_total", "counter",
 	    "Client connections closed without being relayed, by reason.");
-	for (i = 0; i < cfg->nservices; i++) {
-		proxy_service_stats(d->proxy, cfg->services[i].name, &ps);
+	for (i = 0; i < snap.n; i++)
 		for (j = 0; j < PROXY_NREFUSALS; j++)
-			if (ps.refused[j] > 0)
+			if (snap.v[i].st.refused[j] > 0)
 				evbuffer_add_printf(b,
 				    "summon_proxy_refused_total{service="
 				    "\"%s\",reason=\"%s\"} %llu\n",
-				    cfg->services[i].name,
-				    proxy_refusal_name(j),
-				    (unsigned long long)ps.refused[j]);
-	}
+				    snap.v[i].name, proxy_refusal_name(j),
+				    (unsigned long long)
+				    snap.v[i].st.refused[j]);
+	free(snap.v);
 
 	if (d->reaper != NULL) {
 		const struct reaper_stats *rs = reaper_stats(d->reaper);

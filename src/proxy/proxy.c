@@ -335,6 +335,17 @@ proxy_service_stats(struct proxy *p, const char *service,
 		memset(st, 0, sizeof(*st));
 }
 
+void
+proxy_foreach_stats(struct proxy *p,
+    void (*fn)(void *, const char *, const struct proxy_stats *), void *arg)
+{
+	struct pservice *ps;
+
+	TAILQ_FOREACH(ps, &p->services, link)
+		if (ps->cfg != NULL)
+			fn(arg, ps->name, &ps->stats);
+}
+
 const struct hist *
 proxy_hold_hist(struct proxy *p)
 {
