@@ -405,6 +405,7 @@ static void process(struct tcp_conn *c, struct http_conn *h)
 		const uint8_t *data;
 		size_t len = tcp_recv_peek(c, &data);
 		struct request r;
+		int close;
 
 		if (h->closing) {
 			tcp_recv_consume(c, len);
@@ -467,9 +468,15 @@ static void process(struct tcp_conn *c, struct http_conn *h)
 		case PARSE_DONE:
 			break;
 		}
-		tcp_recv_consume(c, r.header_len);
+		/*
+		 * r points into the receive buffer: serve before consuming,
+		 * which moves what follows the head (a body, the next
+		 * request) over it.
+		 */
 		h->discard = r.content_length;
-		if (serve(c, h, &r)) {
+		close = serve(c, h, &r);
+		tcp_recv_consume(c, r.header_len);
+		if (close) {
 			finish(c, h);
 			return;
 		}

@@ -110,6 +110,12 @@ http_suite() {
 
 	out=$(raw "$host" "$port" 'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
 	check "pipelined requests answered, then closed" 2 "$(grep -c '^HTTP/1.1 200 OK' <<<"$out")"
+	# Different requests in one segment: each is answered as itself.
+	out=$(raw "$host" "$port" 'GET /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+	check "pipelined 404 then 200" "HTTP/1.1 404 Not Found|HTTP/1.1 200 OK" "$(grep '^HTTP/1.1' <<<"$out" | tr -d '\r' | paste -sd'|')"
+	# A body in the same segment as its head (as a proxy may send it).
+	out=$(raw "$host" "$port" 'POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
+	check "POST /sink with head and body in one segment" "bytes=5 fnv=4f9f2cab" "$(tail -n1 <<<"$out" | tr -d '\r\n')"
 
 	out=$(raw "$host" "$port" 'this is not http\r\n\r\n')
 	check "garbage gets 400 and a close" "HTTP/1.1 400 Bad Request" "$(head -n1 <<<"$out" | tr -d '\r')"
