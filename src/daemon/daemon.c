@@ -165,6 +165,8 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	FILE *ef;
 	int n = 0;
 
+	/* fmemopen() leaves the buffer as it was if nothing is written. */
+	err[0] = '\0';
 	if ((ef = fmemopen(err, errlen, "w")) == NULL) {
 		snprintf(err, errlen, "fmemopen: %s", strerror(errno));
 		return -1;
@@ -172,6 +174,7 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	new = config_load(d->config_path, ef, &n);
 	if (new == NULL) {
 		fclose(ef);
+		err[errlen - 1] = '\0';
 		d->reload_failures++;
 		return -1;
 	}
@@ -186,6 +189,7 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 		fprintf(ef, "%s: hypervisor is still %s until summond "
 		    "restarts\n", d->config_path, old->hypervisor);
 	fclose(ef);
+	err[errlen - 1] = '\0';
 	if (err[0] != '\0')
 		log_warnx("reload: %s", err);
 	/* Each module moves to the new file, or all stay on the old one. */
