@@ -33,6 +33,7 @@ enum cfg_idle_conn	{ CFG_IDLE_KEEPALIVE, CFG_IDLE_IGNORE };
 enum cfg_stop_mode	{ CFG_STOP_DESTROY, CFG_STOP_SHUTDOWN,
 			  CFG_STOP_SUSPEND, CFG_STOP_SAVE };
 enum cfg_dns_answer	{ CFG_DNS_ANSWER_PROXY, CFG_DNS_ANSWER_GUEST };
+enum cfg_relay		{ CFG_RELAY_COPY, CFG_RELAY_SPLICE };
 
 struct cfg_port {
 	uint16_t	public_port;	/* the proxy listens here */
@@ -109,6 +110,7 @@ struct config {
 	uint64_t	 hold_timeout_ms;
 	unsigned	 max_held;
 	uint64_t	 proxy_idle_timeout_ms;
+	enum cfg_relay	 relay;		/* how bytes cross the proxy */
 
 	/* [network] */
 	enum cfg_net_mode net_mode;

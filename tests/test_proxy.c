@@ -470,6 +470,52 @@ START_TEST(reload_keeps_listener_and_connections)
 }
 END_TEST
 
+static int
+count_pipes(void)
+{
+	char path[64], target[64];
+	int fd, n = 0;
+	ssize_t k;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		k = readlink(path, target, sizeof(target) - 1);
+		if (k > 0) {
+			target[k] = '\0';
+			n += strncmp(target, "pipe:", 5) == 0;
+		}
+	}
+	return n;
+}
+
+/* relay = splice: a pipe per direction while relaying, none after. */
+START_TEST(splice_pipes_per_direction)
+{
+	struct client c = { .nbytes = 20u << 20 };
+	int before = count_pipes(), most = before, now, i;
+
+	guest_boots(1);
+	pthread_create(&c.t, NULL, client_main, &c);
+	for (i = 0; i < 200000 && !atomic_load(&c.done); i++) {
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (i % 64 == 0 && (now = count_pipes()) > most)
+			most = now;
+		usleep(50);
+	}
+	run_until_done(&c, 1, 60);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_uint_eq(c.sum_got, c.sum_sent);
+	ck_assert_int_eq(most - before, 4);	/* two pipes, two ends each */
+	run_for_ms(50);
+	ck_assert_int_eq(count_pipes(), before);
+}
+END_TEST
+
+static void setup_splice(void)
+{
+	setup_with("relay = splice\n", "boot-timeout = 10s\n");
+}
+
 static Suite *
 suite(void)
 {
@@ -484,6 +530,14 @@ suite(void)
 	tcase_add_test(tc, stampede_one_boot);
 	tcase_add_test(tc, client_leaving_while_held);
 	tcase_add_test(tc, reload_keeps_listener_and_connections);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("splice");
+	tcase_set_timeout(tc, 180);
+	tcase_add_checked_fixture(tc, setup_splice, teardown);
+	tcase_add_test(tc, cold_client_held_then_relayed);
+	tcase_add_test(tc, bulk_both_ways_byte_exact);
+	tcase_add_test(tc, splice_pipes_per_direction);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");

@@ -1035,6 +1035,7 @@ static const char *const idle_conn_names[] = { "keep-alive", "ignore", NULL };
 static const char *const stop_mode_names[] = {
 	"destroy", "shutdown", "suspend", "save", NULL };
 static const char *const dns_answer_names[] = { "proxy", "guest", NULL };
+static const char *const relay_names[] = { "copy", "splice", NULL };
 
 #define C(f)	offsetof(struct config, f)
 #define V(f)	offsetof(struct cfg_service, f)
@@ -1069,6 +1070,7 @@ static const struct key keys[] = {
 	{ S_PROXY, "max-held", k_uint, C(max_held), 0, 1000000, NULL },
 	{ S_PROXY, "idle-timeout", k_duration, C(proxy_idle_timeout_ms),
 	    SEC(1), SEC(7 * 86400), NULL },
+	{ S_PROXY, "relay", k_choice, C(relay), 0, 0, relay_names },
 
 	{ S_NETWORK, "mode", k_choice, C(net_mode), 0, 0, net_mode_names },
 	{ S_NETWORK, "user-ports", k_port_range, 0, 0, 0, NULL },

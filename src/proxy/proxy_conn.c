@@ -12,14 +12,18 @@
  * Relaying: once connected, the two sockets leave their bufferevents and
  * each direction is a read() into a stack buffer and an immediate
  * write() to the other socket: two syscalls a message, no event churn.
- * Only what the receiver does not take is buffered; while it waits, the
- * sender is not read (back-pressure, at most RELAY_CHUNK bytes held per
- * direction).  A FIN is passed on (shutdown(SHUT_WR)) once what preceded
- * it is written; the connection ends when both directions have ended.
- * (Measured against bufferevents on both sides, which re-arm a write
- * event for every message.)
+ * With `relay = splice` the same two steps are splice(2) calls through a
+ * pipe per direction, so the bytes never enter user space.  Only what
+ * the receiver does not take is kept (in an evbuffer, or left in the
+ * pipe); while it waits, the sender is not read (back-pressure, at most
+ * RELAY_CHUNK bytes held per direction).  A FIN is passed on
+ * (shutdown(SHUT_WR)) once what preceded it is written; the connection
+ * ends when both directions have ended.  (Both were measured against
+ * bufferevents on both sides, which re-arm a write event for every
+ * message: docs/benchmarks.md.)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +117,11 @@ relay_dir_free(struct relay_dir *d)
 		event_free(d->wr);
 	if (d->pending != NULL)
 		evbuffer_free(d->pending);
+	if (d->spliced) {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+		d->spliced = false;
+	}
 	d->rd = d->wr = NULL;
 	d->pending = NULL;
 }
@@ -398,14 +407,57 @@ relay_check_done(struct pconn *c)
 		pconn_free(c);
 }
 
+static size_t
+relay_pending(const struct relay_dir *d)
+{
+	return evbuffer_get_length(d->pending) + d->in_pipe;
+}
+
 /* Pass the FIN on once everything before it is written. */
 static void
 relay_pass_fin(struct relay_dir *d)
 {
-	if (d->eof && !d->shut && evbuffer_get_length(d->pending) == 0) {
+	if (d->eof && !d->shut && relay_pending(d) == 0) {
 		shutdown(d->to, SHUT_WR);
 		d->shut = true;
 	}
+}
+
+/*
+ * One message, `from` to `to`: read() then write(), or splice() into the
+ * pipe then out of it.  Returns the bytes read (0 at EOF, -1 with errno
+ * set); what `to` did not take is left pending.  A failed write sets
+ * *broken.
+ */
+static ssize_t
+relay_move(struct relay_dir *d, bool *broken)
+{
+	char buf[RELAY_CHUNK];
+	ssize_t n, w;
+
+	if (d->spliced) {
+		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_CHUNK,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n <= 0)
+			return n;
+		d->in_pipe += (size_t)n;
+		w = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (w > 0)
+			d->in_pipe -= (size_t)w;
+	} else {
+		n = read(d->from, buf, sizeof(buf));
+		if (n <= 0)
+			return n;
+		w = write(d->to, buf, (size_t)n);
+		if (w < n) {
+			size_t done = w > 0 ? (size_t)w : 0;
+
+			evbuffer_add(d->pending, buf + done, (size_t)n - done);
+		}
+	}
+	*broken = w < 0 && errno != EAGAIN && errno != EINTR;
+	return n;
 }
 
 static void
@@ -413,10 +465,10 @@ relay_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_dir *d = arg;
 	struct pconn *c = d->c;
-	char buf[RELAY_CHUNK];
-	ssize_t n, w;
+	bool broken = false;
+	ssize_t n;
 
-	n = read(d->from, buf, sizeof(buf));
+	n = relay_move(d, &broken);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -430,21 +482,17 @@ relay_read(evutil_socket_t fd, short what, void *arg)
 		relay_check_done(c);
 		return;
 	}
+	if (broken) {
+		pconn_free(c);
+		return;
+	}
 	*d->bytes += (uint64_t)n;
 	c->last_byte_us = clock_mono_us();
 	lifecycle_touch(lc_of(c), c->ps->name);
 	if (c->timer == NULL)
 		arm(c, idle_check, c->ps->proxy->cfg->proxy_idle_timeout_ms);
-	w = write(d->to, buf, (size_t)n);
-	if (w < 0 && errno != EAGAIN && errno != EINTR) {
-		pconn_free(c);
-		return;
-	}
-	if (w < 0)
-		w = 0;
-	if (w < n) {
+	if (relay_pending(d) > 0) {
 		/* The receiver is slow: keep the rest, stop reading. */
-		evbuffer_add(d->pending, buf + w, (size_t)(n - w));
 		event_del(d->rd);
 		event_add(d->wr, NULL);
 	}
@@ -455,13 +503,22 @@ relay_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_dir *d = arg;
 	struct pconn *c = d->c;
+	ssize_t w = 0;
 
-	if (evbuffer_write(d->pending, d->to) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
+	/* What was held before relaying began goes first. */
+	if (evbuffer_get_length(d->pending) > 0)
+		w = evbuffer_write(d->pending, d->to);
+	else if (d->in_pipe > 0) {
+		w = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (w > 0)
+			d->in_pipe -= (size_t)w;
+	}
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
 		pconn_free(c);
 		return;
 	}
-	if (evbuffer_get_length(d->pending) > 0)
+	if (relay_pending(d) > 0)
 		return;			/* still waiting */
 	event_del(d->wr);
 	if (!d->eof)
@@ -483,6 +540,14 @@ relay_dir_init(struct pconn *c, struct relay_dir *d, int from, int to,
 	d->rd = event_new(base, from, EV_READ | EV_PERSIST, relay_read, d);
 	d->wr = event_new(base, to, EV_WRITE | EV_PERSIST, relay_write, d);
 	d->pending = evbuffer_new();
+	if (c->ps->proxy->cfg->relay == CFG_RELAY_SPLICE) {
+		/* Out of descriptors for a pipe: this one copies instead. */
+		if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
+			d->spliced = true;
+		else
+			log_debug("%s: no pipe for splice (%s); copying",
+			    c->ps->name, strerror(errno));
+	}
 	return d->rd != NULL && d->wr != NULL && d->pending != NULL ? 0 : -1;
 }
 

@@ -68,6 +68,9 @@ struct relay_dir {
 	struct event	*rd;		/* readable `from` */
 	struct event	*wr;		/* writable `to`, while pending */
 	struct evbuffer	*pending;	/* what `to` did not take yet */
+	int		 pipe[2];	/* relay = splice: from -> pipe -> to */
+	size_t		 in_pipe;	/* bytes waiting in the pipe */
+	bool		 spliced;	/* pipe[] is open */
 	bool		 eof;		/* `from` sent its FIN */
 	bool		 shut;		/* and it was passed on */
 	uint64_t	*bytes;		/* the service's counter */

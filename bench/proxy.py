@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""summond's proxy against a direct connection and HAProxy (mode tcp),
+in one run, for two backends:
+
+  native  a loopback HTTP server (HAProxy answering every request itself
+          for the small requests, bench/bulk.py for the bulk ones), with
+          summond on test:///default and a fixed guest-address: what the
+          proxy itself costs, without a TCG guest on the same two cores;
+  guest   the reference image booted through libvirt (TCG here).
+
+For each backend, paths `direct`, `summond` with `relay = copy`,
+`summond` with `relay = splice` (switched by a reload between runs) and
+`haproxy`, each measured ROUNDS times, interleaved, and the median taken:
+wrk with 64 connections (throughput, and the proxy's CPU time per
+request from /proc), wrk with 1 connection (p50/p99 latency; "added" is
+the path's p50 minus direct's p50 of the same round), and one bulk GET
+and one bulk POST with curl (MB/s).  Runs in the guests'
+namespace (bench/proxy.sh).  Not run by CI.
+
+Environment: BACKENDS="native guest", ROUNDS=3, DURATION=5 (seconds per
+wrk run), BULK_MB_NATIVE=512, BULK_MB_GUEST=16."""
+import os
+import re
+import signal
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("SUMMON_BUILD", os.path.join(TOP, "build"))
+SUMMOND = os.path.join(BUILD, "src", "summond")
+SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
+IMAGE = os.path.join(BUILD, "images", "hello.elf")
+BULK = [sys.executable, os.path.join(TOP, "bench", "bulk.py")]
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DURATION = int(os.environ.get("DURATION", "5"))
+PATHS = ["direct", "summond copy", "summond splice", "haproxy"]
+PUBLIC = "127.0.0.21"       # summond's listener
+HAPROXY = "127.0.0.22"      # HAProxy's frontend
+NATIVE = "127.0.0.50"       # the native backend's "guest" address
+
+CONF = """[summond]
+state = {d}/state.db
+control = {d}/summond.sock
+hypervisor = {hv}
+templates = {top}/images/templates
+serial-dir = {d}/serial
+on-exit = stop
+[dns]
+listen =
+[metrics]
+listen =
+[proxy]
+relay = {relay}
+{network}
+[service "web"]
+kernel = {kernel}
+address = {public}
+ports = {ports}
+{extra}
+boot-timeout = 120s
+idle-timeout = 1h
+"""
+
+NET_NATIVE = """[network]
+create = no
+gateway = 127.0.0.1/8
+pool = 127.0.0.50-127.0.0.60"""
+
+NET_GUEST = """[network]
+name = summon-pbench
+bridge = smnpb0
+gateway = 10.94.0.1/24
+pool = 10.94.0.10-10.94.0.20"""
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def us(v):
+    m = re.match(r"([\d.]+)(us|ms|s)$", v)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+def wrk(url, conns):
+    threads = 2 if conns > 1 else 1
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns,
+                          "-d%ds" % DURATION, "--latency", url],
+                         capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors", out)
+    if errors:
+        raise SystemExit("wrk %s: errors\n%s" % (url, out))
+    return rps, p50, p99
+
+
+def bulk(kind, host, port, n, upload):
+    """MB/s of one GET /bytes/N or POST /sink of N bytes, with curl."""
+    url = "http://%s:%d/" % (host, port)
+    if kind == "get":
+        args = ["-w", "%{speed_download}", url + "bytes/%d" % n]
+    else:
+        args = ["-w", "%{speed_upload}", "-H", "Expect:", "-X", "POST",
+                "-T", upload, url + "sink"]
+    out = subprocess.run(["curl", "-sSf", "-o", "/dev/null"] + args,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout) / 1e6
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process and its threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Summond:
+    def __init__(self, d, fields):
+        self.d, self.fields = d, fields
+        self.conf = os.path.join(d, "summond.conf")
+        self.log = os.path.join(d, "summond.log")
+        self.relay = "copy"
+        self.write()
+        self.p = subprocess.Popen([SUMMOND, "-d", "-f", self.conf],
+                                  stdout=open(self.log, "w"),
+                                  stderr=subprocess.STDOUT)
+        while self.ctl("list").returncode != 0:
+            if self.p.poll() is not None:
+                raise SystemExit(open(self.log).read())
+            time.sleep(0.05)
+
+    def write(self):
+        with open(self.conf, "w") as f:
+            f.write(CONF.format(relay=self.relay, **self.fields))
+
+    def ctl(self, *args):
+        return subprocess.run([SUMMONCTL, "-s",
+                               os.path.join(self.d, "summond.sock")]
+                              + list(args), capture_output=True, text=True)
+
+    def set_relay(self, relay):
+        if relay == self.relay:
+            return
+        self.relay = relay
+        self.write()
+        before = open(self.log, errors="replace").read().count("reloaded ")
+        self.p.send_signal(signal.SIGHUP)
+        while open(self.log, errors="replace").read().count("reloaded ") == before:
+            time.sleep(0.02)
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(timeout=60)
+
+
+def haproxy_conf(d, name, text):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("global\n  maxconn 4096\ndefaults\n  timeout connect 5s\n"
+                "  timeout client 60s\n  timeout server 60s\n" + text)
+    return subprocess.Popen(["haproxy", "-f", path, "-db"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def measure(d, backend, targets, pids, bulk_n):
+    """targets: path -> (host, small port, bulk port); pids: path ->
+    the proxy's pid, whose CPU time per request is reported."""
+    res = {p: {"rps": [], "cpu": [], "p50": [], "p99": [], "added": [],
+               "get": [], "post": []} for p in PATHS}
+    upload = os.path.join(d, "upload")
+    with open(upload, "wb") as f:
+        f.truncate(bulk_n)
+    for _ in range(ROUNDS):
+        direct_p50 = None
+        for path in PATHS:
+            host, port, bport = targets[path]
+            if path.startswith("summond"):
+                backend.set_relay(path.split()[1])
+            url = "http://%s:%d/healthz" % (host, port)
+            r = res[path]
+            pid = pids.get(path)
+            c0 = cpu_s(pid) if pid else 0
+            rps = wrk(url, 64)[0]
+            r["rps"].append(rps)
+            r["cpu"].append((cpu_s(pid) - c0) / (rps * DURATION) * 1e6
+                            if pid else float("nan"))
+            _, p50, p99 = wrk(url, 1)
+            r["p50"].append(p50)
+            r["p99"].append(p99)
+            if direct_p50 is None:
+                direct_p50 = p50
+            r["added"].append(p50 - direct_p50)
+            r["get"].append(bulk("get", host, bport, bulk_n, upload))
+            r["post"].append(bulk("post", host, bport, bulk_n, upload))
+    return {p: {k: statistics.median(v) for k, v in r.items()}
+            for p, r in res.items()}
+
+
+def report(title, m):
+    print(title)
+    print("%-15s %10s %8s %9s %9s %9s %9s %9s" % (
+        "path", "req/s 64c", "cpu us/r", "p50 us 1c", "p99 us 1c",
+        "added p50", "GET MB/s", "POST MB/s"))
+    for p in PATHS:
+        r = m[p]
+        print("%-15s %10.0f %8.1f %9.0f %9.0f %+9.0f %9.0f %9.0f" % (
+            p, r["rps"], r["cpu"], r["p50"], r["p99"], r["added"],
+            r["get"], r["post"]))
+    for p in ("summond copy", "summond splice"):
+        r = m[p]
+        print("%s: req/s %.2f x direct, %.2f x haproxy; bulk GET %.2f x "
+              "direct, %.2f x haproxy; POST %.2f x direct, %.2f x haproxy"
+              % (p, r["rps"] / m["direct"]["rps"],
+                 r["rps"] / m["haproxy"]["rps"],
+                 r["get"] / m["direct"]["get"],
+                 r["get"] / m["haproxy"]["get"],
+                 r["post"] / m["direct"]["post"],
+                 r["post"] / m["haproxy"]["post"]))
+    print()
+
+
+def native(d):
+    procs = [haproxy_conf(d, "backend.cfg",
+                          "frontend be\n  mode http\n  bind %s:80\n"
+                          "  http-request return status 200 content-type "
+                          "text/plain string \"ok\\n\"\n" % NATIVE),
+             subprocess.Popen(BULK + ["serve", NATIVE, "81"]),
+             haproxy_conf(d, "tcp.cfg",
+                          "listen a\n  mode tcp\n  bind %s:8080\n"
+                          "  server g %s:80\n"
+                          "listen b\n  mode tcp\n  bind %s:8081\n"
+                          "  server g %s:81\n"
+                          % (HAPROXY, NATIVE, HAPROXY, NATIVE))]
+    s = None
+    try:
+        s = Summond(d, dict(d=d, top=TOP, hv="test:///default",
+                            network=NET_NATIVE, kernel="/k", public=PUBLIC,
+                            ports="8080:80 8081:81",
+                            extra="guest-address = %s" % NATIVE))
+        time.sleep(0.5)
+        if s.ctl("boot", "web").returncode != 0:
+            raise SystemExit("boot web failed:\n" + open(s.log).read())
+        n = int(os.environ.get("BULK_MB_NATIVE", "512")) << 20
+        m = measure(d, s, {"direct": (NATIVE, 80, 81),
+                        "summond copy": (PUBLIC, 8080, 8081),
+                        "summond splice": (PUBLIC, 8080, 8081),
+                        "haproxy": (HAPROXY, 8080, 8081)},
+                    {"summond copy": s.p.pid, "summond splice": s.p.pid,
+                     "haproxy": procs[2].pid}, n)
+        report("backend native (loopback; HAProxy answers the small "
+               "requests, bulk.py the bulk ones), %d rounds, wrk %d s, "
+               "bulk %d MiB" % (ROUNDS, DURATION, n >> 20), m)
+    finally:
+        if s:
+            s.stop()
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def guest(d):
+    os.makedirs(os.path.join(d, "serial"), exist_ok=True)
+    s = Summond(d, dict(d=d, top=TOP, hv="qemu:///system",
+                        network=NET_GUEST, kernel=IMAGE, public=PUBLIC,
+                        ports="8080:80", extra=""))
+    h = None
+    try:
+        if s.ctl("boot", "web").returncode != 0:
+            raise SystemExit("boot web failed:\n" + open(s.log).read())
+        g = re.search(r'"guest_address": "([^"]+)"',
+                      s.ctl("--json", "status", "web").stdout).group(1)
+        h = haproxy_conf(d, "tcp.cfg", "listen a\n  mode tcp\n"
+                         "  bind %s:8080\n  server g %s:80\n"
+                         % (HAPROXY, g))
+        time.sleep(0.5)
+        n = int(os.environ.get("BULK_MB_GUEST", "16")) << 20
+        m = measure(d, s, {"direct": (g, 80, 80),
+                        "summond copy": (PUBLIC, 8080, 8080),
+                        "summond splice": (PUBLIC, 8080, 8080),
+                        "haproxy": (HAPROXY, 8080, 8080)},
+                    {"summond copy": s.p.pid, "summond splice": s.p.pid,
+                     "haproxy": h.pid}, n)
+        report("backend guest (reference image, %s), %d rounds, wrk %d s, "
+               "bulk %d MiB" % ("KVM" if os.path.exists("/dev/kvm")
+                                else "TCG", ROUNDS, DURATION, n >> 20), m)
+    finally:
+        if h:
+            h.kill()
+            h.wait()
+        s.stop()
+        for cmd in ("net-destroy", "net-undefine"):
+            subprocess.run(["virsh", "-q", "-c", "qemu:///system", cmd,
+                            "summon-pbench"], capture_output=True)
+
+
+def main():
+    for b in os.environ.get("BACKENDS", "native guest").split():
+        d = tempfile.mkdtemp(prefix="summon-proxybench-")
+        os.makedirs(os.path.join(d, "serial"), exist_ok=True)
+        try:
+            {"native": native, "guest": guest}[b](d)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
