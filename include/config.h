@@ -16,6 +16,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "nameidx.h"
+
 #define CFG_SERVICE_NAME_MAX	63	/* [a-z0-9][a-z0-9-]{0,62} */
 #define CFG_DNS_NAME_MAX	255	/* presentation form, with the dot */
 
@@ -128,6 +130,7 @@ struct config {
 
 	struct cfg_service *services;
 	size_t		 nservices;
+	struct nameidx	 byname;	/* services by name */
 };
 
 /*

@@ -1557,6 +1557,11 @@ parse(struct parser *p)
 	for (i = 0; i < c->nservices; i++)
 		check_service(p, &c->services[i]);
 	check_across(p);
+	/* Without memory the index stays short and lookups go linear. */
+	for (i = 0; i < c->nservices; i++)
+		if (nameidx_put(&c->byname, c->services[i].name,
+		    &c->services[i]) == -1)
+			break;
 	return c;
 }
 
@@ -1622,6 +1627,8 @@ config_service(const struct config *c, const char *name)
 {
 	size_t i;
 
+	if (c->byname.count == c->nservices)
+		return nameidx_get(&c->byname, name);
 	for (i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
 			return &c->services[i];
@@ -1647,6 +1654,7 @@ config_free(struct config *c)
 		free(s->ready_text);
 	}
 	free(c->services);
+	nameidx_clear(&c->byname);
 	for (i = 0; i < c->nzones; i++)
 		free(c->zones[i]);
 	free(c->zones);

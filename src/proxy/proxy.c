@@ -61,12 +61,7 @@ pservice_release_later(struct pservice *ps)
 static struct pservice *
 pservice_find(struct proxy *p, const char *name)
 {
-	struct pservice *ps;
-
-	TAILQ_FOREACH(ps, &p->services, link)
-		if (strcmp(ps->name, name) == 0)
-			return ps;
-	return NULL;
+	return nameidx_get(&p->byname, name);
 }
 
 static struct pservice *
@@ -81,8 +76,13 @@ pservice_get(struct proxy *p, const struct cfg_service *cfg)
 	ps->proxy = p;
 	ps->cfg = cfg;
 	snprintf(ps->name, sizeof(ps->name), "%s", cfg->name);
+	if (nameidx_put(&p->byname, ps->name, ps) == -1) {
+		free(ps);
+		return NULL;
+	}
 	TAILQ_INIT(&ps->held);
 	TAILQ_INIT(&ps->active);
+	TAILQ_INIT(&ps->listeners);
 	TAILQ_INSERT_TAIL(&p->services, ps, link);
 	return ps;
 }
@@ -95,6 +95,7 @@ pservice_unref(struct pservice *ps)
 	if (ps->waiter != NULL)
 		lifecycle_wait_cancel(ps->proxy->lc, ps->waiter);
 	TAILQ_REMOVE(&ps->proxy->services, ps, link);
+	nameidx_del(&ps->proxy->byname, ps->name);
 	if (ps->release != NULL)
 		event_free(ps->release);
 	free(ps);
@@ -147,6 +148,7 @@ listener_free(struct listener *l)
 		evconnlistener_free(l->lev);
 	if (l->pause != NULL)
 		event_free(l->pause);
+	TAILQ_REMOVE(&l->ps->listeners, l, ps_link);
 	pservice_unref(l->ps);
 	free(l);
 }
@@ -168,6 +170,7 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 		return NULL;
 	}
 	l->ps->refs++;
+	TAILQ_INSERT_TAIL(&l->ps->listeners, l, ps_link);
 	l->public_port = cfg->ports[i].public_port;
 	l->guest_port = cfg->ports[i].guest_port;
 	snprintf(l->addr, sizeof(l->addr), "%s", cfg->address_text);
@@ -208,11 +211,13 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 static struct listener *
 listener_match(struct proxy *p, const struct cfg_service *cfg, size_t i)
 {
+	struct pservice *ps = pservice_find(p, cfg->name);
 	struct listener *l;
 
-	TAILQ_FOREACH(l, &p->listeners, link)
-		if (!l->keep && strcmp(l->ps->name, cfg->name) == 0 &&
-		    l->public_port == cfg->ports[i].public_port &&
+	if (ps == NULL)
+		return NULL;
+	TAILQ_FOREACH(l, &ps->listeners, ps_link)
+		if (!l->keep && l->public_port == cfg->ports[i].public_port &&
 		    strcmp(l->addr, cfg->address_text) == 0)
 			return l;
 	return NULL;
@@ -320,6 +325,7 @@ proxy_free(struct proxy *p)
 			pconn_free(c);
 		pservice_unref(ps);
 	}
+	nameidx_clear(&p->byname);
 	free(p);
 }
 
@@ -355,11 +361,13 @@ proxy_hold_hist(struct proxy *p)
 uint16_t
 proxy_bound_port(struct proxy *p, const char *service, uint16_t public_port)
 {
+	struct pservice *ps = pservice_find(p, service);
 	struct listener *l;
 
-	TAILQ_FOREACH(l, &p->listeners, link)
-		if (strcmp(l->ps->name, service) == 0 &&
-		    l->public_port == public_port)
+	if (ps == NULL)
+		return 0;
+	TAILQ_FOREACH(l, &ps->listeners, ps_link)
+		if (l->public_port == public_port)
 			return l->bound_port;
 	return 0;
 }

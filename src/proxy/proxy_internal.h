@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "compat_queue.h"
+#include "nameidx.h"
 
 #include "proxy.h"
 
@@ -20,6 +21,7 @@ struct pconn;
 struct proxy;
 
 TAILQ_HEAD(pconn_list, pconn);
+TAILQ_HEAD(listener_list, listener);
 
 /* The proxy's view of one service; outlives reloads while in use. */
 struct pservice {
@@ -29,6 +31,7 @@ struct pservice {
 	const struct cfg_service *cfg;		/* NULL once removed */
 	struct pconn_list	 held;		/* arrival order */
 	struct pconn_list	 active;	/* connecting or relaying */
+	struct listener_list	 listeners;	/* this service's own */
 	size_t			 connecting;	/* connects in flight */
 	struct lc_waiter	*waiter;	/* while clients are held */
 	struct event		*release;	/* deferred pconn_release_held */
@@ -37,7 +40,8 @@ struct pservice {
 };
 
 struct listener {
-	TAILQ_ENTRY(listener)	 link;
+	TAILQ_ENTRY(listener)	 link;		/* proxy->listeners */
+	TAILQ_ENTRY(listener)	 ps_link;	/* ps->listeners */
 	struct pservice		*ps;
 	struct evconnlistener	*lev;
 	struct event		*pause;		/* accept paused on EMFILE */
@@ -49,13 +53,13 @@ struct listener {
 };
 
 TAILQ_HEAD(pservice_list, pservice);
-TAILQ_HEAD(listener_list, listener);
 
 struct proxy {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct lifecycle	*lc;
 	struct pservice_list	 services;
+	struct nameidx		 byname;	/* services by name */
 	struct listener_list	 listeners;
 	struct hist		 hist;
 };
