@@ -6,7 +6,12 @@
  *          completion queue when the eventfd fires and runs done() and
  *          the callbacks.  The only thread that calls libevent.
  *   start  runs VM_CREATE, VM_CREATE_PAUSED, VM_DEFINE_START, VM_RESUME,
- *          VM_RESTORE, VM_STATE: what a waiting client needs.
+ *          VM_RESTORE, VM_STATE: what a waiting client needs.  One
+ *          thread per CPU (2 to START_THREADS_MAX) take jobs from one
+ *          queue: a create is ~230 ms of CPU, most of it in libvirtd
+ *          and QEMU, so distinct services start in parallel (one thread
+ *          reached 0.66 x the starts/s of libvirt alone, bench/rate.sh).
+ *          The lifecycle never has two jobs of one instance in flight.
  *   stop   runs VM_SUSPEND, VM_SAVE, VM_SHUTDOWN, VM_DESTROY (~200 ms
  *          each, see docs), so they never delay a start.  When idle and
  *          the connection is down, it also drives the reconnect, so that
@@ -80,11 +85,13 @@
 #define ASKED_TTL_US	(10ULL * 1000000)
 
 enum { LANE_START, LANE_STOP, NLANES };
+#define START_THREADS_MAX 8
 
 struct lane {
 	struct vm	*vm;
-	pthread_t	 thread;
-	bool		 started;
+	pthread_t	 threads[START_THREADS_MAX];
+	int		 nthreads;	/* the stop lane has one */
+	int		 started;	/* threads running */
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cv;
 	struct vm_job	*head, *tail;
@@ -1074,12 +1081,13 @@ lvm_close(struct vm *vm)
 	for (i = 0; i < NLANES; i++) {
 		pthread_mutex_lock(&vm->lanes[i].mtx);
 		vm->lanes[i].stop = true;
-		pthread_cond_signal(&vm->lanes[i].cv);
+		pthread_cond_broadcast(&vm->lanes[i].cv);
 		pthread_mutex_unlock(&vm->lanes[i].mtx);
 	}
 	for (i = 0; i < NLANES; i++) {
-		if (vm->lanes[i].started)
-			pthread_join(vm->lanes[i].thread, NULL);
+		while (vm->lanes[i].started > 0)
+			pthread_join(vm->lanes[i].threads[--vm->lanes[i].started],
+			    NULL);
 		*tailp = vm->lanes[i].head;
 		while (*tailp != NULL)
 			tailp = &(*tailp)->next;
@@ -1130,6 +1138,7 @@ lvm_open(struct event_base *base, const char *uri,
     const struct vm_callbacks *cb, char *err, size_t errlen)
 {
 	struct vm *vm;
+	long ncpu;
 	int i;
 
 	if ((vm = calloc(1, sizeof(*vm))) == NULL) {
@@ -1145,8 +1154,12 @@ lvm_open(struct event_base *base, const char *uri,
 	pthread_mutex_init(&vm->conn_mtx, NULL);
 	for (i = 0; i < NLANES; i++) {
 		vm->lanes[i].vm = vm;
+		vm->lanes[i].nthreads = 1;
 		pthread_mutex_init(&vm->lanes[i].mtx, NULL);
 	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	vm->lanes[LANE_START].nthreads = ncpu < 2 ? 2 :
+	    ncpu > START_THREADS_MAX ? START_THREADS_MAX : (int)ncpu;
 	if (cond_init_mono(&vm->cq_cv) == -1 ||
 	    cond_init_mono(&vm->conn_cv) == -1 ||
 	    cond_init_mono(&vm->lanes[LANE_START].cv) == -1 ||
@@ -1174,12 +1187,16 @@ lvm_open(struct event_base *base, const char *uri,
 		goto fail;
 	vm->up = true;
 	for (i = 0; i < NLANES; i++) {
-		if (pthread_create(&vm->lanes[i].thread, NULL, lane_main,
-		    &vm->lanes[i]) != 0) {
-			snprintf(err, errlen, "cannot start a vm worker");
-			goto fail;
+		struct lane *l = &vm->lanes[i];
+
+		while (l->started < l->nthreads) {
+			if (pthread_create(&l->threads[l->started], NULL,
+			    lane_main, l) != 0) {
+				snprintf(err, errlen, "cannot start a vm worker");
+				goto fail;
+			}
+			l->started++;
 		}
-		vm->lanes[i].started = true;
 	}
 	log_debug("connected to %s", uri);
 	return vm;

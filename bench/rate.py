@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Cold starts of distinct services per second: summond against libvirt
+alone, in one run (SPEC.md section 10: >= 0.9 x libvirt alone).
+
+libvirt alone: N domains of the reference image from the microvm-user
+template, created with `virsh create` by W workers at once (W = 1, 2, 4:
+the best is the peer), each start counted when the guest's readiness
+line is in its serial log.  summond: N services in user network mode
+(the same template), all woken at once with `summonctl boot`, each
+counted when summonctl returns (the readiness probe passed).  Rate = N /
+(last ready - first request).  Runs in the guests' namespace
+(bench/rate.sh).  Not run by CI.  N=8 services and ROUNDS=3 by
+default; each figure is the median of the rounds."""
+import concurrent.futures
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("SUMMON_BUILD", os.path.join(TOP, "build"))
+SUMMOND = os.path.join(BUILD, "src", "summond")
+SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
+IMAGE = os.path.join(BUILD, "images", "hello.elf")
+URI = "qemu:///system"
+N = int(os.environ.get("N", "8"))
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+TYPE = "kvm" if os.access("/dev/kvm", os.W_OK) else "qemu"
+
+
+def virsh(*args):
+    return subprocess.run(["virsh", "-q", "-c", URI] + list(args),
+                          capture_output=True, text=True)
+
+
+def libvirt_one(d, i):
+    name = "summon-ratebench-%d-%d" % (os.getpid(), i)
+    log = os.path.join(d, name + ".log")
+    with open(os.path.join(TOP, "images", "templates",
+                           "microvm-user.xml")) as f:
+        xml = f.read()
+    for k, v in (("domain_type", TYPE), ("name", name), ("metadata", ""),
+                 ("kernel", IMAGE),
+                 ("cmdline", "ip=10.0.2.15/24 gw=10.0.2.2"),
+                 ("memory_kib", "32768"), ("vcpus", "1"),
+                 ("mac", "52:54:00:62:02:%02x" % (i & 0xff)),
+                 ("serial_log", log),
+                 ("hostfwd", "hostfwd=tcp:127.0.0.1:%d-:80" % (23000 + i))):
+        xml = xml.replace("${%s}" % k, v)
+    path = os.path.join(d, name + ".xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    if virsh("create", path).returncode != 0:
+        raise SystemExit("virsh create %s failed" % name)
+    while True:
+        try:
+            with open(log, "rb") as f:
+                if b"summon-hello: ready " in f.read():
+                    return name
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)
+
+
+def libvirt_rate(workers):
+    d = tempfile.mkdtemp(prefix="summon-ratebench-")
+    os.chmod(d, 0o755)
+    names = []
+    try:
+        t0 = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            names = list(ex.map(lambda i: libvirt_one(d, i), range(N)))
+        took = time.monotonic() - t0
+    finally:
+        for i in range(N):
+            virsh("destroy", "summon-ratebench-%d-%d" % (os.getpid(), i))
+        shutil.rmtree(d, ignore_errors=True)
+    return N / took
+
+
+def summond_rate():
+    d = tempfile.mkdtemp(prefix="summon-ratebench-")
+    os.chmod(d, 0o755)
+    os.makedirs(os.path.join(d, "serial"))
+    conf = os.path.join(d, "summond.conf")
+    parts = ["[summond]\nstate = %s/state.db\ncontrol = %s/summond.sock\n"
+             "hypervisor = %s\ntemplates = %s/images/templates\n"
+             "serial-dir = %s/serial\non-exit = stop\nmax-instances = %d\n"
+             "[dns]\nlisten =\n[metrics]\nlisten =\n[network]\n"
+             "mode = user\nuser-ports = 24000-24999\n"
+             % (d, d, URI, TOP, d, N + 4)]
+    for i in range(N):
+        parts.append("[service \"r%d\"]\nkernel = %s\nports = %d:80\n"
+                     "address = 127.0.0.1\nboot-timeout = 300s\n"
+                     "idle-timeout = 1h\n" % (i, IMAGE, 25000 + i))
+    with open(conf, "w") as f:
+        f.write("".join(parts))
+    log = open(os.path.join(d, "summond.log"), "w")
+    p = subprocess.Popen([SUMMOND, "-d", "-f", conf], stdout=log,
+                         stderr=subprocess.STDOUT)
+    ctl = [SUMMONCTL, "-s", os.path.join(d, "summond.sock")]
+    try:
+        while subprocess.run(ctl + ["list"],
+                             capture_output=True).returncode != 0:
+            if p.poll() is not None:
+                raise SystemExit(open(log.name).read())
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        boots = [subprocess.Popen(ctl + ["boot", "r%d" % i],
+                                  stdout=subprocess.DEVNULL)
+                 for i in range(N)]
+        if any(b.wait() != 0 for b in boots):
+            raise SystemExit("a boot failed:\n" + open(log.name).read())
+        return N / (time.monotonic() - t0)
+    finally:
+        p.send_signal(signal.SIGTERM)      # on-exit = stop
+        p.wait(timeout=120)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    print("cold starts of %d distinct services, %s, microvm-user template, "
+          "median of %d interleaved rounds" % (N, TYPE, ROUNDS))
+    runs = {w: [] for w in (1, 2, 4)}
+    runs["summond"] = []
+    for _ in range(ROUNDS):
+        for w in (1, 2, 4):
+            runs[w].append(libvirt_rate(w))
+        runs["summond"].append(summond_rate())
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    for w in (1, 2, 4):
+        print("libvirt alone, %d worker(s): %5.2f starts/s  (runs: %s)"
+              % (w, med[w], " ".join("%.2f" % r for r in runs[w])))
+    print("summond, %d wakes at once:  %5.2f starts/s  (runs: %s)"
+          % (N, med["summond"],
+             " ".join("%.2f" % r for r in runs["summond"])))
+    best = max(med[w] for w in (1, 2, 4))
+    print("ratio summond / best libvirt: %.2f (target >= 0.90)"
+          % (med["summond"] / best))
+
+
+if __name__ == "__main__":
+    main()
