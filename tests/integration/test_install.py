@@ -62,6 +62,29 @@ class Install(unittest.TestCase):
             self.assertTrue(os.stat(p).st_mode & stat.S_IXUSR,
                             "%s is not executable" % installed)
 
+    def test_reinstall_keeps_the_operators_configuration(self):
+        conf = self.staged(self.path(self.dirs["sysconfdir"], "summon",
+                                     "summond.conf"))
+        with open(conf) as f:
+            shipped = f.read()
+        with open(conf, "a") as f:
+            f.write("; the operator's own line\n")
+        try:
+            p = subprocess.run(["meson", "install", "-C", BUILD,
+                                "--no-rebuild", "--quiet", "--destdir",
+                                self.destdir],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            with open(conf) as f:
+                self.assertIn("the operator's own line", f.read())
+            with open(conf + ".dist") as f:
+                self.assertEqual(f.read(), shipped)
+        finally:
+            with open(conf, "w") as f:
+                f.write(shipped)
+            if os.path.exists(conf + ".dist"):
+                os.unlink(conf + ".dist")
+
     def unit_path(self):
         return self.path(self.dirs["lib"], "systemd", "system",
                          "summond.service")
