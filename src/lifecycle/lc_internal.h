@@ -62,20 +62,20 @@ struct lc_service {
 	struct lifecycle	*lc;
 	struct instance		*active;	/* starting..saved, or NULL */
 	struct instance_list	 standby;	/* created paused */
-	size_t			 nstandby;	/* incl. ones being created */
-	bool			 failed;	/* last boot failed/crashed */
-	bool			 rewake;	/* woken while stopping */
-	unsigned		 failures;	/* in a row, for back-off */
-	uint64_t		 retry_at_us;	/* back-off until */
 	struct event		*retry;		/* boots when back-off ends */
-	uint64_t		 wakes[LC_NSOURCES];
-	uint64_t		 last_activity_us;	/* 0 never */
-	int			 conns;
 	struct lc_waiter	*waiters;
+	struct hist		*cold_start;	/* NULL before a ready boot */
+	uint64_t		 retry_at_us;	/* back-off until */
+	uint64_t		 last_activity_us;	/* 0 never */
+	uint64_t		 wakes[LC_NSOURCES];
 	uint64_t		 boots;
 	uint64_t		 boot_failures;
 	int64_t			 last_boot_ms;
-	struct hist		*cold_start;	/* NULL before a ready boot */
+	unsigned		 nstandby;	/* incl. ones being created */
+	unsigned		 failures;	/* in a row, for back-off */
+	int			 conns;
+	bool			 failed;	/* last boot failed/crashed */
+	bool			 rewake;	/* woken while stopping */
 	char			 name[];
 };
 
