@@ -181,6 +181,12 @@ xstrdup(const char *s)
  */
 
 #define POOL_BLOCK	16384
+#define POOL_ALIGN	_Alignof(void *)
+
+/* The arrays a configuration holds need no more (max_align_t is 16). */
+_Static_assert(_Alignof(struct cfg_addr) <= POOL_ALIGN &&
+    _Alignof(struct cfg_port) <= POOL_ALIGN &&
+    _Alignof(char *) <= POOL_ALIGN, "pool alignment");
 
 struct pool_block {
 	struct pool_block	*next;
@@ -210,11 +216,11 @@ pool_free(struct cfg_pool *pool)
 	free(pool);
 }
 
-/* size bytes aligned for any type (align) or for chars; zeroed. */
+/* size bytes, aligned for the arrays above (align) or for chars; zeroed. */
 static void *
 pool_get(struct cfg_pool *pool, size_t size, bool align)
 {
-	const size_t a = _Alignof(max_align_t);
+	const size_t a = POOL_ALIGN;
 	struct pool_block *b = pool->blocks;
 	size_t at;
 
