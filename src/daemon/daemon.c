@@ -176,6 +176,7 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	FILE *ef;
 	int n = 0;
 
+	err[0] = '\0';		/* fmemopen "w" leaves it as it was */
 	if ((ef = fmemopen(err, errlen, "w")) == NULL) {
 		snprintf(err, errlen, "fmemopen: %s", strerror(errno));
 		return -1;
