@@ -5,6 +5,10 @@
  * afterwards; a reload parses a new one and swaps the pointer.  Every
  * value is validated at parse time, so the rest of the daemon can trust
  * it.  Errors are reported as "FILE:LINE: message", all of them.
+ *
+ * Its strings and small arrays belong to the configuration as a whole
+ * (config_free frees them together) and equal strings may be shared:
+ * treat every pointer in it as read-only.
  */
 #ifndef SUMMON_CONFIG_H
 #define SUMMON_CONFIG_H
@@ -43,7 +47,7 @@ struct cfg_port {
 };
 
 struct cfg_service {
-	char		 name[CFG_SERVICE_NAME_MAX + 1];
+	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
 	int		 line;		/* line of the [service "..."] header */
 
 	/*
@@ -63,7 +67,7 @@ struct cfg_service {
 	int		 family;	/* AF_INET or AF_INET6 */
 	struct in_addr	 address4;
 	struct in6_addr	 address6;
-	char		 address_text[INET6_ADDRSTRLEN];
+	char		*address_text;	/* as written */
 
 	struct cfg_port	*ports;
 	size_t		 nports;
@@ -83,8 +87,11 @@ struct cfg_service {
 	enum cfg_dns_answer dns_answer;
 };
 
+struct cfg_pool;
+
 struct config {
 	char		*path;
+	struct cfg_pool	*pool;		/* owns the strings and arrays */
 
 	/* [summond] */
 	char		*state;		/* SQLite file */

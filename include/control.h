@@ -67,6 +67,18 @@ char		*ctl_answer_error(int64_t id, const char *fmt, ...)
 char		*ctl_push(int64_t id, const char *kind, json_t *body);
 
 /*
+ * The same line as ctl_answer_ok(id, {"key": [item(arg, 0), ...,
+ * item(arg, n - 1)]}), written through out one item at a time, so that
+ * no JSON tree of the whole answer is built (a list of 10,000 services
+ * as one tree is ~17 MB of jansson objects).  item returns a new
+ * reference, or NULL to leave that item out.  Returns 0, or -1 if out
+ * failed or an item could not be encoded.
+ */
+int		 ctl_answer_ok_array(int64_t id, const char *key, size_t n,
+		    json_t *(*item)(void *arg, size_t i), void *arg,
+		    json_dump_callback_t out, void *outarg);
+
+/*
  * Decode an answer or push line.  kind is set to "result", "error",
  * "progress" or "event"; *body receives a new reference (the result,
  * the push body, or a JSON string with the error message).

@@ -196,6 +196,52 @@ START_TEST(answers)
 }
 END_TEST
 
+static json_t *
+array_item(void *arg, size_t i)
+{
+	(void)arg;
+	if (i == 1)
+		return NULL;	/* left out */
+	return json_pack("{s:I, s:s, s:n}", "i", (json_int_t)i, "s", "a\"b",
+	    "z");
+}
+
+static int
+append_str(const char *buf, size_t len, void *arg)
+{
+	char **s = arg;
+	size_t have = *s != NULL ? strlen(*s) : 0;
+	char *n = realloc(*s, have + len + 1);
+
+	ck_assert_ptr_nonnull(n);
+	memcpy(n + have, buf, len);
+	n[have + len] = '\0';
+	*s = n;
+	return 0;
+}
+
+/* An answer written an item at a time is the line ctl_answer_ok makes. */
+START_TEST(answer_array)
+{
+	size_t n, i;
+
+	for (n = 0; n <= 4; n++) {
+		json_t *a = json_array();
+		char *want, *got = NULL;
+
+		for (i = 0; i < n; i++)
+			if (i != 1)
+				json_array_append_new(a, array_item(NULL, i));
+		want = ctl_answer_ok(9, json_pack("{s:o}", "services", a));
+		ck_assert_int_eq(ctl_answer_ok_array(9, "services", n,
+		    array_item, NULL, append_str, &got), 0);
+		ck_assert_str_eq(got, want);
+		free(want);
+		free(got);
+	}
+}
+END_TEST
+
 START_TEST(durations)
 {
 	static const struct { int64_t ms; const char *s; } d[] = {
@@ -242,6 +288,7 @@ suite(void)
 	tcase_add_test(tc, every_command);
 	tcase_add_loop_test(tc, malformed, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, answers);
+	tcase_add_test(tc, answer_array);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("format");
 	tcase_add_test(tc, durations);

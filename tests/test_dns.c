@@ -704,7 +704,7 @@ START_TEST(index_10000)
 	enum { N = 10000 };
 	static char *zones[] = { "svc.test.", "other.test." };
 	struct config c = { .zones = zones, .nzones = 2, .ttl = 30 };
-	char name[64], (*names)[2][32] = calloc(N, sizeof(*names));
+	char name[64], (*names)[3][32] = calloc(N, sizeof(*names));
 	char *(*ptrs)[2] = calloc(N, sizeof(*ptrs));
 	uint8_t wire[DNS_NAME_MAX];
 	struct dns_lookup l;
@@ -717,7 +717,8 @@ START_TEST(index_10000)
 	for (i = 0; i < N; i++) {
 		struct cfg_service *s = &c.services[i];
 
-		snprintf(s->name, sizeof(s->name), "s%zu", i);
+		snprintf(names[i][2], 32, "s%zu", i);
+		s->name = names[i][2];
 		snprintf(names[i][0], 32, "s%zu.svc.test.", i);
 		snprintf(names[i][1], 32, "s%zu.other.test.", i);
 		ptrs[i][0] = names[i][0];

@@ -169,6 +169,154 @@ xstrdup(const char *s)
 	return d;
 }
 
+/*
+ * ---- the configuration's memory ------------------------------------
+ *
+ * Strings and small arrays are carved from blocks that the configuration
+ * frees all at once, and equal strings are stored once.  With 10,000
+ * services a malloc'd copy of every value cost ~200 bytes a service:
+ * chunk headers, and the same kernel, cmdline and template strings
+ * 10,000 times over.  Values replaced while parsing (a default, then
+ * the file's value) stay in the blocks until config_free.
+ */
+
+#define POOL_BLOCK	16384
+#define POOL_ALIGN	_Alignof(void *)
+
+/* The arrays a configuration holds need no more (max_align_t is 16). */
+_Static_assert(_Alignof(struct cfg_addr) <= POOL_ALIGN &&
+    _Alignof(struct cfg_port) <= POOL_ALIGN &&
+    _Alignof(char *) <= POOL_ALIGN, "pool alignment");
+
+struct pool_block {
+	struct pool_block	*next;
+	size_t			 used, size;
+	max_align_t		 data[];
+};
+
+struct cfg_pool {
+	struct pool_block	*blocks;	/* the current one first */
+	/* Strings stored so far, while parsing: open addressing. */
+	char			**strs;
+	size_t			  nstrs, mask;
+};
+
+static void
+pool_free(struct cfg_pool *pool)
+{
+	struct pool_block *b;
+
+	if (pool == NULL)
+		return;
+	while ((b = pool->blocks) != NULL) {
+		pool->blocks = b->next;
+		free(b);
+	}
+	free(pool->strs);
+	free(pool);
+}
+
+/* size bytes, aligned for the arrays above (align) or for chars; zeroed. */
+static void *
+pool_get(struct cfg_pool *pool, size_t size, bool align)
+{
+	const size_t a = POOL_ALIGN;
+	struct pool_block *b = pool->blocks;
+	size_t at;
+
+	if (size == 0)
+		size = 1;
+	at = b == NULL ? 0 : align ? (b->used + a - 1) / a * a : b->used;
+	if (b == NULL || at + size > b->size) {
+		size_t bsize = size > POOL_BLOCK / 4 ? size : POOL_BLOCK;
+
+		b = xcalloc(1, sizeof(*b) + bsize);
+		b->size = bsize;
+		if (size > POOL_BLOCK / 4 && pool->blocks != NULL) {
+			/* A big one of its own; keep filling the current. */
+			b->next = pool->blocks->next;
+			pool->blocks->next = b;
+		} else {
+			b->next = pool->blocks;
+			pool->blocks = b;
+		}
+		at = 0;
+	}
+	b->used = at + size;
+	return (char *)b->data + at;
+}
+
+static void *
+pcalloc(struct parser *p, size_t n, size_t sz)
+{
+	if (sz != 0 && n > SIZE_MAX / sz) {
+		fprintf(stderr, "summond: calloc: too large\n");
+		exit(1);
+	}
+	return pool_get(p->cfg->pool, n * sz, true);
+}
+
+static uint32_t
+str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*s != '\0') {
+		h ^= (unsigned char)*s++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Where s is in a table of strings, or the empty slot where it goes. */
+static size_t
+str_slot(char **strs, size_t mask, const char *s)
+{
+	size_t i;
+
+	for (i = str_hash(s) & mask; strs[i] != NULL &&
+	    strcmp(strs[i], s) != 0; i = (i + 1) & mask)
+		;
+	return i;
+}
+
+/* A copy of s in the pool, or the equal string stored before. */
+static char *
+pstrdup(struct parser *p, const char *s)
+{
+	struct cfg_pool *pool = p->cfg->pool;
+	size_t i, n, len;
+	char **strs;
+
+	if (2 * (pool->nstrs + 1) > pool->mask + 1) {	/* half full */
+		n = pool->strs == NULL ? 64 : 2 * (pool->mask + 1);
+		strs = xcalloc(n, sizeof(*strs));
+		for (i = 0; pool->strs != NULL && i <= pool->mask; i++)
+			if (pool->strs[i] != NULL)
+				strs[str_slot(strs, n - 1, pool->strs[i])] =
+				    pool->strs[i];
+		free(pool->strs);
+		pool->strs = strs;
+		pool->mask = n - 1;
+	}
+	i = str_slot(pool->strs, pool->mask, s);
+	if (pool->strs[i] == NULL) {
+		len = strlen(s) + 1;
+		pool->strs[i] = memcpy(pool_get(pool, len, false), s, len);
+		pool->nstrs++;
+	}
+	return pool->strs[i];
+}
+
+/* Parsing is over: the table of stored strings is not needed any more. */
+static void
+pool_seal(struct cfg_pool *pool)
+{
+	free(pool->strs);
+	pool->strs = NULL;
+	pool->nstrs = pool->mask = 0;
+}
+
 /* ---- pass 1: lines, sections and raw entries ---------------------- */
 
 static char *
@@ -598,8 +746,7 @@ k_string(struct parser *p, const struct key *k, struct cfg_service *svc,
 
 	if (k->min > 0 && *v == '\0')
 		return seterr(err, errlen, "must not be empty");
-	free(*f);
-	*f = xstrdup(v);
+	*f = pstrdup(p, v);
 	return 0;
 }
 
@@ -709,8 +856,7 @@ k_listen(struct parser *p, const struct key *k, struct cfg_service *svc,
 	n = split_words(buf, w, MAX_WORDS);
 	if (n > MAX_WORDS)
 		return seterr(err, errlen, "too many addresses");
-	free(c->dns_listen);
-	c->dns_listen = xcalloc(n, sizeof(*c->dns_listen));
+	c->dns_listen = pcalloc(p, n, sizeof(*c->dns_listen));
 	c->ndns_listen = 0;
 	for (i = 0; i < n; i++) {
 		if (config_parse_addr(w[i], 53, &c->dns_listen[i], err,
@@ -733,10 +879,7 @@ k_zone(struct parser *p, const struct key *k, struct cfg_service *svc,
 	n = split_words(buf, w, MAX_WORDS);
 	if (n > MAX_WORDS)
 		return seterr(err, errlen, "too many zones");
-	for (i = 0; i < c->nzones; i++)
-		free(c->zones[i]);
-	free(c->zones);
-	c->zones = xcalloc(n, sizeof(*c->zones));
+	c->zones = pcalloc(p, n, sizeof(*c->zones));
 	c->nzones = 0;
 	for (i = 0; i < n; i++) {
 		if (normalise_dname(w[i], name, sizeof(name), err,
@@ -746,7 +889,7 @@ k_zone(struct parser *p, const struct key *k, struct cfg_service *svc,
 			if (strcmp(c->zones[j], name) == 0)
 				return seterr(err, errlen, "zone %s listed "
 				    "twice", name);
-		c->zones[c->nzones++] = xstrdup(name);
+		c->zones[c->nzones++] = pstrdup(p, name);
 	}
 	return 0;
 }
@@ -882,12 +1025,9 @@ k_names(struct parser *p, const struct key *k, struct cfg_service *svc,
 	 * Kept raw here: relative names are expanded once the zones are
 	 * known, which may be later in the file.
 	 */
-	for (i = 0; i < svc->nnames; i++)
-		free(svc->names[i]);
-	free(svc->names);
-	svc->names = xcalloc(n, sizeof(char *));
+	svc->names = pcalloc(p, n, sizeof(char *));
 	for (i = 0; i < n; i++)
-		svc->names[i] = xstrdup(w[i]);
+		svc->names[i] = pstrdup(p, w[i]);
 	svc->nnames = n;
 	return 0;
 }
@@ -903,7 +1043,7 @@ k_address(struct parser *p, const struct key *k, struct cfg_service *svc,
 	else
 		return seterr(err, errlen, "'%s' is not an IPv4 or IPv6 "
 		    "address", v);
-	snprintf(svc->address_text, sizeof(svc->address_text), "%s", v);
+	svc->address_text = pstrdup(p, v);
 	return 0;
 }
 
@@ -932,8 +1072,7 @@ k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
 	if (n > MAX_WORDS)
 		return seterr(err, errlen, "too many ports (at most %d)",
 		    MAX_WORDS);
-	free(svc->ports);
-	svc->ports = xcalloc(n, sizeof(*svc->ports));
+	svc->ports = pcalloc(p, n, sizeof(*svc->ports));
 	svc->nports = 0;
 	for (i = 0; i < n; i++) {
 		struct cfg_port *pt = &svc->ports[i];
@@ -971,8 +1110,7 @@ k_ready(struct parser *p, const struct key *k, struct cfg_service *svc,
 		if (v[7] == '\0')
 			return seterr(err, errlen, "serial: needs the text "
 			    "to wait for");
-		free(svc->ready_text);
-		svc->ready_text = xstrdup(v + 7);
+		svc->ready_text = pstrdup(p, v + 7);
 		svc->ready = CFG_READY_SERIAL;
 		return 0;
 	}
@@ -1129,21 +1267,22 @@ config_stop_mode_name(enum cfg_stop_mode m)
 /* ---- defaults: the one place they live ---------------------------- */
 
 static void
-config_defaults(struct config *c)
+config_defaults(struct parser *p)
 {
+	struct config *c = p->cfg;
 	char err[128];
 
-	c->state = xstrdup("/var/lib/summon/state.db");
-	c->control = xstrdup("/run/summon/summond.sock");
-	c->hypervisor = xstrdup("qemu:///system");
-	c->templates = xstrdup(SUMMON_DATADIR "/templates");
-	c->serial_dir = xstrdup("/var/log/summon");
+	c->state = pstrdup(p, "/var/lib/summon/state.db");
+	c->control = pstrdup(p, "/run/summon/summond.sock");
+	c->hypervisor = pstrdup(p, "qemu:///system");
+	c->templates = pstrdup(p, SUMMON_DATADIR "/templates");
+	c->serial_dir = pstrdup(p, "/var/log/summon");
 	c->on_exit = CFG_ON_EXIT_KEEP;
 	c->max_instances = 64;
 	c->memory_budget = GIB(4);
 
 	c->ndns_listen = 2;
-	c->dns_listen = xcalloc(2, sizeof(*c->dns_listen));
+	c->dns_listen = pcalloc(p, 2, sizeof(*c->dns_listen));
 	config_parse_addr("127.0.0.1:53", 53, &c->dns_listen[0], err,
 	    sizeof(err));
 	config_parse_addr("[::1]:53", 53, &c->dns_listen[1], err, sizeof(err));
@@ -1159,8 +1298,8 @@ config_defaults(struct config *c)
 	c->net_mode = CFG_NET_BRIDGE;
 	c->user_port_lo = 20000;
 	c->user_port_hi = 20999;
-	c->net_name = xstrdup("summon");
-	c->net_bridge = xstrdup("summon0");
+	c->net_name = pstrdup(p, "summon");
+	c->net_bridge = pstrdup(p, "summon0");
 	inet_pton(AF_INET, "10.99.0.1", &c->gateway);
 	c->prefix = 24;
 	inet_pton(AF_INET, "10.99.0.10", &c->pool_lo);
@@ -1173,12 +1312,12 @@ config_defaults(struct config *c)
 }
 
 static void
-service_defaults(struct cfg_service *s)
+service_defaults(struct parser *p, struct cfg_service *s)
 {
-	s->cmdline = xstrdup("ip=${ip}/${prefix} gw=${gateway}");
+	s->cmdline = pstrdup(p, "ip=${ip}/${prefix} gw=${gateway}");
 	s->memory = MIB(32);
 	s->vcpus = 1;
-	s->template = xstrdup("microvm");
+	s->template = pstrdup(p, "microvm");
 	s->ready = CFG_READY_TCP;
 	s->ready_port = 0;	/* 0: the first guest port, set in checks */
 	s->boot_timeout_ms = SEC(5);
@@ -1250,11 +1389,11 @@ expand_names(struct parser *p, struct cfg_service *s, int line)
 
 	if (s->nnames == 0) {
 		/* Default: the service's own name in every zone. */
-		s->names = xcalloc(1, sizeof(char *));
-		s->names[0] = xstrdup(s->name);
+		s->names = pcalloc(p, 1, sizeof(char *));
+		s->names[0] = s->name;
 		s->nnames = 1;
 	}
-	out = xcalloc(s->nnames * (c->nzones > 0 ? c->nzones : 1),
+	out = pcalloc(p, s->nnames * (c->nzones > 0 ? c->nzones : 1),
 	    sizeof(char *));
 	for (i = 0; i < s->nnames; i++) {
 		const char *raw = s->names[i];
@@ -1279,7 +1418,7 @@ expand_names(struct parser *p, struct cfg_service *s, int line)
 				perr(p, line, "service \"%s\": name %s is in "
 				    "no zone served", s->name, name);
 			else
-				out[n++] = xstrdup(name);
+				out[n++] = pstrdup(p, name);
 			continue;
 		}
 		for (z = 0; z < c->nzones; z++) {
@@ -1289,12 +1428,9 @@ expand_names(struct parser *p, struct cfg_service *s, int line)
 				    "too long", s->name, fq);
 				continue;
 			}
-			out[n++] = xstrdup(fq);
+			out[n++] = pstrdup(p, fq);
 		}
 	}
-	for (i = 0; i < s->nnames; i++)
-		free(s->names[i]);
-	free(s->names);
 	s->names = out;
 	s->nnames = n;
 }
@@ -1519,8 +1655,9 @@ parse(struct parser *p)
 	size_t i, s, nservice_sections = 0;
 
 	c = p->cfg = xcalloc(1, sizeof(*c));
-	c->path = xstrdup(p->file);
-	config_defaults(c);
+	c->pool = xcalloc(1, sizeof(*c->pool));
+	c->path = pstrdup(p, p->file);
+	config_defaults(p);
 
 	ini_parse_stream(reader, p, handler, p);
 
@@ -1544,9 +1681,9 @@ parse(struct parser *p)
 		if (sec->sect != S_SERVICE || sec->bad)
 			continue;
 		svc = &c->services[c->nservices++];
-		snprintf(svc->name, sizeof(svc->name), "%s", sec->name);
+		svc->name = pstrdup(p, sec->name);
 		svc->line = sec->line;
-		service_defaults(svc);
+		service_defaults(p, svc);
 		memset(seen, 0, NKEYS * sizeof(*seen));
 		for (i = sec->first; i < sec->first + sec->count; i++)
 			apply_entry(p, &p->entries[i], svc, seen);
@@ -1557,6 +1694,7 @@ parse(struct parser *p)
 	for (i = 0; i < c->nservices; i++)
 		check_service(p, &c->services[i]);
 	check_across(p);
+	pool_seal(c->pool);
 	/* Without memory the index stays short and lookups go linear. */
 	for (i = 0; i < c->nservices; i++)
 		if (nameidx_put(&c->byname, c->services[i].name,
@@ -1638,34 +1776,10 @@ config_service(const struct config *c, const char *name)
 void
 config_free(struct config *c)
 {
-	size_t i, j;
-
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nservices; i++) {
-		struct cfg_service *s = &c->services[i];
-		for (j = 0; j < s->nnames; j++)
-			free(s->names[j]);
-		free(s->names);
-		free(s->kernel);
-		free(s->cmdline);
-		free(s->template);
-		free(s->ports);
-		free(s->ready_text);
-	}
 	free(c->services);
 	nameidx_clear(&c->byname);
-	for (i = 0; i < c->nzones; i++)
-		free(c->zones[i]);
-	free(c->zones);
-	free(c->dns_listen);
-	free(c->path);
-	free(c->state);
-	free(c->control);
-	free(c->hypervisor);
-	free(c->templates);
-	free(c->serial_dir);
-	free(c->net_name);
-	free(c->net_bridge);
+	pool_free(c->pool);
 	free(c);
 }

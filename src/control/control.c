@@ -79,18 +79,12 @@ static void	client_free(struct client *);
 /* How long a client we are closing may take to hang up. */
 static const struct timeval closing_timeout = { 5, 0 };
 
-/* Queue line (freeing it) for c; drop c if it stopped reading. */
+/* Drop c if too much of what was queued for it waits unread. */
 static int
-client_send(struct client *c, char *line)
+client_check_output(struct client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (line == NULL) {
-		log_warnx("control: cannot encode an answer");
-		return 0;
-	}
-	evbuffer_add(out, line, strlen(line));
-	free(line);
 	if (evbuffer_get_length(out) > OUTPUT_MAX) {
 		log_warnx("control: client pid %ld does not read its answers; "
 		    "dropped", (long)c->pid);
@@ -98,6 +92,19 @@ client_send(struct client *c, char *line)
 		return -1;
 	}
 	return 0;
+}
+
+/* Queue line (freeing it) for c; drop c if it stopped reading. */
+static int
+client_send(struct client *c, char *line)
+{
+	if (line == NULL) {
+		log_warnx("control: cannot encode an answer");
+		return 0;
+	}
+	evbuffer_add(bufferevent_get_output(c->bev), line, strlen(line));
+	free(line);
+	return client_check_output(c);
 }
 
 static json_t *
@@ -134,15 +141,42 @@ service_json(struct control *ctl, const struct cfg_service *s)
 }
 
 static json_t *
-cmd_list(struct control *ctl)
+list_item(void *arg, size_t i)
 {
-	const struct config *cfg = ctl->d->cfg;
-	json_t *a = json_array();
-	size_t i;
+	struct control *ctl = arg;
 
-	for (i = 0; i < cfg->nservices; i++)
-		json_array_append_new(a, service_json(ctl, &cfg->services[i]));
-	return json_pack("{s:o}", "services", a);
+	return service_json(ctl, &ctl->d->cfg->services[i]);
+}
+
+static int
+append_evbuffer(const char *buf, size_t len, void *arg)
+{
+	return evbuffer_add(arg, buf, len);
+}
+
+/*
+ * The answer is encoded a service at a time into a buffer that then
+ * moves to c's output without a copy: with 10,000 services a JSON tree
+ * of them all was ~17 MB of small allocations, freed again at once but
+ * left behind as holes in the heap.
+ */
+static int
+cmd_list(struct client *c, int64_t id)
+{
+	struct control *ctl = c->control;
+	struct evbuffer *buf;
+
+	if ((buf = evbuffer_new()) == NULL)
+		return client_send(c, ctl_answer_error(id, "out of memory"));
+	if (ctl_answer_ok_array(id, "services", ctl->d->cfg->nservices,
+	    list_item, ctl, append_evbuffer, buf) == -1) {
+		evbuffer_free(buf);
+		return client_send(c, ctl_answer_error(id, "cannot encode "
+		    "the list"));
+	}
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), buf);
+	evbuffer_free(buf);
+	return client_check_output(c);
 }
 
 static char *
@@ -349,6 +383,7 @@ client_request(struct client *c, const char *line, size_t len)
 	struct control *ctl = c->control;
 	struct ctl_request req;
 	char err[256], *answer = NULL;
+	int64_t id;
 
 	if (ctl_request_decode(line, len, &req, err, sizeof(err)) == -1)
 		return client_send(c, ctl_answer_error(req.id, "%s", err));
@@ -360,10 +395,11 @@ client_request(struct client *c, const char *line, size_t len)
 	}
 	log_debug("control: pid %ld: %s %s", (long)c->pid,
 	    ctl_cmd_name(req.cmd), req.service);
+	id = req.id;
 	switch (req.cmd) {
 	case CTL_LIST:
-		answer = ctl_answer_ok(req.id, cmd_list(ctl));
-		break;
+		ctl_request_clear(&req);	/* holds nothing list needs */
+		return cmd_list(c, id);
 	case CTL_STATUS:
 		answer = cmd_status(ctl, &req);
 		break;

@@ -279,6 +279,48 @@ ctl_answer_ok(int64_t id, json_t *result)
 	    "result", result != NULL ? result : json_object()));
 }
 
+int
+ctl_answer_ok_array(int64_t id, const char *key, size_t n,
+    json_t *(*item)(void *, size_t), void *arg, json_dump_callback_t out,
+    void *outarg)
+{
+	static const char tail[] = "[]}}\n";
+	char *head;
+	json_t *o;
+	size_t i, len;
+	bool first = true;
+	int rc;
+
+	/*
+	 * The answer with an empty array last, split where the items go:
+	 * "...,"result":{"key":[" and "]}}\n".
+	 */
+	head = line_of(json_pack("{s:i, s:I, s:b, s:{s:[]}}", "v",
+	    CTL_VERSION, "id", (json_int_t)id, "ok", 1, "result", key));
+	if (head == NULL || (len = strlen(head)) < sizeof(tail) - 1 ||
+	    strcmp(head + len - (sizeof(tail) - 1), tail) != 0) {
+		free(head);
+		return -1;
+	}
+	len -= sizeof(tail) - 2;
+	rc = out(head, len, outarg);
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((o = item(arg, i)) == NULL)
+			continue;
+		if (!first)
+			rc = out(",", 1, outarg);
+		if (rc == 0)
+			rc = json_dump_callback(o, out, outarg,
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(o);
+		first = false;
+	}
+	if (rc == 0)
+		rc = out(head + len, strlen(head + len), outarg);
+	free(head);
+	return rc == 0 ? 0 : -1;
+}
+
 char *
 ctl_answer_error(int64_t id, const char *fmt, ...)
 {

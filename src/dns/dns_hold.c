@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +32,16 @@ struct held {
 	bool			 used;
 };
 
+/*
+ * Slots from fresh on were never used.  They are not linked in advance:
+ * calloc hands a block this size (0.7 MB) over as untouched zero pages
+ * of its own mapping, and a slot's pages become resident only when a
+ * query first needs it.
+ */
 struct dns_hold {
 	struct dns		*d;
-	int			 free_head;	/* -1: full */
+	int			 free_head;	/* released slots, -1: none */
+	int			 fresh;		/* first never used slot */
 	struct held		 slot[DNS_HOLD_MAX];
 };
 
@@ -41,16 +49,11 @@ struct dns_hold *
 dns_hold_new(struct dns *d)
 {
 	struct dns_hold *h;
-	int i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
 	h->d = d;
-	for (i = 0; i < DNS_HOLD_MAX; i++) {
-		h->slot[i].h = h;
-		h->slot[i].next_free = i + 1 < DNS_HOLD_MAX ? i + 1 : -1;
-	}
-	h->free_head = 0;
+	h->free_head = -1;
 	return h;
 }
 
@@ -133,16 +136,21 @@ dns_hold_add(struct dns_hold *h, const struct dns_result *r,
 	struct timeval tv = { svc->boot_timeout_ms / 1000,
 	    (svc->boot_timeout_ms % 1000) * 1000 };
 	struct held *s;
+	int i = h->free_head != -1 ? h->free_head : h->fresh;
 
-	if (d->lc == NULL || h->free_head == -1)
+	if (d->lc == NULL || i == DNS_HOLD_MAX)
 		return -1;
-	s = &h->slot[h->free_head];
+	s = &h->slot[i];
+	s->h = h;
 	s->r = *r;
-	memcpy(s->service, svc->name, sizeof(s->service));
+	snprintf(s->service, sizeof(s->service), "%s", svc->name);
 	s->w = lifecycle_wait(d->lc, s->service, ready, s);
 	if (s->w == NULL && errno != EALREADY)
 		return -1;
-	h->free_head = s->next_free;
+	if (i == h->free_head)
+		h->free_head = s->next_free;
+	else
+		h->fresh++;
 	s->used = true;
 	evtimer_assign(&s->deadline, d->base, timeout, s);
 	dns_pending_begin(d, &s->p, c, abandon);
@@ -160,7 +168,7 @@ dns_hold_free(struct dns_hold *h)
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < DNS_HOLD_MAX; i++)
+	for (i = 0; i < h->fresh; i++)
 		if (h->slot[i].used)
 			answer(&h->slot[i], false);
 	free(h);

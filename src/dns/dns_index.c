@@ -5,8 +5,8 @@
  * and service name; an empty non-terminal is a suffix of a service name,
  * so it points inside that name's bytes and costs no extra storage.  The
  * table is sized once (at most half full) from an upper bound on the
- * number of entries, so the build makes four allocations whatever the
- * configuration.
+ * number of entries (a name and the empty non-terminals down to its
+ * zone), so the build makes five allocations whatever the configuration.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,6 +42,7 @@ struct dns_index {
 	size_t		 nzones;
 	struct dns_index_svc *svcs;
 	size_t		 nsvcs;
+	char		*svc_names;	/* every svcs[i].name, NUL after each */
 	unsigned	 maxlabels;	/* of any entry */
 	uint32_t	 ttl;
 	uint32_t	 serial;
@@ -181,11 +182,31 @@ add_name(struct dns_index *ix, uint32_t off, size_t len, int32_t svc)
 	}
 }
 
+/*
+ * How many entries wire name p (len bytes) can add: itself and the
+ * empty non-terminals down to its closest zone, the first suffix that
+ * is an apex (zone apexes are the first nzones entries of zones[]).
+ * Without one, every label: an upper bound all the same.
+ */
+static size_t
+labels_above_zone(const struct dns_index *ix, const uint8_t *p, size_t len)
+{
+	size_t n = 0, z;
+
+	for (; *p != 0; len -= *p + 1u, p += *p + 1, n++)
+		for (z = 0; z < ix->nzones; z++)
+			if (ix->zones[z].len == len && memcmp(ix->arena +
+			    ix->zones[z].off, p, len) == 0)
+				return n;
+	return n;
+}
+
 static void
-fill_service(struct dns_index_svc *out, const struct cfg_service *s)
+fill_service(struct dns_index_svc *out, const struct cfg_service *s,
+    char *name)
 {
 	memset(out, 0, sizeof(*out));
-	memcpy(out->name, s->name, sizeof(out->name));
+	out->name = strcpy(name, s->name);
 	out->family = s->family;
 	if (s->family == AF_INET)
 		memcpy(out->addr, &s->address4, 4);
@@ -199,8 +220,8 @@ struct dns_index *
 dns_index_new(const struct config *cfg, uint32_t serial)
 {
 	struct dns_index *ix;
-	size_t i, j, bound = 0, arenalen = 0, size;
-	uint8_t wire[DNS_NAME_MAX];
+	size_t i, j, bound, arenalen = 0, nameslen = 0, size;
+	uint8_t wire[DNS_NAME_MAX], *arena;
 	uint32_t off = 0;
 	struct entry *e;
 	bool added;
@@ -215,46 +236,61 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 	ix->serial = serial;
 	ix->forwards = cfg->has_forwarder;
 
-	/* Upper bounds: one entry per label of every name. */
-	for (i = 0; i < cfg->nzones; i++) {
-		bound++;
-		arenalen += strlen(cfg->zones[i]) + 1;
-	}
-	for (i = 0; i < cfg->nservices; i++)
-		for (j = 0; j < cfg->services[i].nnames; j++) {
-			size = dns_name_to_wire(cfg->services[i].names[j],
-			    wire);
-			bound += count_labels(wire);
-			arenalen += size;
-		}
-	for (size = 16; size < 2 * bound; size *= 2)
-		;
-	ix->mask = size - 1;
-	ix->table = calloc(size, sizeof(*ix->table));
+	/* The zones' wire forms first: the table's size depends on them. */
+	for (i = 0; i < cfg->nzones; i++)
+		arenalen += strlen(cfg->zones[i]) + 2;
 	ix->arena = malloc(arenalen + 1);
 	ix->zones = calloc(cfg->nzones + 1, sizeof(*ix->zones));
-	ix->svcs = calloc(cfg->nservices + 1, sizeof(*ix->svcs));
-	if (ix->table == NULL || ix->arena == NULL || ix->zones == NULL ||
-	    ix->svcs == NULL) {
-		dns_index_free(ix);
-		errno = ENOMEM;
-		return NULL;
-	}
-
+	if (ix->arena == NULL || ix->zones == NULL)
+		goto nomem;
 	for (i = 0; i < cfg->nzones; i++) {
 		size = dns_name_to_wire(cfg->zones[i], ix->arena + off);
 		if (size == 0)
 			continue;	/* validated by config.c */
-		ix->zones[ix->nzones] = (struct zone){ off, (uint8_t)size };
-		e = insert(ix, off, size, (uint16_t)ix->nzones, &added);
-		e->flags |= ENT_APEX;
-		e->zone = (uint16_t)ix->nzones++;
+		ix->zones[ix->nzones++] = (struct zone){ off, (uint8_t)size };
 		if (count_labels(ix->arena + off) > ix->maxlabels)
 			ix->maxlabels = count_labels(ix->arena + off);
 		off += size;
 	}
+
+	/*
+	 * An upper bound on the entries: every apex, and each name with
+	 * the empty non-terminals down to its zone.
+	 */
+	bound = ix->nzones;
+	arenalen = 0;
 	for (i = 0; i < cfg->nservices; i++) {
-		fill_service(&ix->svcs[i], &cfg->services[i]);
+		nameslen += strlen(cfg->services[i].name) + 1;
+		for (j = 0; j < cfg->services[i].nnames; j++) {
+			size = dns_name_to_wire(cfg->services[i].names[j],
+			    wire);
+			if (size == 0)
+				continue;
+			bound += labels_above_zone(ix, wire, size);
+			arenalen += size;
+		}
+	}
+	for (size = 16; size < 2 * bound; size *= 2)
+		;
+	ix->mask = size - 1;
+	ix->table = calloc(size, sizeof(*ix->table));
+	ix->svcs = calloc(cfg->nservices + 1, sizeof(*ix->svcs));
+	ix->svc_names = malloc(nameslen + 1);
+	if (ix->table == NULL || ix->svcs == NULL || ix->svc_names == NULL ||
+	    (arena = realloc(ix->arena, off + arenalen + 1)) == NULL)
+		goto nomem;
+	ix->arena = arena;	/* entries hold offsets: nothing moves */
+
+	for (i = 0; i < ix->nzones; i++) {
+		e = insert(ix, ix->zones[i].off, ix->zones[i].len, (uint16_t)i,
+		    &added);
+		e->flags |= ENT_APEX;
+		e->zone = (uint16_t)i;
+	}
+	for (i = 0, nameslen = 0; i < cfg->nservices; i++) {
+		fill_service(&ix->svcs[i], &cfg->services[i],
+		    ix->svc_names + nameslen);
+		nameslen += strlen(ix->svcs[i].name) + 1;
 		for (j = 0; j < cfg->services[i].nnames; j++) {
 			size = dns_name_to_wire(cfg->services[i].names[j],
 			    ix->arena + off);
@@ -266,6 +302,11 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 	}
 	ix->nsvcs = cfg->nservices;
 	return ix;
+
+nomem:
+	dns_index_free(ix);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void
@@ -277,6 +318,7 @@ dns_index_free(struct dns_index *ix)
 	free(ix->arena);
 	free(ix->zones);
 	free(ix->svcs);
+	free(ix->svc_names);
 	free(ix);
 }
 

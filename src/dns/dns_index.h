@@ -22,11 +22,11 @@ struct dns_index;
 
 /* One service as the responder sees it. */
 struct dns_index_svc {
-	char		 name[CFG_SERVICE_NAME_MAX + 1];
-	int		 family;	/* AF_INET or AF_INET6 */
-	uint8_t		 addr[16];	/* public address, network order */
-	bool		 guest;		/* dns-answer = guest */
+	const char	*name;		/* in the index's own copy */
 	uint64_t	 boot_timeout_ms;
+	uint8_t		 addr[16];	/* public address, network order */
+	int		 family;	/* AF_INET or AF_INET6 */
+	bool		 guest;		/* dns-answer = guest */
 };
 
 enum dns_lookup_kind {

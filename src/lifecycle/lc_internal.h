@@ -51,27 +51,32 @@ struct instance {
 
 TAILQ_HEAD(instance_list, instance);
 
+/*
+ * One per configured (or retired) service, so with 10,000 services its
+ * size counts: the name is allocated with it, the histogram on the
+ * first ready boot.
+ */
 struct lc_service {
 	TAILQ_ENTRY(lc_service)	 all;		/* lifecycle->services */
-	char			 name[64];
 	const struct cfg_service *cfg;		/* NULL once removed */
+	struct lifecycle	*lc;
 	struct instance		*active;	/* starting..saved, or NULL */
 	struct instance_list	 standby;	/* created paused */
-	size_t			 nstandby;	/* incl. ones being created */
-	bool			 failed;	/* last boot failed/crashed */
-	unsigned		 failures;	/* in a row, for back-off */
-	uint64_t		 retry_at_us;	/* back-off until */
 	struct event		*retry;		/* boots when back-off ends */
-	bool			 rewake;	/* woken while stopping */
-	uint64_t		 wakes[LC_NSOURCES];
-	uint64_t		 last_activity_us;	/* 0 never */
-	int			 conns;
 	struct lc_waiter	*waiters;
+	struct hist		*cold_start;	/* NULL before a ready boot */
+	uint64_t		 retry_at_us;	/* back-off until */
+	uint64_t		 last_activity_us;	/* 0 never */
+	uint64_t		 wakes[LC_NSOURCES];
 	uint64_t		 boots;
 	uint64_t		 boot_failures;
 	int64_t			 last_boot_ms;
-	struct hist		 cold_start;
-	struct lifecycle	*lc;
+	unsigned		 nstandby;	/* incl. ones being created */
+	unsigned		 failures;	/* in a row, for back-off */
+	int			 conns;
+	bool			 failed;	/* last boot failed/crashed */
+	bool			 rewake;	/* woken while stopping */
+	char			 name[];
 };
 
 TAILQ_HEAD(service_list, lc_service);
@@ -102,6 +107,8 @@ struct lifecycle {
 /* lifecycle.c */
 struct lc_service *lc_find(struct lifecycle *, const char *name);
 void		 lc_notify(struct lc_service *, bool ok);
+/* A boot of s became ready us microseconds after the first wake. */
+void		 lc_observe_cold_start(struct lc_service *, uint64_t us);
 void		 lc_record(struct lifecycle *, const char *service,
 		    int64_t instance, const char *kind, const char *fmt, ...)
 		    __attribute__((format(printf, 5, 6)));

@@ -263,7 +263,7 @@ lc_ready(struct instance *in)
 	boot_ms = (int64_t)((in->ready_us - in->woke_us) / 1000);
 	s->boots++;
 	s->last_boot_ms = boot_ms;
-	hist_observe(&s->cold_start, in->ready_us - in->woke_us);
+	lc_observe_cold_start(s, in->ready_us - in->woke_us);
 	s->failed = false;
 	s->failures = 0;
 	s->last_activity_us = in->ready_us;

@@ -151,10 +151,11 @@ static struct lc_service *
 service_new(struct lifecycle *lc, const struct cfg_service *cfg)
 {
 	struct lc_service *s;
+	size_t len = strlen(cfg->name);
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s) + len + 1)) == NULL)
 		return NULL;
-	snprintf(s->name, sizeof(s->name), "%s", cfg->name);
+	memcpy(s->name, cfg->name, len + 1);
 	s->cfg = cfg;
 	s->lc = lc;
 	s->last_boot_ms = -1;
@@ -170,7 +171,19 @@ service_free(struct lc_service *s)
 {
 	if (s->retry != NULL)
 		event_free(s->retry);
+	free(s->cold_start);
 	free(s);
+}
+
+void
+lc_observe_cold_start(struct lc_service *s, uint64_t us)
+{
+	if (s->cold_start == NULL &&
+	    (s->cold_start = calloc(1, sizeof(*s->cold_start))) == NULL) {
+		log_warn("%s: cold start histogram", s->name);
+		return;
+	}
+	hist_observe(s->cold_start, us);
 }
 
 /* Record the configured services in the store (instances refer to them). */
@@ -695,6 +708,7 @@ int
 lifecycle_info(struct lifecycle *lc, const char *service,
     struct lc_info *info)
 {
+	static const struct hist no_boots;
 	struct lc_service *s = lc_find(lc, service);
 	struct instance *in;
 	uint64_t now = clock_mono_us();
@@ -713,7 +727,7 @@ lifecycle_info(struct lifecycle *lc, const char *service,
 	info->last_boot_ms = s->last_boot_ms;
 	info->standby = (unsigned)s->nstandby;
 	info->boot_failures = s->boot_failures;
-	info->cold_start = &s->cold_start;
+	info->cold_start = s->cold_start != NULL ? s->cold_start : &no_boots;
 	info->connections = s->conns;
 	memcpy(info->wakes, s->wakes, sizeof(info->wakes));
 	in = s->active;

@@ -20,6 +20,8 @@
 #include "proxy.h"
 #include "reaper.h"
 
+#define BIG_ANSWER	(1024 * 1024)	/* memory is released after it */
+
 struct metrics {
 	struct daemon		*d;
 	struct evhttp		*http;
@@ -205,6 +207,12 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 }
 
 static void
+sent_big_answer(struct evhttp_request *req, void *arg)
+{
+	daemon_release_memory();
+}
+
+static void
 serve(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -221,6 +229,9 @@ serve(struct evhttp_request *req, void *arg)
 		return;
 	}
 	metrics_render(m->d, b);
+	/* 3.4 MB with 10,000 services, kept resident once sent (holes). */
+	if (evbuffer_get_length(b) >= BIG_ANSWER)
+		evhttp_request_set_on_complete_cb(req, sent_big_answer, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
