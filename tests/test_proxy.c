@@ -132,11 +132,33 @@ start_guest(void)
 	pthread_create(&F.guest, NULL, guest_main, NULL);
 }
 
+/* The test's configuration, with its one service called name. */
+static struct config *
+make_config(const char *proxy_extra, const char *name, const char *svc_extra)
+{
+	struct config *cfg;
+	char text[4096];
+	int n;
+
+	snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "serial-dir = %s/serial\n"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
+	    "[proxy]\n%s"
+	    "[network]\nmode = user\nuser-ports = %d-%d\n"
+	    "[service \"%s\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = %u:80\ntemplate = %s/test.xml\nready = serial:READY\n%s",
+	    F.dir, F.dir, proxy_extra, GUEST_PORT, GUEST_PORT + 9, name,
+	    F.port, F.dir, svc_extra);
+	cfg = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(cfg);
+	return cfg;
+}
+
 static void
 setup_with(const char *proxy_extra, const char *svc_extra)
 {
-	char text[4096], path[128], err[256];
-	int n;
+	char path[128], err[256];
 
 	snprintf(F.dir, sizeof(F.dir), "/tmp/test_proxy.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(F.dir));
@@ -147,18 +169,7 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	    "<memory unit='KiB'>${memory_kib}</memory><os><type>hvm</type>"
 	    "</os></domain>\n");
 	F.port = free_port();
-	snprintf(text, sizeof(text),
-	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
-	    "serial-dir = %s/serial\n"
-	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
-	    "[proxy]\n%s"
-	    "[network]\nmode = user\nuser-ports = %d-%d\n"
-	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"
-	    "ports = %u:80\ntemplate = %s/test.xml\nready = serial:READY\n%s",
-	    F.dir, F.dir, proxy_extra, GUEST_PORT, GUEST_PORT + 9, F.port,
-	    F.dir, svc_extra);
-	F.cfg = config_load_string("test.conf", text, stderr, &n);
-	ck_assert_ptr_nonnull(F.cfg);
+	F.cfg = make_config(proxy_extra, "a", svc_extra);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_ptr_nonnull(F.store);
@@ -470,6 +481,30 @@ START_TEST(reload_keeps_listener_and_connections)
 }
 END_TEST
 
+/* A service renamed on the same address and port takes the listener
+ * over (binding the port twice would fail the reload). */
+START_TEST(rename_takes_the_listener_over)
+{
+	struct config *renamed = make_config("", "b", "boot-timeout = 10s\n");
+
+	ck_assert_int_eq(proxy_reload(F.proxy, renamed), 0);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), F.port);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), 0);
+	ck_assert_int_eq(proxy_reload(F.proxy, F.cfg), 0);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), 0);
+	config_free(renamed);
+	/* And it still serves, under the old name again. */
+	struct client c = { .nbytes = 2000 };
+
+	guest_boots(1);
+	pthread_create(&c.t, NULL, client_main, &c);
+	run_until_done(&c, 1, 20);
+	ck_assert_int_eq(c.result, 0);
+	ck_assert_uint_eq(c.got, 2000);
+}
+END_TEST
+
 static int
 count_pipes(void)
 {
@@ -530,6 +565,7 @@ suite(void)
 	tcase_add_test(tc, stampede_one_boot);
 	tcase_add_test(tc, client_leaving_while_held);
 	tcase_add_test(tc, reload_keeps_listener_and_connections);
+	tcase_add_test(tc, rename_takes_the_listener_over);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("splice");

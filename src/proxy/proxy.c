@@ -224,6 +224,39 @@ listener_match(struct proxy *p, const struct cfg_service *cfg, size_t i)
 }
 
 /*
+ * The listener on port i's address and port that no service of the new
+ * configuration has claimed yet: a service renamed (or one replacing a
+ * removed one) takes it over instead of binding its port a second time.
+ */
+static struct listener *
+listener_on(struct proxy *p, const struct cfg_service *cfg, size_t i)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, &p->listeners, link)
+		if (!l->keep && l->public_port == cfg->ports[i].public_port &&
+		    strcmp(l->addr, cfg->address_text) == 0)
+			return l;
+	return NULL;
+}
+
+/* Commit a take-over: the listener moves to its heir. */
+static void
+listener_inherit(struct listener *l)
+{
+	struct pservice *old = l->ps;
+
+	TAILQ_REMOVE(&old->listeners, l, ps_link);
+	l->ps = l->heir;		/* the heir's reference moves with it */
+	l->guest_port = l->heir_guest_port;
+	l->heir = NULL;
+	TAILQ_INSERT_TAIL(&l->ps->listeners, l, ps_link);
+	log_info("proxy: %s port %u now serves service \"%s\"", l->addr,
+	    l->public_port, l->ps->name);
+	pservice_unref(old);
+}
+
+/*
  * Make the listeners match cfg.  New listeners are bound first; on any
  * failure they are closed again and the old set stays.
  */
@@ -246,6 +279,14 @@ apply(struct proxy *p, const struct config *cfg)
 				l->guest_port = s->ports[j].guest_port;
 				continue;
 			}
+			if ((l = listener_on(p, s, j)) != NULL) {
+				if ((l->heir = pservice_get(p, s)) == NULL)
+					goto fail;
+				l->heir->refs++;
+				l->heir_guest_port = s->ports[j].guest_port;
+				l->keep = true;
+				continue;
+			}
 			if ((l = listener_new(p, s, j)) == NULL)
 				goto fail;
 			l->keep = true;
@@ -258,6 +299,9 @@ apply(struct proxy *p, const struct config *cfg)
 			TAILQ_REMOVE(&p->listeners, l, link);
 			listener_free(l);
 		}
+	TAILQ_FOREACH(l, &p->listeners, link)
+		if (l->heir != NULL)
+			listener_inherit(l);
 	TAILQ_CONCAT(&p->listeners, &fresh, link);
 	TAILQ_FOREACH(ps, &p->services, link) {
 		ps->cfg = config_service(cfg, ps->name);
@@ -271,8 +315,12 @@ fail:
 		TAILQ_REMOVE(&fresh, l, link);
 		listener_free(l);
 	}
-	TAILQ_FOREACH(l, &p->listeners, link)
+	TAILQ_FOREACH(l, &p->listeners, link) {
+		if (l->heir != NULL)
+			pservice_unref(l->heir);
+		l->heir = NULL;
 		l->keep = false;
+	}
 	return -1;
 }
 

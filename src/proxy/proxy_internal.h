@@ -50,6 +50,8 @@ struct listener {
 	uint16_t		 bound_port;
 	char			 addr[64];	/* as configured, for logs */
 	bool			 keep;		/* reload bookkeeping */
+	struct pservice		*heir;		/* reload: the renamed service */
+	uint16_t		 heir_guest_port;
 };
 
 TAILQ_HEAD(pservice_list, pservice);
