@@ -9,8 +9,10 @@ in one run, for two backends:
   guest   the reference image booted through libvirt (TCG here).
 
 For each backend, paths `direct`, `summond` with `relay = copy`,
-`summond` with `relay = splice` (switched by a reload between runs) and
-`haproxy`, each measured ROUNDS times, interleaved, and the median taken:
+`summond` with `relay = splice` (switched by a reload between runs),
+`haproxy` (its default: a thread per CPU) and `haproxy 1 thread` (one
+event loop, like summond's), each measured ROUNDS times, interleaved in
+a rotating order, and the median taken:
 wrk with 64 connections (throughput, and the proxy's CPU time per
 request from /proc), wrk with 1 connection (p50/p99 latency; "added" is
 the path's p50 minus direct's p50 of the same round), and one bulk GET
@@ -37,9 +39,11 @@ IMAGE = os.path.join(BUILD, "images", "hello.elf")
 BULK = [sys.executable, os.path.join(TOP, "bench", "bulk.py")]
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
-PATHS = ["direct", "summond copy", "summond splice", "haproxy"]
+PATHS = ["direct", "summond copy", "summond splice", "haproxy",
+         "haproxy 1 thread"]
 PUBLIC = "127.0.0.21"       # summond's listener
-HAPROXY = "127.0.0.22"      # HAProxy's frontend
+HAPROXY = "127.0.0.22"      # HAProxy's frontend (its default threads)
+HAPROXY1 = "127.0.0.23"     # HAProxy with nbthread 1, like summond
 NATIVE = "127.0.0.50"       # the native backend's "guest" address
 
 CONF = """[summond]
@@ -160,11 +164,13 @@ class Summond:
         self.p.wait(timeout=60)
 
 
-def haproxy_conf(d, name, text):
+def haproxy_conf(d, name, text, threads=None):
     path = os.path.join(d, name)
     with open(path, "w") as f:
-        f.write("global\n  maxconn 4096\ndefaults\n  timeout connect 5s\n"
-                "  timeout client 60s\n  timeout server 60s\n" + text)
+        f.write("global\n  maxconn 4096\n%sdefaults\n"
+                "  timeout connect 5s\n  timeout client 60s\n"
+                "  timeout server 60s\n%s"
+                % ("  nbthread %d\n" % threads if threads else "", text))
     return subprocess.Popen(["haproxy", "-f", path, "-db"],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -178,9 +184,13 @@ def measure(d, backend, targets, pids, bulk_n):
     upload = os.path.join(d, "upload")
     with open(upload, "wb") as f:
         f.truncate(bulk_n)
-    for _ in range(ROUNDS):
+    for rnd in range(ROUNDS):
+        # Direct first (the others are compared with it), the rest in a
+        # rotating order so that none always follows the same path.
+        rest = PATHS[1:]
+        rest = rest[rnd % len(rest):] + rest[:rnd % len(rest)]
         direct_p50 = None
-        for path in PATHS:
+        for path in ["direct"] + rest:
             host, port, bport = targets[path]
             if path.startswith("summond"):
                 backend.set_relay(path.split()[1])
@@ -206,24 +216,22 @@ def measure(d, backend, targets, pids, bulk_n):
 
 def report(title, m):
     print(title)
-    print("%-15s %10s %8s %9s %9s %9s %9s %9s" % (
+    print("%-16s %10s %8s %9s %9s %9s %9s %9s" % (
         "path", "req/s 64c", "cpu us/r", "p50 us 1c", "p99 us 1c",
         "added p50", "GET MB/s", "POST MB/s"))
     for p in PATHS:
         r = m[p]
-        print("%-15s %10.0f %8.1f %9.0f %9.0f %+9.0f %9.0f %9.0f" % (
+        print("%-16s %10.0f %8.1f %9.0f %9.0f %+9.0f %9.0f %9.0f" % (
             p, r["rps"], r["cpu"], r["p50"], r["p99"], r["added"],
             r["get"], r["post"]))
+    h, h1 = m["haproxy"], m["haproxy 1 thread"]
     for p in ("summond copy", "summond splice"):
         r = m[p]
-        print("%s: req/s %.2f x direct, %.2f x haproxy; bulk GET %.2f x "
-              "direct, %.2f x haproxy; POST %.2f x direct, %.2f x haproxy"
-              % (p, r["rps"] / m["direct"]["rps"],
-                 r["rps"] / m["haproxy"]["rps"],
-                 r["get"] / m["direct"]["get"],
-                 r["get"] / m["haproxy"]["get"],
-                 r["post"] / m["direct"]["post"],
-                 r["post"] / m["haproxy"]["post"]))
+        print("%s: req/s %.2f x direct, %.2f x haproxy, %.2f x haproxy "
+              "1 thread; bulk GET %.2f x haproxy, POST %.2f x haproxy"
+              % (p, r["rps"] / m["direct"]["rps"], r["rps"] / h["rps"],
+                 r["rps"] / h1["rps"], r["get"] / h["get"],
+                 r["post"] / h["post"]))
     print()
 
 
@@ -238,7 +246,13 @@ def native(d):
                           "  server g %s:80\n"
                           "listen b\n  mode tcp\n  bind %s:8081\n"
                           "  server g %s:81\n"
-                          % (HAPROXY, NATIVE, HAPROXY, NATIVE))]
+                          % (HAPROXY, NATIVE, HAPROXY, NATIVE)),
+             haproxy_conf(d, "tcp1.cfg",
+                          "listen a\n  mode tcp\n  bind %s:8080\n"
+                          "  server g %s:80\n"
+                          "listen b\n  mode tcp\n  bind %s:8081\n"
+                          "  server g %s:81\n"
+                          % (HAPROXY1, NATIVE, HAPROXY1, NATIVE), 1)]
     s = None
     try:
         s = Summond(d, dict(d=d, top=TOP, hv="test:///default",
@@ -252,9 +266,11 @@ def native(d):
         m = measure(d, s, {"direct": (NATIVE, 80, 81),
                         "summond copy": (PUBLIC, 8080, 8081),
                         "summond splice": (PUBLIC, 8080, 8081),
-                        "haproxy": (HAPROXY, 8080, 8081)},
+                        "haproxy": (HAPROXY, 8080, 8081),
+                        "haproxy 1 thread": (HAPROXY1, 8080, 8081)},
                     {"summond copy": s.p.pid, "summond splice": s.p.pid,
-                     "haproxy": procs[2].pid}, n)
+                     "haproxy": procs[2].pid,
+                     "haproxy 1 thread": procs[3].pid}, n)
         report("backend native (loopback; HAProxy answers the small "
                "requests, bulk.py the bulk ones), %d rounds, wrk %d s, "
                "bulk %d MiB" % (ROUNDS, DURATION, n >> 20), m)
@@ -271,7 +287,7 @@ def guest(d):
     s = Summond(d, dict(d=d, top=TOP, hv="qemu:///system",
                         network=NET_GUEST, kernel=IMAGE, public=PUBLIC,
                         ports="8080:80", extra=""))
-    h = None
+    h = h1 = None
     try:
         if s.ctl("boot", "web").returncode != 0:
             raise SystemExit("boot web failed:\n" + open(s.log).read())
@@ -280,21 +296,26 @@ def guest(d):
         h = haproxy_conf(d, "tcp.cfg", "listen a\n  mode tcp\n"
                          "  bind %s:8080\n  server g %s:80\n"
                          % (HAPROXY, g))
+        h1 = haproxy_conf(d, "tcp1.cfg", "listen a\n  mode tcp\n"
+                          "  bind %s:8080\n  server g %s:80\n"
+                          % (HAPROXY1, g), 1)
         time.sleep(0.5)
         n = int(os.environ.get("BULK_MB_GUEST", "16")) << 20
         m = measure(d, s, {"direct": (g, 80, 80),
                         "summond copy": (PUBLIC, 8080, 8080),
                         "summond splice": (PUBLIC, 8080, 8080),
-                        "haproxy": (HAPROXY, 8080, 8080)},
+                        "haproxy": (HAPROXY, 8080, 8080),
+                        "haproxy 1 thread": (HAPROXY1, 8080, 8080)},
                     {"summond copy": s.p.pid, "summond splice": s.p.pid,
-                     "haproxy": h.pid}, n)
+                     "haproxy": h.pid, "haproxy 1 thread": h1.pid}, n)
         report("backend guest (reference image, %s), %d rounds, wrk %d s, "
                "bulk %d MiB" % ("KVM" if os.path.exists("/dev/kvm")
                                 else "TCG", ROUNDS, DURATION, n >> 20), m)
     finally:
-        if h:
-            h.kill()
-            h.wait()
+        for p in (h, h1):
+            if p:
+                p.kill()
+                p.wait()
         s.stop()
         for cmd in ("net-destroy", "net-undefine"):
             subprocess.run(["virsh", "-q", "-c", "qemu:///system", cmd,
