@@ -20,8 +20,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "nameidx.h"
-
 #define CFG_SERVICE_NAME_MAX	63	/* [a-z0-9][a-z0-9-]{0,62} */
 #define CFG_DNS_NAME_MAX	255	/* presentation form, with the dot */
 
@@ -137,7 +135,6 @@ struct config {
 
 	struct cfg_service *services;
 	size_t		 nservices;
-	struct nameidx	 byname;	/* services by name */
 };
 
 /*
@@ -154,7 +151,7 @@ struct config	*config_load_string(const char *name, const char *text,
 
 void		 config_free(struct config *);
 
-/* The service called name, or NULL. */
+/* The service called name, or NULL: a linear search, for one-off look-ups. */
 const struct cfg_service *config_service(const struct config *,
 		    const char *name);
 

@@ -1695,11 +1695,6 @@ parse(struct parser *p)
 		check_service(p, &c->services[i]);
 	check_across(p);
 	pool_seal(c->pool);
-	/* Without memory the index stays short and lookups go linear. */
-	for (i = 0; i < c->nservices; i++)
-		if (nameidx_put(&c->byname, c->services[i].name,
-		    &c->services[i]) == -1)
-			break;
 	return c;
 }
 
@@ -1765,8 +1760,6 @@ config_service(const struct config *c, const char *name)
 {
 	size_t i;
 
-	if (c->byname.count == c->nservices)
-		return nameidx_get(&c->byname, name);
 	for (i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
 			return &c->services[i];
@@ -1779,7 +1772,6 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	free(c->services);
-	nameidx_clear(&c->byname);
 	pool_free(c->pool);
 	free(c);
 }

@@ -240,9 +240,13 @@ adopt_config(struct lifecycle *lc, const struct config *cfg)
 	/* Commit: nothing below can fail. */
 	TAILQ_FOREACH(s, &lc->services, all)
 		s->cfg = NULL;
-	for (i = 0; i < size; i++)
-		if (table[i] != NULL)
-			table[i]->cfg = config_service(cfg, table[i]->name);
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct cfg_service *c = &cfg->services[i];
+		for (j = hash_name(c->name) & mask;
+		    strcmp(table[j]->name, c->name) != 0; j = (j + 1) & mask)
+			;
+		table[j]->cfg = c;
+	}
 	for (i = 0; i < nadded; i++)
 		TAILQ_INSERT_TAIL(&lc->services, added[i], all);
 	free(lc->table);

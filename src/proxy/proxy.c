@@ -10,13 +10,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "config.h"
 #include "lifecycle.h"
@@ -24,6 +25,7 @@
 #include "proxy_internal.h"
 
 #define BACKLOG		1024
+#define ACCEPT_BATCH	64	/* accepts per wake-up, then others' turn */
 
 static const char *const refusal_names[] = {
 	[PROXY_REFUSED_MAX_HELD] = "max-held",
@@ -71,11 +73,11 @@ pservice_get(struct proxy *p, const struct cfg_service *cfg)
 
 	if (ps != NULL)
 		return ps;
-	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+	if ((ps = calloc(1, sizeof(*ps) + strlen(cfg->name) + 1)) == NULL)
 		return NULL;
 	ps->proxy = p;
 	ps->cfg = cfg;
-	snprintf(ps->name, sizeof(ps->name), "%s", cfg->name);
+	memcpy(ps->name, cfg->name, strlen(cfg->name) + 1);
 	if (nameidx_put(&p->byname, ps->name, ps) == -1) {
 		free(ps);
 		return NULL;
@@ -101,56 +103,91 @@ pservice_unref(struct pservice *ps)
 	free(ps);
 }
 
+/* A listener's address as text, for logs. */
+static const char *
+listener_addr(const struct listener *l, char *buf, size_t len)
+{
+	if (inet_ntop(l->family, &l->addr, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 static void
 accept_resume(evutil_socket_t fd, short ev, void *arg)
 {
 	struct listener *l = arg;
 
-	evconnlistener_enable(l->lev);
+	event_add(&l->ev, NULL);
 }
 
+/* Out of descriptors (or memory): pause a second instead of spinning. */
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+accept_pause(struct listener *l, int err)
 {
-	struct listener *l = arg;
-
-	evutil_make_socket_closeonexec(fd);
-	if (l->ps->cfg == NULL) {
-		close(fd);
-		return;
-	}
-	pconn_accept(l->ps, l->guest_port, fd);
-}
-
-static void
-accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct listener *l = arg;
 	struct timeval tv = { 1, 0 };
-	int err = EVUTIL_SOCKET_ERROR();
+	char a[INET6_ADDRSTRLEN];
 
-	/* Out of descriptors: pause a second instead of spinning. */
-	log_warnx("%s: accept on %s port %u: %s", l->ps->name, l->addr,
-	    l->public_port, strerror(err));
+	log_warnx("%s: accept on %s port %u: %s", l->ps->name,
+	    listener_addr(l, a, sizeof(a)), l->public_port, strerror(err));
 	if (l->pause == NULL &&
 	    (l->pause = evtimer_new(l->ps->proxy->base, accept_resume, l)) ==
 	    NULL)
 		return;		/* keep accepting rather than stop for good */
-	evconnlistener_disable(lev);
+	event_del(&l->ev);
 	evtimer_add(l->pause, &tv);
+}
+
+/* The listening socket is readable: take what the backlog holds. */
+static void
+accept_ready(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+	int fd, n;
+
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(l, errno);
+			else if (errno == ECONNABORTED || errno == EPROTO ||
+			    errno == EINTR)
+				continue;	/* that client is gone */
+			return;			/* EAGAIN: the backlog is empty */
+		}
+		if (l->ps->cfg == NULL) {
+			close(fd);
+			continue;
+		}
+		pconn_accept(l->ps, l->guest_port, fd);
+	}
 }
 
 static void
 listener_free(struct listener *l)
 {
-	if (l->lev != NULL)
-		evconnlistener_free(l->lev);
+	if (l->fd != -1) {
+		event_del(&l->ev);
+		close(l->fd);
+	}
 	if (l->pause != NULL)
 		event_free(l->pause);
 	TAILQ_REMOVE(&l->ps->listeners, l, ps_link);
 	pservice_unref(l->ps);
 	free(l);
+}
+
+/* Is l listening on port i of service cfg? */
+static bool
+listener_is_at(const struct listener *l, const struct cfg_service *cfg,
+    size_t i)
+{
+	if (l->public_port != cfg->ports[i].public_port ||
+	    l->family != cfg->family)
+		return false;
+	return cfg->family == AF_INET ?
+	    l->addr.v4.s_addr == cfg->address4.s_addr :
+	    memcmp(&l->addr.v6, &cfg->address6, sizeof(l->addr.v6)) == 0;
 }
 
 /* Bind a listener for port i of service cfg; NULL after logging why. */
@@ -162,9 +199,11 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t len;
 	struct listener *l;
+	int one = 1;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	l->fd = -1;
 	if ((l->ps = pservice_get(p, cfg)) == NULL) {
 		free(l);
 		return NULL;
@@ -173,33 +212,41 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	TAILQ_INSERT_TAIL(&l->ps->listeners, l, ps_link);
 	l->public_port = cfg->ports[i].public_port;
 	l->guest_port = cfg->ports[i].guest_port;
-	snprintf(l->addr, sizeof(l->addr), "%s", cfg->address_text);
+	l->family = cfg->family;
 	memset(&ss, 0, sizeof(ss));
 	if (cfg->family == AF_INET) {
+		l->addr.v4 = cfg->address4;
 		sin->sin_family = AF_INET;
 		sin->sin_addr = cfg->address4;
 		sin->sin_port = htons(l->public_port);
 		len = sizeof(*sin);
 	} else {
+		l->addr.v6 = cfg->address6;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_addr = cfg->address6;
 		sin6->sin6_port = htons(l->public_port);
 		len = sizeof(*sin6);
 	}
-	l->lev = evconnlistener_new_bind(p->base, accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    BACKLOG, (struct sockaddr *)&ss, (int)len);
-	if (l->lev == NULL) {
+	if ((l->fd = socket(cfg->family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(l->fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(l->fd, BACKLOG) == -1 ||
+	    event_assign(&l->ev, p->base, l->fd, EV_READ | EV_PERSIST,
+	    accept_ready, l) == -1 || event_add(&l->ev, NULL) == -1) {
 		log_warnx("service \"%s\": cannot listen on %s port %u: %s",
 		    cfg->name, cfg->address_text, l->public_port,
 		    strerror(errno));
+		if (l->fd != -1) {
+			close(l->fd);
+			l->fd = -1;
+		}
 		listener_free(l);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(l->lev, accept_error);
 	if (cfg->family == AF_INET) {
-		getsockname(evconnlistener_get_fd(l->lev),
-		    (struct sockaddr *)&ss, &len);
+		getsockname(l->fd, (struct sockaddr *)&ss, &len);
 		l->bound_port = ntohs(sin->sin_port);
 	} else
 		l->bound_port = l->public_port;
@@ -217,8 +264,7 @@ listener_match(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	if (ps == NULL)
 		return NULL;
 	TAILQ_FOREACH(l, &ps->listeners, ps_link)
-		if (!l->keep && l->public_port == cfg->ports[i].public_port &&
-		    strcmp(l->addr, cfg->address_text) == 0)
+		if (!l->keep && listener_is_at(l, cfg, i))
 			return l;
 	return NULL;
 }
@@ -234,8 +280,7 @@ listener_on(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	struct listener *l;
 
 	TAILQ_FOREACH(l, &p->listeners, link)
-		if (!l->keep && l->public_port == cfg->ports[i].public_port &&
-		    strcmp(l->addr, cfg->address_text) == 0)
+		if (!l->keep && listener_is_at(l, cfg, i))
 			return l;
 	return NULL;
 }
@@ -245,14 +290,15 @@ static void
 listener_inherit(struct listener *l)
 {
 	struct pservice *old = l->ps;
+	char a[INET6_ADDRSTRLEN];
 
 	TAILQ_REMOVE(&old->listeners, l, ps_link);
 	l->ps = l->heir;		/* the heir's reference moves with it */
 	l->guest_port = l->heir_guest_port;
 	l->heir = NULL;
 	TAILQ_INSERT_TAIL(&l->ps->listeners, l, ps_link);
-	log_info("proxy: %s port %u now serves service \"%s\"", l->addr,
-	    l->public_port, l->ps->name);
+	log_info("proxy: %s port %u now serves service \"%s\"",
+	    listener_addr(l, a, sizeof(a)), l->public_port, l->ps->name);
 	pservice_unref(old);
 }
 
@@ -303,11 +349,14 @@ apply(struct proxy *p, const struct config *cfg)
 		if (l->heir != NULL)
 			listener_inherit(l);
 	TAILQ_CONCAT(&p->listeners, &fresh, link);
-	TAILQ_FOREACH(ps, &p->services, link) {
-		ps->cfg = config_service(cfg, ps->name);
+	TAILQ_FOREACH(ps, &p->services, link)
+		ps->cfg = NULL;
+	for (i = 0; i < cfg->nservices; i++)
+		if ((ps = pservice_find(p, cfg->services[i].name)) != NULL)
+			ps->cfg = &cfg->services[i];
+	TAILQ_FOREACH(ps, &p->services, link)
 		if (ps->cfg == NULL)
 			pconn_refuse_held(ps, PROXY_REFUSED_UNKNOWN);
-	}
 	p->cfg = cfg;
 	return 0;
 fail:

@@ -6,6 +6,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
+
+#include <event2/event_struct.h>
 
 #include "compat_queue.h"
 #include "nameidx.h"
@@ -15,7 +18,6 @@
 struct bufferevent;
 struct cfg_service;
 struct event;
-struct evconnlistener;
 struct lc_waiter;
 struct pconn;
 struct proxy;
@@ -27,7 +29,6 @@ TAILQ_HEAD(listener_list, listener);
 struct pservice {
 	TAILQ_ENTRY(pservice)	 link;
 	struct proxy		*proxy;
-	char			 name[64];
 	const struct cfg_service *cfg;		/* NULL once removed */
 	struct pconn_list	 held;		/* arrival order */
 	struct pconn_list	 active;	/* connecting or relaying */
@@ -37,21 +38,32 @@ struct pservice {
 	struct event		*release;	/* deferred pconn_release_held */
 	struct proxy_stats	 stats;
 	unsigned		 refs;		/* listeners + connections */
+	char			 name[];	/* allocated with it */
 };
 
+/*
+ * A listening socket: its accept event is embedded rather than an
+ * evconnlistener, and its address kept in binary, to keep a service's
+ * memory small (docs/benchmarks.md, 10,000 services).
+ */
 struct listener {
 	TAILQ_ENTRY(listener)	 link;		/* proxy->listeners */
 	TAILQ_ENTRY(listener)	 ps_link;	/* ps->listeners */
 	struct pservice		*ps;
-	struct evconnlistener	*lev;
+	struct event		 ev;		/* readable: accept */
 	struct event		*pause;		/* accept paused on EMFILE */
+	int			 fd;
+	int			 family;	/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr	 v4;
+		struct in6_addr	 v6;
+	}			 addr;
 	uint16_t		 public_port;
 	uint16_t		 guest_port;
 	uint16_t		 bound_port;
-	char			 addr[64];	/* as configured, for logs */
+	uint16_t		 heir_guest_port;
 	bool			 keep;		/* reload bookkeeping */
 	struct pservice		*heir;		/* reload: the renamed service */
-	uint16_t		 heir_guest_port;
 };
 
 TAILQ_HEAD(pservice_list, pservice);
