@@ -11,6 +11,7 @@
 #define SUMMON_NAMEIDX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct nameidx {
 	struct nameidx_slot	*slots;	/* NULL until the first put */
@@ -26,5 +27,7 @@ int	 nameidx_put(struct nameidx *, const char *name, void *value);
 void	*nameidx_get(const struct nameidx *, const char *name);
 /* Remove name if present. */
 void	 nameidx_del(struct nameidx *, const char *name);
+/* The hash it uses (FNV-1a), for tables of their own. */
+uint32_t nameidx_hash(const char *name);
 
 #endif

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "lc_internal.h"
+#include "nameidx.h"
 #include "log.h"
 #include "store.h"
 
@@ -113,23 +114,11 @@ lc_record(struct lifecycle *lc, const char *service, int64_t instance,
 		log_warnx("store: %s", store_errmsg(lc->store));
 }
 
-/* FNV-1a: short keys, no adversary (names come from the config). */
-static uint32_t
-hash_name(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s != '\0') {
-		h ^= (unsigned char)*s++;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 struct lc_service *
 lc_find(struct lifecycle *lc, const char *name)
 {
-	size_t mask = lc->tablesize - 1, i = hash_name(name) & mask;
+	size_t mask = lc->tablesize - 1, i = nameidx_hash(name) & mask;
 
 	for (; lc->table[i] != NULL; i = (i + 1) & mask)
 		if (strcmp(lc->table[i]->name, name) == 0)
@@ -232,7 +221,7 @@ adopt_config(struct lifecycle *lc, const struct config *cfg)
 				goto fail;
 			added[nadded++] = s;
 		}
-		for (j = hash_name(c->name) & mask; table[j] != NULL;
+		for (j = nameidx_hash(c->name) & mask; table[j] != NULL;
 		    j = (j + 1) & mask)
 			;
 		table[j] = s;
@@ -242,7 +231,7 @@ adopt_config(struct lifecycle *lc, const struct config *cfg)
 		s->cfg = NULL;
 	for (i = 0; i < cfg->nservices; i++) {
 		const struct cfg_service *c = &cfg->services[i];
-		for (j = hash_name(c->name) & mask;
+		for (j = nameidx_hash(c->name) & mask;
 		    strcmp(table[j]->name, c->name) != 0; j = (j + 1) & mask)
 			;
 		table[j]->cfg = c;

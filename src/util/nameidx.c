@@ -15,9 +15,8 @@ struct nameidx_slot {
 	void		*value;
 };
 
-/* FNV-1a: short keys, no adversary. */
-static size_t
-hash(const char *s)
+uint32_t
+nameidx_hash(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -34,7 +33,8 @@ probe(const struct nameidx *x, const char *name)
 {
 	size_t mask = x->size - 1, i;
 
-	for (i = hash(name) & mask; x->slots[i].name != NULL; i = (i + 1) & mask)
+	for (i = nameidx_hash(name) & mask; x->slots[i].name != NULL;
+	    i = (i + 1) & mask)
 		if (strcmp(x->slots[i].name, name) == 0)
 			break;
 	return &x->slots[i];
@@ -103,7 +103,7 @@ nameidx_del(struct nameidx *x, const char *name)
 	x->count--;
 	/* Move back each later entry of the run that may now be unreachable. */
 	for (j = (i + 1) & mask; x->slots[j].name != NULL; j = (j + 1) & mask) {
-		home = hash(x->slots[j].name) & mask;
+		home = nameidx_hash(x->slots[j].name) & mask;
 		/* Leave it if its home lies cyclically in (i, j]. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
