@@ -67,6 +67,7 @@ class ChaosTest(unittest.TestCase):
         guests.cleanup(PREFIX, NET)
         if self.mounted:
             subprocess.run(["umount", self.mounted])
+            os.rmdir(self.mounted)      # the mount point is ours too
 
     def start(self, state=None):
         self.port = free_port()
