@@ -190,7 +190,7 @@ listener_is_at(const struct listener *l, const struct cfg_service *cfg,
 	    memcmp(&l->addr.v6, &cfg->address6, sizeof(l->addr.v6)) == 0;
 }
 
-/* Bind a listener for port i of service cfg; NULL after logging why. */
+/* Bind a listener for port i of service cfg; NULL with errno set. */
 static struct listener *
 listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 {
@@ -235,14 +235,14 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	    listen(l->fd, BACKLOG) == -1 ||
 	    event_assign(&l->ev, p->base, l->fd, EV_READ | EV_PERSIST,
 	    accept_ready, l) == -1 || event_add(&l->ev, NULL) == -1) {
-		log_warnx("service \"%s\": cannot listen on %s port %u: %s",
-		    cfg->name, cfg->address_text, l->public_port,
-		    strerror(errno));
+		int err = errno;
+
 		if (l->fd != -1) {
 			close(l->fd);
 			l->fd = -1;
 		}
 		listener_free(l);
+		errno = err;
 		return NULL;
 	}
 	if (cfg->family == AF_INET) {
@@ -271,8 +271,8 @@ listener_match(struct proxy *p, const struct cfg_service *cfg, size_t i)
 
 /*
  * The listener on port i's address and port that no service of the new
- * configuration has claimed yet: a service renamed (or one replacing a
- * removed one) takes it over instead of binding its port a second time.
+ * configuration has claimed yet: when binding finds the port in use, a
+ * service renamed (or one replacing a removed one) takes it over.
  */
 static struct listener *
 listener_on(struct proxy *p, const struct cfg_service *cfg, size_t i)
@@ -325,7 +325,13 @@ apply(struct proxy *p, const struct config *cfg)
 				l->guest_port = s->ports[j].guest_port;
 				continue;
 			}
-			if ((l = listener_on(p, s, j)) != NULL) {
+			if ((l = listener_new(p, s, j)) != NULL) {
+				l->keep = true;
+				TAILQ_INSERT_TAIL(&fresh, l, link);
+				continue;
+			}
+			if (errno == EADDRINUSE &&
+			    (l = listener_on(p, s, j)) != NULL) {
 				if ((l->heir = pservice_get(p, s)) == NULL)
 					goto fail;
 				l->heir->refs++;
@@ -333,10 +339,10 @@ apply(struct proxy *p, const struct config *cfg)
 				l->keep = true;
 				continue;
 			}
-			if ((l = listener_new(p, s, j)) == NULL)
-				goto fail;
-			l->keep = true;
-			TAILQ_INSERT_TAIL(&fresh, l, link);
+			log_warnx("service \"%s\": cannot listen on %s port %u: "
+			    "%s", s->name, s->address_text,
+			    s->ports[j].public_port, strerror(errno));
+			goto fail;
 		}
 	}
 	/* Commit. */
