@@ -10,8 +10,7 @@ in one run, for two backends:
 
 For each backend, paths `direct`, `summond` with `relay = copy`,
 `summond` with `relay = splice` (switched by a reload between runs),
-`haproxy` (its default: a thread per CPU) and `haproxy 1 thread` (one
-event loop, like summond's), each measured ROUNDS times, interleaved in
+`haproxy` (its default: a thread per CPU) and `haproxy 1 thread`, each measured ROUNDS times, interleaved in
 a rotating order, and the median taken:
 wrk with 64 connections (throughput, and the proxy's CPU time per
 request from /proc), wrk with 1 connection (p50/p99 latency; "added" is
@@ -20,7 +19,8 @@ and one bulk POST with curl (MB/s).  Runs in the guests'
 namespace (bench/proxy.sh).  Not run by CI.
 
 Environment: BACKENDS="native guest", ROUNDS=3, DURATION=5 (seconds per
-wrk run), BULK_MB_NATIVE=512, BULK_MB_GUEST=16."""
+wrk run), BULK_MB_NATIVE=512, BULK_MB_GUEST=16, RELAY_THREADS=auto
+(summond's relay-threads)."""
 import os
 import re
 import signal
@@ -39,11 +39,12 @@ IMAGE = os.path.join(BUILD, "images", "hello.elf")
 BULK = [sys.executable, os.path.join(TOP, "bench", "bulk.py")]
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
+THREADS = os.environ.get("RELAY_THREADS", "auto")   # summond's relay-threads
 PATHS = ["direct", "summond copy", "summond splice", "haproxy",
          "haproxy 1 thread"]
 PUBLIC = "127.0.0.21"       # summond's listener
 HAPROXY = "127.0.0.22"      # HAProxy's frontend (its default threads)
-HAPROXY1 = "127.0.0.23"     # HAProxy with nbthread 1, like summond
+HAPROXY1 = "127.0.0.23"     # HAProxy with nbthread 1
 NATIVE = "127.0.0.50"       # the native backend's "guest" address
 
 CONF = """[summond]
@@ -59,6 +60,7 @@ listen =
 listen =
 [proxy]
 relay = {relay}
+relay-threads = {threads}
 {network}
 [service "web"]
 kernel = {kernel}
@@ -142,7 +144,8 @@ class Summond:
 
     def write(self):
         with open(self.conf, "w") as f:
-            f.write(CONF.format(relay=self.relay, **self.fields))
+            f.write(CONF.format(relay=self.relay, threads=THREADS,
+                                **self.fields))
 
     def ctl(self, *args):
         return subprocess.run([SUMMONCTL, "-s",

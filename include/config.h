@@ -118,6 +118,7 @@ struct config {
 	unsigned	 max_held;
 	uint64_t	 proxy_idle_timeout_ms;
 	enum cfg_relay	 relay;		/* how bytes cross the proxy */
+	unsigned	 relay_threads;	/* 0: one per CPU */
 
 	/* [network] */
 	enum cfg_net_mode net_mode;

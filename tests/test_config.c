@@ -59,6 +59,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c->hold_timeout_ms, 10000);
 	ck_assert_uint_eq(c->max_held, 256);
 	ck_assert_uint_eq(c->proxy_idle_timeout_ms, 600000);
+	ck_assert_uint_eq(c->relay_threads, 0);		/* auto */
 	ck_assert_int_eq(c->net_mode, CFG_NET_BRIDGE);
 	ck_assert_uint_eq(c->user_port_lo, 20000);
 	ck_assert_uint_eq(c->user_port_hi, 20999);
@@ -116,6 +117,7 @@ START_TEST(every_key)
 	    "hold-timeout = 250ms\n"
 	    "max-held = 7\n"
 	    "idle-timeout = 2m\n"
+	    "relay-threads = 3\n"
 	    "[network]\n"
 	    "mode = bridge\n"
 	    "user-ports = 30000-30100\n"
@@ -172,6 +174,7 @@ START_TEST(every_key)
 	ck_assert_uint_eq(c->hold_timeout_ms, 250);
 	ck_assert_uint_eq(c->max_held, 7);
 	ck_assert_uint_eq(c->proxy_idle_timeout_ms, 120000);
+	ck_assert_uint_eq(c->relay_threads, 3);
 	ck_assert_uint_eq(c->user_port_lo, 30000);
 	ck_assert_uint_eq(c->user_port_hi, 30100);
 	ck_assert_str_eq(c->net_name, "net1");
@@ -243,6 +246,9 @@ static const struct {
 	{ "[proxy]\nhold-timeout = 10", "t.conf:2: hold-timeout: bad duration '10'" },
 	{ "[proxy]\nhold-timeout = 5ms", "t.conf:2: hold-timeout: '5ms' is out of range" },
 	{ "[proxy]\nidle-timeout = 1d", "t.conf:2: idle-timeout: bad duration '1d'" },
+	{ "[proxy]\nrelay-threads = 0", "t.conf:2: relay-threads: 0 is out of range (1-256 or auto)" },
+	{ "[proxy]\nrelay-threads = 257", "t.conf:2: relay-threads: 257 is out of range (1-256 or auto)" },
+	{ "[proxy]\nrelay-threads = many", "t.conf:2: relay-threads: 'many' is not a number or auto" },
 	{ "[network]\nmode = nat", "t.conf:2: mode: 'nat' is not one of bridge | user" },
 	{ "[network]\nuser-ports = 200-100", "t.conf:2: user-ports: '200-100' is not a port range LO-HI" },
 	{ "[network]\ngateway = 10.0.0.1", "t.conf:2: gateway: '10.0.0.1' needs a prefix length" },

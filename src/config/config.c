@@ -778,6 +778,27 @@ k_uint(struct parser *p, const struct key *k, struct cfg_service *svc,
 	return 0;
 }
 
+/* A thread count, or "auto" (stored as 0): one per CPU. */
+static int
+k_threads(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	const char *end;
+	uint64_t n;
+
+	if (strcmp(v, "auto") == 0) {
+		*(unsigned *)field(p, k, svc) = 0;
+		return 0;
+	}
+	if (parse_u64(v, &end, &n) == -1 || *end != '\0')
+		return seterr(err, errlen, "'%s' is not a number or auto", v);
+	if (n < 1 || n > k->max)
+		return seterr(err, errlen, "%" PRIu64 " is out of range "
+		    "(1-%" PRIu64 " or auto)", n, k->max);
+	*(unsigned *)field(p, k, svc) = (unsigned)n;
+	return 0;
+}
+
 static int
 k_duration(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
@@ -1209,6 +1230,8 @@ static const struct key keys[] = {
 	{ S_PROXY, "idle-timeout", k_duration, C(proxy_idle_timeout_ms),
 	    SEC(1), SEC(7 * 86400), NULL },
 	{ S_PROXY, "relay", k_choice, C(relay), 0, 0, relay_names },
+	{ S_PROXY, "relay-threads", k_threads, C(relay_threads), 0, 256,
+	    NULL },
 
 	{ S_NETWORK, "mode", k_choice, C(net_mode), 0, 0, net_mode_names },
 	{ S_NETWORK, "user-ports", k_port_range, 0, 0, 0, NULL },

@@ -23,9 +23,11 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "proxy_internal.h"
+#include "relay.h"
 
 #define BACKLOG		1024
 #define ACCEPT_BATCH	64	/* accepts per wake-up, then others' turn */
+#define RELAY_THREADS_AUTO_MAX	16	/* relay-threads = auto */
 
 static const char *const refusal_names[] = {
 	[PROXY_REFUSED_MAX_HELD] = "max-held",
@@ -379,6 +381,19 @@ fail:
 	return -1;
 }
 
+/* relay-threads, or one per CPU when it is 0 (auto). */
+static unsigned
+relay_threads(const struct config *cfg)
+{
+	long ncpu;
+
+	if (cfg->relay_threads > 0)
+		return cfg->relay_threads;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	return ncpu < 1 ? 1 : ncpu > RELAY_THREADS_AUTO_MAX ?
+	    RELAY_THREADS_AUTO_MAX : (unsigned)ncpu;
+}
+
 struct proxy *
 proxy_new(struct event_base *base, const struct config *cfg,
     struct lifecycle *lc)
@@ -392,6 +407,12 @@ proxy_new(struct event_base *base, const struct config *cfg,
 	p->cfg = cfg;
 	TAILQ_INIT(&p->services);
 	TAILQ_INIT(&p->listeners);
+	if ((p->relays = relay_pool_new(base, relay_threads(cfg),
+	    pconn_relay_report, p)) == NULL) {
+		log_warnx("proxy: cannot start the relay threads");
+		free(p);
+		return NULL;
+	}
 	if (apply(p, cfg) == -1) {
 		proxy_free(p);
 		return NULL;
@@ -414,6 +435,8 @@ proxy_free(struct proxy *p)
 
 	if (p == NULL)
 		return;
+	/* The relay threads stop and close the relayed sockets first. */
+	relay_pool_free(p->relays);
 	/* Connections hold references; the last one frees the service. */
 	TAILQ_FOREACH(ps, &p->services, link)
 		ps->refs++;

@@ -9,21 +9,12 @@
  * beyond it is refused or dropped, which costs a retry (or a one-second
  * SYN retransmit) per connection.  Refused connects are retried every
  * RETRY_MS until the service's boot-timeout.
- * Relaying: once connected, the two sockets leave their bufferevents and
- * each direction is a read() into a stack buffer and an immediate
- * write() to the other socket: two syscalls a message, no event churn.
- * With `relay = splice` the same two steps are splice(2) calls through a
- * pipe per direction, so the bytes never enter user space.  Only what
- * the receiver does not take is kept (in an evbuffer, or left in the
- * pipe); while it waits, the sender is not read (back-pressure, at most
- * RELAY_CHUNK bytes held per direction).  A FIN is passed on
- * (shutdown(SHUT_WR)) once what preceded it is written; the connection
- * ends when both directions have ended.  (Both were measured against
- * bufferevents on both sides, which re-arm a write event for every
- * message: docs/benchmarks.md.)
+ * Relaying: once connected, the two sockets leave their bufferevents
+ * and go, with what the client sent while held, to a relay thread
+ * (relay.c), which reports the bytes it moves and, at the end, that it
+ * closed them; only then is the connection freed here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +32,14 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "proxy_internal.h"
+#include "relay.h"
 
 #define HOLD_READ_MAX	(16 * 1024)	/* read from a held client */
-#define RELAY_CHUNK	(64 * 1024)	/* one read() */
 #define CONNECT_PACE	8		/* connects in flight per service */
 #define RETRY_MS	20		/* after a refused connect */
 
 static void	start_connect(struct pconn *);
-static void	relay_start(struct pconn *);
-static void	relay_dir_free(struct relay_dir *);
+static int	relay_start(struct pconn *);
 
 static struct lifecycle *
 lc_of(struct pconn *c)
@@ -79,7 +69,6 @@ pconn_free(struct pconn *c)
 		ps->connecting--;
 		break;
 	case PC_RELAYING:
-	case PC_DRAINING:
 		TAILQ_REMOVE(&ps->active, c, link);
 		ps->stats.open--;
 		lifecycle_conn(lc_of(c), ps->name, -1);
@@ -91,12 +80,6 @@ pconn_free(struct pconn *c)
 		bufferevent_free(c->client);
 	if (c->guest != NULL)
 		bufferevent_free(c->guest);
-	relay_dir_free(&c->up);
-	relay_dir_free(&c->down);
-	if (c->up.from != -1)
-		close(c->up.from);
-	if (c->up.to != -1)
-		close(c->up.to);
 	free(c);
 	/*
 	 * A connect slot came free: let the next held client have it, from
@@ -106,24 +89,6 @@ pconn_free(struct pconn *c)
 	if (was_connecting && ps->waiter == NULL && !TAILQ_EMPTY(&ps->held))
 		pservice_release_later(ps);
 	pservice_unref(ps);
-}
-
-static void
-relay_dir_free(struct relay_dir *d)
-{
-	if (d->rd != NULL)
-		event_free(d->rd);
-	if (d->wr != NULL)
-		event_free(d->wr);
-	if (d->pending != NULL)
-		evbuffer_free(d->pending);
-	if (d->spliced) {
-		close(d->pipe[0]);
-		close(d->pipe[1]);
-		d->spliced = false;
-	}
-	d->rd = d->wr = NULL;
-	d->pending = NULL;
 }
 
 static void
@@ -226,7 +191,6 @@ pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
 	}
 	c->ps = ps;
 	ps->refs++;
-	c->up.from = c->up.to = c->down.from = c->down.to = -1;
 	c->guest_port = guest_port;
 	c->accepted_us = clock_mono_us();
 	c->client = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -318,16 +282,13 @@ connected(struct pconn *c)
 	ps->stats.open++;
 	lifecycle_conn(lc_of(c), ps->name, 1);
 	hist_observe(&ps->proxy->hist, clock_mono_us() - c->accepted_us);
-	c->last_byte_us = clock_mono_us();
 	if (c->timer != NULL) {
 		event_free(c->timer);
 		c->timer = NULL;
 	}
-	relay_start(c);
-	if (c->up.from == -1) {
+	if (relay_start(c) == -1) {
+		log_warnx("%s: cannot start relaying", ps->name);
 		pconn_free(c);
-		pconn_release_held(ps);
-		return;
 	}
 	pconn_release_held(ps);
 }
@@ -380,215 +341,60 @@ start_connect(struct pconn *c)
 
 /* ---- relaying ------------------------------------------------------ */
 
-static void
-idle_check(evutil_socket_t fd, short ev, void *arg)
-{
-	struct pconn *c = arg;
-	uint64_t idle_ms = c->ps->proxy->cfg->proxy_idle_timeout_ms;
-	uint64_t since = (clock_mono_us() - c->last_byte_us) / 1000;
-
-	if (since >= idle_ms) {
-		log_debug("%s: relay idle for %llu ms; closed", c->ps->name,
-		    (unsigned long long)since);
-		pconn_free(c);
-		return;
-	}
-	arm(c, idle_check, idle_ms - since);
-}
-
-static void	relay_read(evutil_socket_t, short, void *);
-static void	relay_write(evutil_socket_t, short, void *);
-
-/* Both directions ended and nothing waits: the connection is done. */
-static void
-relay_check_done(struct pconn *c)
-{
-	if (c->up.shut && c->down.shut)
-		pconn_free(c);
-}
-
-static size_t
-relay_pending(const struct relay_dir *d)
-{
-	return evbuffer_get_length(d->pending) + d->in_pipe;
-}
-
-/* Pass the FIN on once everything before it is written. */
-static void
-relay_pass_fin(struct relay_dir *d)
-{
-	if (d->eof && !d->shut && relay_pending(d) == 0) {
-		shutdown(d->to, SHUT_WR);
-		d->shut = true;
-	}
-}
-
 /*
- * One message, `from` to `to`: read() then write(), or splice() into the
- * pipe then out of it.  Returns the bytes read (0 at EOF, -1 with errno
- * set); what `to` did not take is left pending.  A failed write sets
- * *broken.
+ * Hand both sockets, and what the client sent while held, to a relay
+ * thread.  On failure the caller frees c, which closes them.
  */
-static ssize_t
-relay_move(struct relay_dir *d, bool *broken)
-{
-	char buf[RELAY_CHUNK];
-	ssize_t n, w;
-
-	if (d->spliced) {
-		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_CHUNK,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n <= 0)
-			return n;
-		d->in_pipe += (size_t)n;
-		w = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (w > 0)
-			d->in_pipe -= (size_t)w;
-	} else {
-		n = read(d->from, buf, sizeof(buf));
-		if (n <= 0)
-			return n;
-		w = write(d->to, buf, (size_t)n);
-		if (w < n) {
-			size_t done = w > 0 ? (size_t)w : 0;
-
-			evbuffer_add(d->pending, buf + done, (size_t)n - done);
-		}
-	}
-	*broken = w < 0 && errno != EAGAIN && errno != EINTR;
-	return n;
-}
-
-static void
-relay_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct relay_dir *d = arg;
-	struct pconn *c = d->c;
-	bool broken = false;
-	ssize_t n;
-
-	n = relay_move(d, &broken);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		pconn_free(c);		/* reset: nothing more to relay */
-		return;
-	}
-	if (n == 0) {
-		d->eof = true;
-		event_del(d->rd);
-		relay_pass_fin(d);
-		relay_check_done(c);
-		return;
-	}
-	if (broken) {
-		pconn_free(c);
-		return;
-	}
-	*d->bytes += (uint64_t)n;
-	c->last_byte_us = clock_mono_us();
-	lifecycle_touch(lc_of(c), c->ps->name);
-	if (c->timer == NULL)
-		arm(c, idle_check, c->ps->proxy->cfg->proxy_idle_timeout_ms);
-	if (relay_pending(d) > 0) {
-		/* The receiver is slow: keep the rest, stop reading. */
-		event_del(d->rd);
-		event_add(d->wr, NULL);
-	}
-}
-
-static void
-relay_write(evutil_socket_t fd, short what, void *arg)
-{
-	struct relay_dir *d = arg;
-	struct pconn *c = d->c;
-	ssize_t w = 0;
-
-	/* What was held before relaying began goes first. */
-	if (evbuffer_get_length(d->pending) > 0)
-		w = evbuffer_write(d->pending, d->to);
-	else if (d->in_pipe > 0) {
-		w = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (w > 0)
-			d->in_pipe -= (size_t)w;
-	}
-	if (w < 0 && errno != EAGAIN && errno != EINTR) {
-		pconn_free(c);
-		return;
-	}
-	if (relay_pending(d) > 0)
-		return;			/* still waiting */
-	event_del(d->wr);
-	if (!d->eof)
-		event_add(d->rd, NULL);
-	relay_pass_fin(d);
-	relay_check_done(c);
-}
-
 static int
-relay_dir_init(struct pconn *c, struct relay_dir *d, int from, int to,
-    uint64_t *bytes)
-{
-	struct event_base *base = base_of(c);
-
-	d->c = c;
-	d->from = from;
-	d->to = to;
-	d->bytes = bytes;
-	d->rd = event_new(base, from, EV_READ | EV_PERSIST, relay_read, d);
-	d->wr = event_new(base, to, EV_WRITE | EV_PERSIST, relay_write, d);
-	d->pending = evbuffer_new();
-	if (c->ps->proxy->cfg->relay == CFG_RELAY_SPLICE) {
-		/* Out of descriptors for a pipe: this one copies instead. */
-		if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
-			d->spliced = true;
-		else
-			log_debug("%s: no pipe for splice (%s); copying",
-			    c->ps->name, strerror(errno));
-	}
-	return d->rd != NULL && d->wr != NULL && d->pending != NULL ? 0 : -1;
-}
-
-/*
- * Take both sockets out of their bufferevents and relay between them.
- * What the client sent while held goes first, then its FIN if it sent
- * one.  On failure up.from stays -1 and the caller frees c.
- */
-static void
 relay_start(struct pconn *c)
 {
-	struct evbuffer *held = bufferevent_get_input(c->client);
-	int cfd = bufferevent_getfd(c->client);
-	int gfd = bufferevent_getfd(c->guest);
+	struct proxy *p = c->ps->proxy;
+	struct relay_spec spec = {
+		.client_fd = bufferevent_getfd(c->client),
+		.guest_fd = bufferevent_getfd(c->guest),
+		.client_eof = c->client_eof,
+		.splice = p->cfg->relay == CFG_RELAY_SPLICE,
+		.idle_ms = p->cfg->proxy_idle_timeout_ms,
+		.name = c->ps->name,
+	};
+	struct evbuffer *in = bufferevent_get_input(c->client);
 	int one = 1;
 
 	/* Requests and answers are small: no Nagle delay on either side. */
-	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(gfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (relay_dir_init(c, &c->up, cfd, gfd, &c->ps->stats.bytes_in) ||
-	    relay_dir_init(c, &c->down, gfd, cfd, &c->ps->stats.bytes_out)) {
-		log_warnx("%s: cannot start relaying", c->ps->name);
-		relay_dir_free(&c->up);
-		relay_dir_free(&c->down);
-		c->up.from = c->up.to = c->down.from = c->down.to = -1;
-		return;
+	setsockopt(spec.client_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
+	setsockopt(spec.guest_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (evbuffer_get_length(in) > 0) {
+		if ((spec.held = evbuffer_new()) == NULL)
+			return -1;
+		c->ps->stats.bytes_in += evbuffer_get_length(in);
+		evbuffer_add_buffer(spec.held, in);
 	}
-	c->ps->stats.bytes_in += evbuffer_get_length(held);
-	evbuffer_add_buffer(c->up.pending, held);
-	c->up.eof = c->client_eof;
-	/* The sockets are ours now; the bufferevents must not close them. */
+	if (relay_pool_add(p->relays, c, &spec) == -1) {
+		if (spec.held != NULL)
+			evbuffer_free(spec.held);
+		return -1;
+	}
+	/* The sockets are the relay thread's now. */
 	bufferevent_setfd(c->client, -1);
 	bufferevent_setfd(c->guest, -1);
 	bufferevent_free(c->client);
 	bufferevent_free(c->guest);
 	c->client = c->guest = NULL;
-	event_add(c->down.rd, NULL);
-	if (evbuffer_get_length(c->up.pending) > 0)
-		event_add(c->up.wr, NULL);
-	else if (!c->up.eof)
-		event_add(c->up.rd, NULL);
-	else
-		relay_pass_fin(&c->up);
+	return 0;
+}
+
+void
+pconn_relay_report(void *proxy, void *pconn, uint64_t bytes_in,
+    uint64_t bytes_out, bool done)
+{
+	struct pconn *c = pconn;
+	struct pservice *ps = c->ps;
+
+	ps->stats.bytes_in += bytes_in;
+	ps->stats.bytes_out += bytes_out;
+	if (bytes_in + bytes_out > 0)
+		lifecycle_touch(lc_of(c), ps->name);
+	if (done)
+		pconn_free(c);
 }

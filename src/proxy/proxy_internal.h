@@ -21,6 +21,7 @@ struct event;
 struct lc_waiter;
 struct pconn;
 struct proxy;
+struct relay_pool;
 
 TAILQ_HEAD(pconn_list, pconn);
 TAILQ_HEAD(listener_list, listener);
@@ -75,25 +76,11 @@ struct proxy {
 	struct pservice_list	 services;
 	struct nameidx		 byname;	/* services by name */
 	struct listener_list	 listeners;
+	struct relay_pool	*relays;	/* relaying happens there */
 	struct hist		 hist;
 };
 
-enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING, PC_DRAINING };
-
-/* One direction of a relay: bytes read from `from` are written to `to`. */
-struct relay_dir {
-	int		 from, to;
-	struct event	*rd;		/* readable `from` */
-	struct event	*wr;		/* writable `to`, while pending */
-	struct evbuffer	*pending;	/* what `to` did not take yet */
-	int		 pipe[2];	/* relay = splice: from -> pipe -> to */
-	size_t		 in_pipe;	/* bytes waiting in the pipe */
-	bool		 spliced;	/* pipe[] is open */
-	bool		 eof;		/* `from` sent its FIN */
-	bool		 shut;		/* and it was passed on */
-	uint64_t	*bytes;		/* the service's counter */
-	struct pconn	*c;
-};
+enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING };
 
 struct pconn {
 	TAILQ_ENTRY(pconn)	 link;		/* ps->held or ps->active */
@@ -102,13 +89,10 @@ struct pconn {
 	uint16_t		 guest_port;
 	struct bufferevent	*client;	/* until relaying */
 	struct bufferevent	*guest;		/* until relaying */
-	struct relay_dir	 up, down;	/* client->guest, guest->client */
-	struct event		*timer;		/* hold, retry or idle */
+	struct event		*timer;		/* hold or retry */
 	uint64_t		 accepted_us;
 	uint64_t		 connect_deadline_us;
-	uint64_t		 last_byte_us;
 	bool			 client_eof;	/* client sent FIN */
-	bool			 guest_eof;	/* guest sent FIN */
 };
 
 /* proxy.c */
@@ -121,5 +105,8 @@ void	pconn_accept(struct pservice *, uint16_t guest_port, int fd);
 void	pconn_release_held(struct pservice *);
 void	pconn_refuse_held(struct pservice *, enum proxy_refusal);
 void	pconn_free(struct pconn *);
+/* What the relay threads report (relay_report_fn). */
+void	pconn_relay_report(void *proxy, void *pconn, uint64_t bytes_in,
+	    uint64_t bytes_out, bool done);
 
 #endif
