@@ -11,6 +11,9 @@ import time
 BUILD = os.environ.get("SUMMON_BUILD", "")
 SUMMOND = os.path.join(BUILD, "src", "summond")
 SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
+# How the sanitizers start their reports (build-asan, scripts/check).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error: ")
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
@@ -108,7 +111,8 @@ class Summond:
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Stop summond with sig (if it runs); return its exit status."""
+        """Stop summond with sig (if it runs); return its exit status.
+        Fails if summond (built with sanitizers) reported an error."""
         try:
             if self.proc is None:
                 return None
@@ -125,6 +129,19 @@ class Summond:
             if self.logf is not None:
                 self.logf.close()
                 self.logf = None
+            self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """ASan, LeakSanitizer and UBSan write their reports to stderr,
+        which is the log."""
+        if self.proc is None or not os.path.exists(self.log):
+            return
+        text = self.logtext()
+        for mark in SANITIZER_MARKS:
+            at = text.find(mark)
+            if at != -1:
+                raise AssertionError("summond: sanitizer report:\n" +
+                                     text[max(0, at - 200):at + 4000])
 
     def raw(self, data, timeout=5):
         """Send raw bytes on the control socket; return the reply lines."""
