@@ -352,7 +352,7 @@ respond(const struct dns_index *ix, struct dns_result *r, int family,
     const uint8_t *addr, bool tcp, uint8_t *out, size_t cap)
 {
 	const struct dns_query *q = &r->q;
-	const struct dns_index_svc *svc = NULL;
+	const struct cfg_service *svc = NULL;
 	uint8_t lname[DNS_NAME_MAX];
 	struct dns_lookup l;
 	struct wbuf w;
@@ -392,7 +392,7 @@ respond(const struct dns_index *ix, struct dns_result *r, int family,
 	if (l.svc >= 0 && (t == T_A || t == T_AAAA || t == T_ANY)) {
 		r->svc = l.svc;
 		svc = dns_index_service(ix, (size_t)l.svc);
-		if (addr == NULL && svc->guest) {
+		if (addr == NULL && svc->dns_answer == CFG_DNS_ANSWER_GUEST) {
 			r->action = DNS_ACT_HOLD;
 			r->rcode = DNS_RCODE_SERVFAIL;
 			respond_empty(r, &w, limit);
@@ -400,7 +400,9 @@ respond(const struct dns_index *ix, struct dns_result *r, int family,
 		}
 		if (addr == NULL) {
 			family = svc->family;
-			addr = svc->addr;
+			addr = family == AF_INET ?
+			    (const uint8_t *)&svc->address4 :
+			    (const uint8_t *)&svc->address6;
 		}
 	}
 	if (l.kind == DNS_LOOKUP_NXDOMAIN)

@@ -131,7 +131,7 @@ dns_hold_add(struct dns_hold *h, const struct dns_result *r,
     const struct dns_client *c)
 {
 	struct dns *d = h->d;
-	const struct dns_index_svc *svc = dns_index_service(d->ix,
+	const struct cfg_service *svc = dns_index_service(d->ix,
 	    (size_t)r->svc);
 	struct timeval tv = { svc->boot_timeout_ms / 1000,
 	    (svc->boot_timeout_ms % 1000) * 1000 };

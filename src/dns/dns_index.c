@@ -6,7 +6,8 @@
  * so it points inside that name's bytes and costs no extra storage.  The
  * table is sized once (at most half full) from an upper bound on the
  * number of entries (a name and the empty non-terminals down to its
- * zone), so the build makes five allocations whatever the configuration.
+ * zone), so the build makes four allocations whatever the configuration.
+ * Services are not copied: the index hands out the configuration's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,9 +41,8 @@ struct dns_index {
 	uint8_t		*arena;
 	struct zone	*zones;
 	size_t		 nzones;
-	struct dns_index_svc *svcs;
+	const struct cfg_service *svcs;	/* the configuration's */
 	size_t		 nsvcs;
-	char		*svc_names;	/* every svcs[i].name, NUL after each */
 	unsigned	 maxlabels;	/* of any entry */
 	uint32_t	 ttl;
 	uint32_t	 serial;
@@ -201,26 +201,11 @@ labels_above_zone(const struct dns_index *ix, const uint8_t *p, size_t len)
 	return n;
 }
 
-static void
-fill_service(struct dns_index_svc *out, const struct cfg_service *s,
-    char *name)
-{
-	memset(out, 0, sizeof(*out));
-	out->name = strcpy(name, s->name);
-	out->family = s->family;
-	if (s->family == AF_INET)
-		memcpy(out->addr, &s->address4, 4);
-	else
-		memcpy(out->addr, &s->address6, 16);
-	out->guest = s->dns_answer == CFG_DNS_ANSWER_GUEST;
-	out->boot_timeout_ms = s->boot_timeout_ms;
-}
-
 struct dns_index *
 dns_index_new(const struct config *cfg, uint32_t serial)
 {
 	struct dns_index *ix;
-	size_t i, j, bound, arenalen = 0, nameslen = 0, size;
+	size_t i, j, bound, arenalen = 0, size;
 	uint8_t wire[DNS_NAME_MAX], *arena;
 	uint32_t off = 0;
 	struct entry *e;
@@ -260,7 +245,6 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 	bound = ix->nzones;
 	arenalen = 0;
 	for (i = 0; i < cfg->nservices; i++) {
-		nameslen += strlen(cfg->services[i].name) + 1;
 		for (j = 0; j < cfg->services[i].nnames; j++) {
 			size = dns_name_to_wire(cfg->services[i].names[j],
 			    wire);
@@ -274,9 +258,7 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 		;
 	ix->mask = size - 1;
 	ix->table = calloc(size, sizeof(*ix->table));
-	ix->svcs = calloc(cfg->nservices + 1, sizeof(*ix->svcs));
-	ix->svc_names = malloc(nameslen + 1);
-	if (ix->table == NULL || ix->svcs == NULL || ix->svc_names == NULL ||
+	if (ix->table == NULL ||
 	    (arena = realloc(ix->arena, off + arenalen + 1)) == NULL)
 		goto nomem;
 	ix->arena = arena;	/* entries hold offsets: nothing moves */
@@ -287,10 +269,7 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 		e->flags |= ENT_APEX;
 		e->zone = (uint16_t)i;
 	}
-	for (i = 0, nameslen = 0; i < cfg->nservices; i++) {
-		fill_service(&ix->svcs[i], &cfg->services[i],
-		    ix->svc_names + nameslen);
-		nameslen += strlen(ix->svcs[i].name) + 1;
+	for (i = 0; i < cfg->nservices; i++) {
 		for (j = 0; j < cfg->services[i].nnames; j++) {
 			size = dns_name_to_wire(cfg->services[i].names[j],
 			    ix->arena + off);
@@ -300,6 +279,7 @@ dns_index_new(const struct config *cfg, uint32_t serial)
 			off += size;
 		}
 	}
+	ix->svcs = cfg->services;
 	ix->nsvcs = cfg->nservices;
 	return ix;
 
@@ -317,8 +297,6 @@ dns_index_free(struct dns_index *ix)
 	free(ix->table);
 	free(ix->arena);
 	free(ix->zones);
-	free(ix->svcs);
-	free(ix->svc_names);
 	free(ix);
 }
 
@@ -353,7 +331,7 @@ dns_index_lookup(const struct dns_index *ix, const uint8_t *name,
 	l->kind = DNS_LOOKUP_OUTSIDE;
 }
 
-const struct dns_index_svc *
+const struct cfg_service *
 dns_index_service(const struct dns_index *ix, size_t i)
 {
 	return &ix->svcs[i];

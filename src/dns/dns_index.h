@@ -20,15 +20,6 @@
 
 struct dns_index;
 
-/* One service as the responder sees it. */
-struct dns_index_svc {
-	const char	*name;		/* in the index's own copy */
-	uint64_t	 boot_timeout_ms;
-	uint8_t		 addr[16];	/* public address, network order */
-	int		 family;	/* AF_INET or AF_INET6 */
-	bool		 guest;		/* dns-answer = guest */
-};
-
 enum dns_lookup_kind {
 	DNS_LOOKUP_OUTSIDE,	/* in none of our zones */
 	DNS_LOOKUP_NXDOMAIN,	/* in a zone, no such name */
@@ -44,8 +35,10 @@ struct dns_lookup {
 
 /*
  * Build the index of cfg's zones and service names.  serial is the SOA
- * serial of every zone.  Copies what it needs: cfg may be freed after.
- * Returns NULL with errno set on allocation failure.
+ * serial of every zone.  The names are copied, but the services are
+ * cfg's own (dns_index_service): cfg must outlive the index, as the
+ * configuration the DNS module runs with always does.  Returns NULL with
+ * errno set on allocation failure.
  */
 struct dns_index *dns_index_new(const struct config *cfg, uint32_t serial);
 void		 dns_index_free(struct dns_index *);
@@ -57,8 +50,8 @@ void		 dns_index_free(struct dns_index *);
 void		 dns_index_lookup(const struct dns_index *, const uint8_t *name,
 		    size_t len, struct dns_lookup *l);
 
-/* Service i (0 <= i < dns_index_nservices()). */
-const struct dns_index_svc *dns_index_service(const struct dns_index *,
+/* Service i (0 <= i < dns_index_nservices()), the configuration's. */
+const struct cfg_service *dns_index_service(const struct dns_index *,
 		    size_t i);
 size_t		 dns_index_nservices(const struct dns_index *);
 
