@@ -44,9 +44,13 @@ struct cfg_port {
 	uint16_t	guest_port;	/* and relays to this guest port */
 };
 
+/*
+ * One per service: with 10,000 services the array of them is the
+ * configuration's largest part, so the fields are ordered to leave no
+ * padding (160 bytes) and the two address forms share their storage.
+ */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
-	int		 line;		/* line of the [service "..."] header */
 
 	/*
 	 * Fully qualified DNS names, lower case, with the trailing dot.
@@ -57,32 +61,33 @@ struct cfg_service {
 
 	char		*kernel;
 	char		*cmdline;	/* still holds ${...} variables */
+	char		*template;	/* "microvm", "pc" or an absolute path */
 	uint64_t	 memory;	/* bytes */
 	unsigned	 vcpus;
-	char		*template;	/* "microvm", "pc" or an absolute path */
+	int		 line;		/* line of the [service "..."] header */
 
 	/* Public address: DNS answers it, the proxy listens on it. */
 	int		 family;	/* AF_INET or AF_INET6 */
-	struct in_addr	 address4;
-	struct in6_addr	 address6;
+	union {				/* the one family says */
+		struct in_addr	 address4;
+		struct in6_addr	 address6;
+	};
+	struct in_addr	 guest_address;	/* has_guest_address: bridge mode */
 	char		*address_text;	/* as written */
 
 	struct cfg_port	*ports;
 	size_t		 nports;
 
-	bool		 has_guest_address;
-	struct in_addr	 guest_address;	/* static address, bridge mode */
-
-	enum cfg_ready	 ready;
-	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
 	char		*ready_text;	/* CFG_READY_SERIAL: line to wait for */
-
 	uint64_t	 boot_timeout_ms;
 	uint64_t	 idle_timeout_ms;
+	enum cfg_ready	 ready;
 	enum cfg_idle_conn idle_connections;
 	enum cfg_stop_mode stop_mode;
 	unsigned	 standby;
 	enum cfg_dns_answer dns_answer;
+	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
+	bool		 has_guest_address;	/* static address */
 };
 
 struct cfg_pool;
