@@ -699,6 +699,43 @@ START_TEST(wellformed_extras)
 }
 END_TEST
 
+/* Names in wire format as ldns writes them; what it refuses, refused. */
+START_TEST(name_to_wire)
+{
+	static const char *valid[] = { ".", "svc.test.", "a.", "x-1_y.b.c.",
+	    "svc.test",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.",
+	};
+	static const char *invalid[] = { "", "a..b.", ".a.", "..",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.",
+	};
+	uint8_t wire[DNS_NAME_MAX];
+	char name[300];
+	ldns_rdf *rdf;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		ck_assert_int_eq(ldns_str2rdf_dname(&rdf, valid[i]),
+		    LDNS_STATUS_OK);
+		len = dns_name_to_wire(valid[i], wire);
+		ck_assert_uint_eq(len, ldns_rdf_size(rdf));
+		ck_assert_mem_eq(wire, ldns_rdf_data(rdf), len);
+		ldns_rdf_deep_free(rdf);
+	}
+	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		ck_assert_msg(dns_name_to_wire(invalid[i], wire) == 0, "%s",
+		    invalid[i]);
+	ck_assert_uint_eq(dns_name_to_wire("a\\.b.", wire), 0);
+
+	/* 255 bytes in wire format at most: 127 labels "a." are 255. */
+	for (i = 0; i < 127; i++)
+		memcpy(name + 2 * i, "a.", 3);
+	ck_assert_uint_eq(dns_name_to_wire(name, wire), 255);
+	memcpy(name + 2 * i, "a.", 3);
+	ck_assert_uint_eq(dns_name_to_wire(name, wire), 0);
+}
+END_TEST
+
 START_TEST(index_10000)
 {
 	enum { N = 10000 };
@@ -1505,6 +1542,7 @@ suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("index");
+	tcase_add_test(tc, name_to_wire);
 	tcase_add_test(tc, index_10000);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

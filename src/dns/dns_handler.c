@@ -6,8 +6,8 @@
  * question, so one answer is a few dozen stores into the caller's
  * buffer: no allocation, no copy of the packet, about 0.1 us where
  * ldns_wire2pkt + ldns_pkt2wire take about 1.5 us (docs/dns.md).  ldns
- * still converts the configured names (dns_index.c) and checks every
- * response in the tests and the fuzzer.
+ * checks every response in the tests and the fuzzer; summond itself does
+ * not link it (docs/architecture.md).
  *
  * Every read is bounds-checked against the packet length; a name in
  * the question may not use compression, and names elsewhere are only

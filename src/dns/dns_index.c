@@ -16,8 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <ldns/ldns.h>
-
 #include "dns_index.h"
 
 #define ENT_APEX	0x01	/* the name is a zone apex */
@@ -120,18 +118,28 @@ count_labels(const uint8_t *name)
 size_t
 dns_name_to_wire(const char *text, uint8_t *out)
 {
-	ldns_rdf *rdf = NULL;
-	size_t len;
+	size_t len = 0, label;
 
-	if (ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK)
-		return 0;
-	len = ldns_rdf_size(rdf);
-	if (len == 0 || len > DNS_NAME_MAX) {
-		ldns_rdf_deep_free(rdf);
-		return 0;
+	if (strcmp(text, ".") == 0) {
+		out[0] = 0;
+		return 1;
 	}
-	memcpy(out, ldns_rdf_data(rdf), len);
-	ldns_rdf_deep_free(rdf);
+	while (*text != '\0') {
+		label = strcspn(text, ".");
+		/* Escapes (\. \DDD) never come from the configuration. */
+		if (label == 0 || label > 63 || len + label + 2 > DNS_NAME_MAX ||
+		    memchr(text, '\\', label) != NULL)
+			return 0;
+		out[len++] = (uint8_t)label;
+		memcpy(out + len, text, label);
+		len += label;
+		text += label;
+		if (*text == '.')
+			text++;
+	}
+	if (len == 0)
+		return 0;
+	out[len++] = 0;
 	return len;
 }
 

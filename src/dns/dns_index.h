@@ -64,7 +64,8 @@ bool		 dns_index_forwards(const struct dns_index *);
 /*
  * Convert a presentation name ("a.b.", lower case, trailing dot, as in
  * struct config) to wire format in out (DNS_NAME_MAX bytes).  Returns
- * the length, or 0 if the name is not valid.
+ * the length, or 0 if the name is not valid (an empty label, a label
+ * over 63 bytes, over DNS_NAME_MAX in all, or an escape).
  */
 size_t		 dns_name_to_wire(const char *text, uint8_t *out);
 
