@@ -31,7 +31,7 @@ struct daemon {
 	struct control		*control;
 
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
-	struct event		*ev_watchdog;	/* sd_notify WATCHDOG=1 */
+	struct event		*ev_watchdog;	/* notify WATCHDOG=1 */
 	struct event		*ev_flush;	/* retries pending store writes */
 	struct event		*ev_exit;	/* bounds the shutdown */
 	bool			 stopping;
@@ -67,5 +67,17 @@ int	daemon_reload(struct daemon *, char *err, size_t errlen);
  * meanwhile keep everything below them resident.
  */
 void	daemon_release_memory(void);
+
+/*
+ * Send state ("READY=1", "STATUS=...", ...) to the service manager, as
+ * sd_notify(3) does: returns 1 when sent, 0 when $NOTIFY_SOCKET is not
+ * set (not started by one), -1 with errno set on failure.
+ */
+int	daemon_notify(const char *state);
+/*
+ * The watchdog interval the service manager asks for ($WATCHDOG_USEC,
+ * when $WATCHDOG_PID is unset or ours), in microseconds; 0 for none.
+ */
+uint64_t daemon_watchdog_usec(void);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * daemon.c - summond's top level: modules, signals, reload, sd_notify.
+ * daemon.c - summond's top level: modules, signals, reload, notify.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <systemd/sd-daemon.h>
 
 #include "clock.h"
 #include "config.h"
@@ -87,7 +86,11 @@ publish_event(void *arg, const struct store_event *ev)
 static void
 notify_status(struct daemon *d)
 {
-	sd_notifyf(0, "STATUS=%zu services", d->cfg->nservices);
+	char status[64];
+
+	snprintf(status, sizeof(status), "STATUS=%zu services",
+	    d->cfg->nservices);
+	daemon_notify(status);
 }
 
 static void
@@ -121,7 +124,7 @@ on_terminate(evutil_socket_t sig, short ev, void *arg)
 	}
 	d->stopping = true;
 	log_info("%s: shutting down", strsignal((int)sig));
-	sd_notify(0, "STOPPING=1");
+	daemon_notify("STOPPING=1");
 	d->ev_exit = evtimer_new(d->base, exit_timeout, d);
 	if (d->ev_exit != NULL)
 		evtimer_add(d->ev_exit, &tv);
@@ -145,7 +148,7 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 static void
 on_watchdog(evutil_socket_t fd, short ev, void *arg)
 {
-	sd_notify(0, "WATCHDOG=1");
+	daemon_notify("WATCHDOG=1");
 }
 
 /* Retry store writes that failed (disk full, I/O error) until done. */
@@ -328,7 +331,7 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	event_add(d->ev_flush, &tv);
 
 	/* systemd asks for a heartbeat at WatchdogSec; beat twice as often. */
-	if (sd_watchdog_enabled(0, &wd_us) > 0) {
+	if ((wd_us = daemon_watchdog_usec()) > 0) {
 		d->ev_watchdog = event_new(d->base, -1, EV_PERSIST,
 		    on_watchdog, d);
 		tv.tv_sec = (time_t)(wd_us / 2 / 1000000);
@@ -347,7 +350,7 @@ daemon_run(struct daemon *d)
 {
 	log_info("summond ready: %zu services, config %s", d->cfg->nservices,
 	    d->config_path);
-	sd_notify(0, "READY=1");
+	daemon_notify("READY=1");
 	notify_status(d);
 	if (event_base_dispatch(d->base) == -1) {
 		log_warnx("event loop failed");

@@ -2,22 +2,26 @@
  * log.c - logging to stderr, the journal or syslog.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
-
 #include "log.h"
+
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 
 enum sink { SINK_STDERR, SINK_JOURNAL, SINK_SYSLOG };
 
 static enum sink sink = SINK_STDERR;
 static int verbosity;
 static const char *ident = "summon";
+static int journal_fd = -1;
 
 void
 log_init(const char *name, int foreground, int verbose)
@@ -46,6 +50,45 @@ log_getverbose(void)
 	return verbosity;
 }
 
+/*
+ * One entry in the journal's native protocol, what sd_journal_print()
+ * sends, without linking libsystemd for it (see src/daemon/notify.c):
+ * a datagram of fields.  MESSAGE goes in the binary form (name, newline,
+ * its length in 64 bits little-endian, the bytes, newline), which
+ * carries any text, newlines included.  Lost if the journal is not
+ * listening, as with sd_journal_print().
+ */
+static void
+journal_send(int pri, const char *msg)
+{
+	static const struct sockaddr_un sun = {
+		.sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
+	char head[128];
+	uint8_t len[8];
+	uint64_t n = strlen(msg);
+	struct iovec iov[4];
+	struct msghdr mh;
+	int i;
+
+	if (journal_fd == -1 && (journal_fd = socket(AF_UNIX,
+	    SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	snprintf(head, sizeof(head), "PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\n"
+	    "MESSAGE\n", pri, ident);
+	for (i = 0; i < 8; i++)
+		len[i] = (uint8_t)(n >> (8 * i));
+	iov[0] = (struct iovec){ head, strlen(head) };
+	iov[1] = (struct iovec){ len, sizeof(len) };
+	iov[2] = (struct iovec){ (void *)msg, n };
+	iov[3] = (struct iovec){ "\n", 1 };
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)&sun;
+	mh.msg_namelen = sizeof(sun);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 4;
+	sendmsg(journal_fd, &mh, MSG_NOSIGNAL);
+}
+
 static void	vlog(int, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 static void	vlog_errno(int, int, const char *, va_list)
@@ -69,7 +112,7 @@ vlog(int pri, const char *fmt, va_list ap)
 		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, ident, msg);
 		break;
 	case SINK_JOURNAL:
-		sd_journal_print(pri, "%s", msg);
+		journal_send(pri, msg);
 		break;
 	case SINK_SYSLOG:
 		syslog(pri, "%s", msg);

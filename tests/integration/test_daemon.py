@@ -1,9 +1,13 @@
 """summond and summonctl end to end: list, status, reload, SIGHUP with a
-broken file, permissions, malformed requests, SIGTERM."""
+broken file, permissions, malformed requests, SIGTERM, the notifications
+to the service manager."""
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -193,6 +197,39 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(self.d.stop(signal.SIGTERM), 0)
         self.assertFalse(os.path.exists(self.d.sock))
         self.assertIn("shutting down", self.d.logtext())
+
+
+class NotifyTest(unittest.TestCase):
+    """The service manager's protocol, spoken without libsystemd: READY=1
+    and STATUS= once started, WATCHDOG=1 at half $WATCHDOG_USEC,
+    STOPPING=1 on SIGTERM; a socket path or an abstract name."""
+
+    def notified(self, address, env_value):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(address)
+        sock.settimeout(30)
+        d = Summond(CONF, prefix=["env", "NOTIFY_SOCKET=" + env_value,
+                                  "WATCHDOG_USEC=200000"])
+        self.addCleanup(d.stop, signal.SIGKILL)
+        d.start()
+        got = []
+        while got.count("WATCHDOG=1") < 2:
+            got.append(sock.recv(4096).decode())
+        self.assertEqual(got[:2], ["READY=1", "STATUS=2 services"])
+        self.assertEqual(d.stop(signal.SIGTERM), 0)
+        while got[-1] != "STOPPING=1":
+            got.append(sock.recv(4096).decode())
+
+    def test_socket_path(self):
+        d = tempfile.mkdtemp(prefix="summon-notify-")
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+        path = os.path.join(d, "notify.sock")
+        self.notified(path, path)
+
+    def test_abstract_name(self):
+        name = "summon-notify-test-%d" % os.getpid()
+        self.notified("\0" + name, "@" + name)
 
 
 class CliTest(unittest.TestCase):
