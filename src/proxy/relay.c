@@ -463,7 +463,6 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct relay *r;
 
-	pthread_setname_np(pthread_self(), "summon-relay");
 	event_base_dispatch(w->base);
 	/* Stopped: the pool is being freed, and nobody waits for reports. */
 	pthread_mutex_lock(&w->lock);
@@ -574,6 +573,8 @@ relay_pool_new(struct event_base *base, unsigned nthreads,
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0)
 			break;
 		w->started = true;
+		/* Named here, so that it has its name once this returns. */
+		pthread_setname_np(w->thread, "summon-relay");
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (i < nthreads) {
