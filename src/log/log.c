@@ -30,9 +30,13 @@ log_init(const char *name, int foreground, int verbose)
 	verbosity = verbose;
 	if (foreground)
 		sink = SINK_STDERR;
-	else if (getenv("JOURNAL_STREAM") != NULL)
+	else if (getenv("JOURNAL_STREAM") != NULL) {
 		sink = SINK_JOURNAL;
-	else {
+		/* Opened here, before other threads log, not on first use. */
+		if (journal_fd == -1)
+			journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+			    0);
+	} else {
 		sink = SINK_SYSLOG;
 		openlog(name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	}
@@ -70,8 +74,7 @@ journal_send(int pri, const char *msg)
 	struct msghdr mh;
 	int i;
 
-	if (journal_fd == -1 && (journal_fd = socket(AF_UNIX,
-	    SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+	if (journal_fd == -1)
 		return;
 	snprintf(head, sizeof(head), "PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\n"
 	    "MESSAGE\n", pri, ident);
