@@ -174,6 +174,7 @@ conn_close_apps(struct conn *c)
 START_TEST(both_ways_then_fins)
 {
 	struct conn c;
+	int before = count_fds();
 
 	conn_open(&c);
 	conn_add(&c, "GET / ", false, _i == 1, 60000);
@@ -191,6 +192,8 @@ START_TEST(both_ways_then_fins)
 	wait_done(&c);
 	ck_assert_uint_eq(c.in, 10);
 	ck_assert_uint_eq(c.out, 11);
+	/* Reported done once its two sockets are closed. */
+	ck_assert_int_eq(count_fds(), before + 2);
 	ck_assert_uint_eq(relay_pool_load(pool, 0) + relay_pool_load(pool, 1) +
 	    relay_pool_load(pool, 2), 0);
 	conn_close_apps(&c);

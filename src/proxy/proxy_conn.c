@@ -286,11 +286,14 @@ connected(struct pconn *c)
 		event_free(c->timer);
 		c->timer = NULL;
 	}
+	/* c may hold ps's last reference (a service a reload removed). */
+	ps->refs++;
 	if (relay_start(c) == -1) {
 		log_warnx("%s: cannot start relaying", ps->name);
 		pconn_free(c);
 	}
 	pconn_release_held(ps);
+	pservice_unref(ps);
 }
 
 static void
@@ -343,7 +346,7 @@ start_connect(struct pconn *c)
 
 /*
  * Hand both sockets, and what the client sent while held, to a relay
- * thread.  On failure the caller frees c, which closes them.
+ * thread.  On failure both are closed, and the caller frees c.
  */
 static int
 relay_start(struct pconn *c)
@@ -358,26 +361,33 @@ relay_start(struct pconn *c)
 		.name = c->ps->name,
 	};
 	struct evbuffer *in = bufferevent_get_input(c->client);
+	size_t held = evbuffer_get_length(in);
 	int one = 1;
 
 	/* Requests and answers are small: no Nagle delay on either side. */
 	setsockopt(spec.client_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
 	setsockopt(spec.guest_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (evbuffer_get_length(in) > 0) {
+	if (held > 0) {
 		if ((spec.held = evbuffer_new()) == NULL)
 			return -1;
-		c->ps->stats.bytes_in += evbuffer_get_length(in);
 		evbuffer_add_buffer(spec.held, in);
 	}
+	/*
+	 * Out of this loop's epoll before the relay thread may close them
+	 * (and the numbers be reused); from here the sockets are ours to
+	 * close until the relay thread has them.
+	 */
+	bufferevent_setfd(c->client, -1);
+	bufferevent_setfd(c->guest, -1);
 	if (relay_pool_add(p->relays, c, &spec) == -1) {
 		if (spec.held != NULL)
 			evbuffer_free(spec.held);
+		close(spec.client_fd);
+		close(spec.guest_fd);
 		return -1;
 	}
-	/* The sockets are the relay thread's now. */
-	bufferevent_setfd(c->client, -1);
-	bufferevent_setfd(c->guest, -1);
+	c->ps->stats.bytes_in += held;
 	bufferevent_free(c->client);
 	bufferevent_free(c->guest);
 	c->client = c->guest = NULL;

@@ -179,20 +179,13 @@ static void
 relay_end(struct relay *r, bool tell)
 {
 	struct worker *w = r->w;
+	struct report *end = r->end;
 
 	TAILQ_REMOVE(&w->relays, r, link);
 	if (r->dirty)
 		TAILQ_REMOVE(&w->dirty, r, dirty_link);
-	/*
-	 * The report of the end is what lets the loop free the connection,
-	 * so it was allocated with the relay and cannot fail now.
-	 */
-	if (tell) {
-		r->end->bytes_in = r->up.unreported;
-		r->end->bytes_out = r->down.unreported;
-		post(w, r->end);
-	} else
-		free(r->end);
+	end->bytes_in = r->up.unreported;
+	end->bytes_out = r->down.unreported;
 	if (r->spec.held != NULL)
 		evbuffer_free(r->spec.held);
 	dir_free(&r->up);
@@ -202,6 +195,15 @@ relay_end(struct relay *r, bool tell)
 	if (r->idle != NULL)
 		event_free(r->idle);
 	free(r);
+	/*
+	 * The report of the end, once the sockets are closed, is what lets
+	 * the loop free the connection; it was allocated with the relay so
+	 * that it cannot fail now.
+	 */
+	if (tell)
+		post(w, end);
+	else
+		free(end);
 }
 
 static void
@@ -299,11 +301,16 @@ dir_move(struct relay_dir *d, bool *broken)
 		if (n <= 0)
 			return n;
 		w = write(d->to, buf, (size_t)n);
-		if (w < n) {
+		*broken = w < 0 && errno != EAGAIN && errno != EINTR;
+		if (w < n && !*broken) {
 			size_t done = w > 0 ? (size_t)w : 0;
 
-			evbuffer_add(d->pending, buf + done, (size_t)n - done);
+			/* Bytes that cannot be kept would corrupt the stream. */
+			if (evbuffer_add(d->pending, buf + done,
+			    (size_t)n - done) == -1)
+				*broken = true;
 		}
+		return n;
 	}
 	*broken = w < 0 && errno != EAGAIN && errno != EINTR;
 	return n;
@@ -374,6 +381,8 @@ relay_write(evutil_socket_t fd, short what, void *arg)
 		relay_end(r, true);
 		return;
 	}
+	if (n > 0)
+		r->last_byte_us = clock_mono_us();	/* still moving */
 	if (dir_pending(d) > 0)
 		return;			/* still waiting */
 	event_del(d->wr);
@@ -426,7 +435,12 @@ relay_begin(struct worker *w, struct relay *r)
 		s->held = NULL;
 	}
 	r->up.eof = s->client_eof;
-	idle_check(-1, 0, r);
+	if (s->idle_ms > 0) {
+		struct timeval tv = { (time_t)(s->idle_ms / 1000),
+		    (suseconds_t)(s->idle_ms % 1000) * 1000 };
+
+		evtimer_add(r->idle, &tv);
+	}
 	event_add(r->down.rd, NULL);
 	if (dir_pending(&r->up) > 0)
 		event_add(r->up.wr, NULL);

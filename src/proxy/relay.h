@@ -18,7 +18,7 @@ struct relay_spec {
 	struct evbuffer	*held;		/* sent by the client while held */
 	bool		 client_eof;	/* and then its FIN */
 	bool		 splice;	/* relay = splice */
-	uint64_t	 idle_ms;	/* no byte either way: closed */
+	uint64_t	 idle_ms;	/* no byte either way: closed; 0 never */
 	const char	*name;		/* for logs; must outlive the relay */
 };
 

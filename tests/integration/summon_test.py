@@ -1,7 +1,9 @@
 """Helpers for the integration tests: run a real summond, talk to it with
 the real summonctl, and clean up every process the test started."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +18,20 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error: ")
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+
+
+# Each Summond's directory (config, state, log) is removed when the test
+# program exits; SUMMON_KEEP_TMP=1 keeps them for a post-mortem.
+_dirs = []
+
+
+def _remove_dirs():
+    if not os.environ.get("SUMMON_KEEP_TMP"):
+        for d in _dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_dirs)
 
 
 def free_port(kind=socket.SOCK_STREAM):
@@ -50,6 +66,7 @@ class Summond:
     def __init__(self, conf_text, name="summond.conf", extra_args=(),
                  prefix=()):
         self.dir = tempfile.mkdtemp(prefix="summon-test-")
+        _dirs.append(self.dir)
         self.conf = os.path.join(self.dir, name)
         self.sock = os.path.join(self.dir, "summond.sock")
         self.log = os.path.join(self.dir, "summond.log")
