@@ -9,6 +9,7 @@
 #define SUMMON_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Monotonic milliseconds, for durations and deadlines. */
 uint64_t	clock_mono_ms(void);
@@ -16,6 +17,16 @@ uint64_t	clock_mono_ms(void);
 uint64_t	clock_mono_us(void);
 /* Wall-clock milliseconds since the epoch, for records. */
 int64_t		clock_wall_ms(void);
+
+/* ms as a struct timeval: a libevent timer's delay. */
+static inline struct timeval
+clock_tv(uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
 
 struct clock_source {
 	uint64_t	(*mono_us)(void *arg);

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "clock.h"
 #include "log.h"
 #include "dns_server.h"
 
@@ -135,8 +136,7 @@ int
 dns_fwd_query(struct dns_fwd *f, const uint8_t *pkt, size_t len,
     const struct dns_result *r, const struct dns_client *c)
 {
-	struct timeval tv = { DNS_FWD_TIMEOUT_MS / 1000,
-	    (DNS_FWD_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = clock_tv(DNS_FWD_TIMEOUT_MS);
 	struct relayed *s;
 	uint8_t id[2];
 	struct iovec iov[2] = { { id, 2 }, { (void *)(pkt + 2), len - 2 } };

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "clock.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "dns_server.h"
@@ -133,8 +134,7 @@ dns_hold_add(struct dns_hold *h, const struct dns_result *r,
 	struct dns *d = h->d;
 	const struct cfg_service *svc = dns_index_service(d->ix,
 	    (size_t)r->svc);
-	struct timeval tv = { svc->boot_timeout_ms / 1000,
-	    (svc->boot_timeout_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(svc->boot_timeout_ms);
 	struct held *s;
 	int i = h->free_head != -1 ? h->free_head : h->fresh;
 

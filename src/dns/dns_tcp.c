@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "dns_server.h"
@@ -126,8 +127,7 @@ tcp_event(struct bufferevent *bev, short what, void *arg)
 void
 dns_tcp_accept(struct dns *d, int fd)
 {
-	struct timeval tv = { d->cfg->dns_tcp_idle_ms / 1000,
-	    (d->cfg->dns_tcp_idle_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(d->cfg->dns_tcp_idle_ms);
 	struct dns_tcp *t;
 
 	if (d->nconns >= d->cfg->dns_tcp_max) {

@@ -380,9 +380,7 @@ submit(struct instance *in, enum vm_op op)
 static void
 arm_deadline(struct instance *in)
 {
-	uint64_t ms = in->svc->cfg->boot_timeout_ms;
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(in->svc->cfg->boot_timeout_ms);
 
 	evtimer_add(in->deadline, &tv);
 }

@@ -128,8 +128,7 @@ tcp_attempt(struct lc_probe *p)
 	struct instance *in = p->in;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct timeval tv = { (time_t)(p->attempt_ms / 1000),
-	    (suseconds_t)(p->attempt_ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(p->attempt_ms);
 	const struct cfg_service *sc = in->svc->cfg;
 	size_t i;
 

@@ -149,9 +149,7 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 		    (uint64_t)(clock_wall_ms() - r->ready_ms) * 1000;
 		s->last_activity_us = clock_mono_us();
 	} else if (st == LC_STARTING) {
-		struct timeval tv = {
-		    (time_t)(s->cfg->boot_timeout_ms / 1000),
-		    (suseconds_t)(s->cfg->boot_timeout_ms % 1000) * 1000 };
+		struct timeval tv = clock_tv(s->cfg->boot_timeout_ms);
 		evtimer_add(in->deadline, &tv);
 		lc_probe_start(in);
 	} else if (st == LC_STOPPING)

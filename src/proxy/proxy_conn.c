@@ -103,8 +103,7 @@ refuse(struct pconn *c, enum proxy_refusal why)
 static void
 arm(struct pconn *c, event_callback_fn fn, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = clock_tv(ms);
 
 	if (c->timer != NULL)
 		event_free(c->timer);

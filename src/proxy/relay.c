@@ -216,7 +216,7 @@ flush_cb(evutil_socket_t fd, short ev, void *arg)
 		struct report *rp = calloc(1, sizeof(*rp));
 
 		if (rp == NULL) {
-			struct timeval tv = { 0, REPORT_MS * 1000 };
+			struct timeval tv = clock_tv(REPORT_MS);
 
 			evtimer_add(w->flush, &tv);	/* try again later */
 			return;
@@ -245,8 +245,7 @@ idle_check(evutil_socket_t fd, short ev, void *arg)
 		relay_end(r, true);
 		return;
 	}
-	tv.tv_sec = (time_t)((r->spec.idle_ms - since) / 1000);
-	tv.tv_usec = (suseconds_t)((r->spec.idle_ms - since) % 1000) * 1000;
+	tv = clock_tv(r->spec.idle_ms - since);
 	evtimer_add(r->idle, &tv);
 }
 
@@ -349,7 +348,7 @@ relay_read(evutil_socket_t fd, short what, void *arg)
 		r->dirty = true;
 		TAILQ_INSERT_TAIL(&w->dirty, r, dirty_link);
 		if (!evtimer_pending(w->flush, NULL)) {
-			struct timeval tv = { 0, REPORT_MS * 1000 };
+			struct timeval tv = clock_tv(REPORT_MS);
 
 			evtimer_add(w->flush, &tv);
 		}
@@ -436,8 +435,7 @@ relay_begin(struct worker *w, struct relay *r)
 	}
 	r->up.eof = s->client_eof;
 	if (s->idle_ms > 0) {
-		struct timeval tv = { (time_t)(s->idle_ms / 1000),
-		    (suseconds_t)(s->idle_ms % 1000) * 1000 };
+		struct timeval tv = clock_tv(s->idle_ms);
 
 		evtimer_add(r->idle, &tv);
 	}
