@@ -199,12 +199,14 @@ daemon_reload(struct daemon *d, char *err, size_t errlen)
 	if (strcmp(new->control, old->control) != 0)
 		fprintf(ef, "%s: control is still %s until summond restarts\n",
 		    d->config_path, old->control);
-	if (new->relay_threads != old->relay_threads && old->relay_threads)
-		fprintf(ef, "%s: relay-threads is still %u until summond "
-		    "restarts\n", d->config_path, old->relay_threads);
-	else if (new->relay_threads != old->relay_threads)
-		fprintf(ef, "%s: relay-threads is still auto until summond "
-		    "restarts\n", d->config_path);
+	if (new->relay_threads != old->relay_threads) {
+		char was[16] = "auto";
+
+		if (old->relay_threads > 0)
+			snprintf(was, sizeof(was), "%u", old->relay_threads);
+		fprintf(ef, "%s: relay-threads is still %s until summond "
+		    "restarts\n", d->config_path, was);
+	}
 	if (strcmp(new->hypervisor, old->hypervisor) != 0)
 		fprintf(ef, "%s: hypervisor is still %s until summond "
 		    "restarts\n", d->config_path, old->hypervisor);
