@@ -88,6 +88,7 @@ struct cfg_service {
 	enum cfg_dns_answer dns_answer;
 	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
 	bool		 has_guest_address;	/* static address */
+	bool		 standby_booted;	/* boot standbys, then pause */
 };
 
 struct cfg_pool;

@@ -86,6 +86,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(s->idle_connections, CFG_IDLE_KEEPALIVE);
 	ck_assert_int_eq(s->stop_mode, CFG_STOP_DESTROY);
 	ck_assert_uint_eq(s->standby, 0);
+	ck_assert(!s->standby_booted);
 	ck_assert_int_eq(s->dns_answer, CFG_DNS_ANSWER_PROXY);
 	ck_assert_ptr_null(config_service(c, "nope"));
 	config_free(c);
@@ -144,6 +145,7 @@ START_TEST(every_key)
 	    "idle-connections = ignore\n"
 	    "stop-mode = suspend\n"
 	    "standby = 2\n"
+	    "standby-booted = yes\n"
 	    "dns-answer = guest\n";
 	char errs[4096], a[64];
 	int n;
@@ -217,6 +219,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(s->idle_connections, CFG_IDLE_IGNORE);
 	ck_assert_int_eq(s->stop_mode, CFG_STOP_SUSPEND);
 	ck_assert_uint_eq(s->standby, 2);
+	ck_assert(s->standby_booted);
 	ck_assert_int_eq(s->dns_answer, CFG_DNS_ANSWER_GUEST);
 	config_free(c);
 }
@@ -275,6 +278,7 @@ static const struct {
 	{ "[service \"x\"]\nidle-connections = maybe", "t.conf:2: idle-connections: 'maybe' is not one of keep-alive | ignore" },
 	{ "[service \"x\"]\ndns-answer = both", "t.conf:2: dns-answer: 'both' is not one of proxy | guest" },
 	{ "[service \"x\"]\nstandby = 65", "t.conf:2: standby: 65 is out of range" },
+	{ "[service \"x\"]\nstandby-booted = maybe", "t.conf:2: standby-booted: 'maybe' is not yes or no" },
 	{ "[service \"x\"]\nnames = bad_name!", "t.conf:1: service \"x\": names: bad DNS name" },
 	{ "[service \"x\"]\nnames = a.elsewhere.", "t.conf:1: service \"x\": name a.elsewhere. is in no zone served" },
 	{ "[service \"Bad\"]", "t.conf:1: invalid service name \"Bad\"" },

@@ -38,6 +38,7 @@ struct fixture {
 	struct store		*store;
 	struct event_base	*base;
 	struct lifecycle	*lc;
+	struct config		*cfg2;		/* after a reload */
 };
 
 static struct fixture F;
@@ -143,6 +144,8 @@ teardown(void)
 	event_base_free(F.base);
 	store_close(F.store);
 	config_free(F.cfg);
+	config_free(F.cfg2);
+	F.cfg2 = NULL;
 	clock_set_source(NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", F.dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -213,6 +216,43 @@ assert_row(int64_t id, const char *state, const char *reason)
 	ck_assert_int_eq(store_instance_get(F.store, id, &r), 0);
 	ck_assert_str_eq(r.state, state);
 	ck_assert_str_eq(r.stop_reason, reason);
+}
+
+struct eventcount { const char *kind; int n; };
+
+static int
+count_event(void *arg, const struct store_event *e)
+{
+	struct eventcount *c = arg;
+
+	if (strcmp(e->kind, c->kind) == 0)
+		c->n++;
+	return 0;
+}
+
+/* How many events of kind service svc has recorded. */
+static int
+events_of(const char *svc, const char *kind)
+{
+	struct eventcount c = { kind, 0 };
+
+	ck_assert_int_eq(store_events(F.store, svc, 0, 10000, count_event,
+	    &c), 0);
+	return c.n;
+}
+
+/* Run the loop until svc has n events of kind, or fail after ms. */
+static void
+run_until_events(const char *svc, const char *kind, int n, int ms)
+{
+	int waited;
+
+	for (waited = 0; events_of(svc, kind) < n; waited++) {
+		ck_assert_msg(waited < ms, "%s: %d %s events, wanted %d", svc,
+		    events_of(svc, kind), kind, n);
+		event_base_loop(F.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
 }
 
 struct outcome { int ok, failed; };
@@ -318,6 +358,11 @@ static void setup_suspend(void) { setup_with("", "stop-mode = suspend\n"); }
 static void setup_save(void) { setup_with("", "stop-mode = save\n"); }
 static void setup_shutdown(void) { setup_with("", "stop-mode = shutdown\n"); }
 static void setup_standby(void) { setup_with("", "standby = 1\n"); }
+static void
+setup_standby_booted(void)
+{
+	setup_with("", "standby = 1\nstandby-booted = yes\n");
+}
 static void setup_max1(void) { setup_with("max-instances = 1\n", ""); }
 
 START_TEST(reap_suspend_then_resume)
@@ -453,6 +498,132 @@ START_TEST(standby_makes_wake_a_resume)
 }
 END_TEST
 
+/*
+ * standby-booted: the standby boots to ready, then is paused; a wake
+ * resumes a guest that is ready at once.  Its serial log loses the READY
+ * line before the wake, so a probe after the resume would time out.
+ */
+START_TEST(standby_booted_is_ready_on_resume)
+{
+	struct lc_info info;
+	char path[256];
+
+	guests_will_boot("a", 1, 3);
+	lifecycle_tick(F.lc);
+	run_until_events("a", "standby-booted", 1, 5000);
+	ck_assert_int_eq(state_of("a"), LC_STANDBY);
+	snprintf(path, sizeof(path), "%s/serial/summon-a-1.log", F.dir);
+	write_file(path, "summon-hello: booting\n");
+	lifecycle_wake(F.lc, "a", LC_SRC_CONNECT);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");
+	ck_assert_uint_eq(info.boots, 1);
+	ck_assert_uint_eq(info.boot_failures, 0);
+	assert_row(1, "ready", "");
+}
+END_TEST
+
+/* Claimed before its boot finished: it boots on as the active one. */
+START_TEST(standby_booted_claimed_while_booting)
+{
+	struct lc_info info;
+
+	lifecycle_tick(F.lc);		/* no READY line yet */
+	run_for(50);
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
+	ck_assert_int_eq(state_of("a"), LC_STARTING);
+	guests_will_boot("a", 1, 1);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");
+	ck_assert_int_eq(events_of("a", "standby-booted"), 0);
+}
+END_TEST
+
+/*
+ * A standby whose guest never gets ready is destroyed at boot-timeout
+ * without failing the service, and the next ones come after a back-off
+ * that grows.
+ */
+START_TEST(standby_booted_never_ready_backs_off)
+{
+	struct lc_info info;
+	int i;
+
+	for (i = 1; i <= 3; i++) {
+		clock_skew_us += 60 * 1000000ULL;	/* past any back-off */
+		lifecycle_tick(F.lc);
+		run_until_events("a", "stopped", i, 5000);
+	}
+	ck_assert_int_eq(events_of("a", "standby-failed"), 3);
+	ck_assert_int_eq(state_of("a"), LC_STOPPED);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_uint_eq(info.boot_failures, 0);
+	ck_assert_uint_eq(info.standby, 0);
+	ck_assert_int_eq(live_rows(), 0);
+	lifecycle_tick(F.lc);		/* within the back-off: none made */
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_uint_eq(info.standby, 0);
+	clock_skew_us += 60 * 1000000ULL;
+	lifecycle_tick(F.lc);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_uint_eq(info.standby, 1);
+}
+END_TEST
+
+/* Reload to a configuration that has service b only. */
+static void
+reload_without_a(void)
+{
+	char text[2048];
+	int n;
+
+	snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "serial-dir = %s/serial\nmemory-budget = 1G\n"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
+	    "[network]\nmode = user\nuser-ports = 30000-30099\n"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "boot-timeout = 500ms\nidle-timeout = 1s\n", F.dir, F.dir,
+	    F.dir);
+	F.cfg2 = config_load_string("test2.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(F.cfg2);
+	ck_assert_int_eq(lifecycle_reload(F.lc, F.cfg2), 0);
+}
+
+/*
+ * A service removed by a reload while its instance waits for readiness
+ * (its probe reads the configuration) or while its create is out: the
+ * instance is stopped, and summond does not crash.
+ */
+static void
+remove_booting_service(int after_ms)
+{
+	lifecycle_wake(F.lc, "a", LC_SRC_DNS);	/* never prints READY */
+	run_for(after_ms);
+	ck_assert_int_eq(live_rows(), 1);
+	reload_without_a();
+	ck_assert_int_eq(state_of("b"), LC_STOPPED);
+	run_until_events("a", "stopped", 1, 5000);
+	assert_row(1, "stopped", "removed");
+	run_for(600);			/* past a's boot-timeout */
+	ck_assert_int_eq(events_of("a", "boot-failed"), 0);
+}
+
+START_TEST(reload_removes_service_while_probing)
+{
+	remove_booting_service(50);
+}
+END_TEST
+
+START_TEST(reload_removes_service_while_creating)
+{
+	remove_booting_service(0);
+}
+END_TEST
+
 START_TEST(lost_rows_closed_on_start)
 {
 	char err[256];
@@ -489,6 +660,8 @@ suite(void)
 	tcase_add_test(tc, wake_during_stopping);
 	tcase_add_test(tc, boot_timeout_and_backoff);
 	tcase_add_test(tc, lost_rows_closed_on_start);
+	tcase_add_test(tc, reload_removes_service_while_probing);
+	tcase_add_test(tc, reload_removes_service_while_creating);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("suspend");
@@ -513,6 +686,14 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup_standby, teardown);
 	tcase_add_test(tc, standby_makes_wake_a_resume);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("standby-booted");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_standby_booted, teardown);
+	tcase_add_test(tc, standby_booted_is_ready_on_resume);
+	tcase_add_test(tc, standby_booted_claimed_while_booting);
+	tcase_add_test(tc, standby_booted_never_ready_backs_off);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("capacity");

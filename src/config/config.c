@@ -1263,6 +1263,7 @@ static const struct key keys[] = {
 	{ S_SERVICE, "stop-mode", k_choice, V(stop_mode), 0, 0,
 	    stop_mode_names },
 	{ S_SERVICE, "standby", k_uint, V(standby), 0, 64, NULL },
+	{ S_SERVICE, "standby-booted", k_bool, V(standby_booted), 0, 0, NULL },
 	{ S_SERVICE, "dns-answer", k_choice, V(dns_answer), 0, 0,
 	    dns_answer_names },
 };
@@ -1348,6 +1349,7 @@ service_defaults(struct parser *p, struct cfg_service *s)
 	s->idle_connections = CFG_IDLE_KEEPALIVE;
 	s->stop_mode = CFG_STOP_DESTROY;
 	s->standby = 0;
+	s->standby_booted = false;
 	s->dns_answer = CFG_DNS_ANSWER_PROXY;
 }
 

@@ -400,6 +400,26 @@ usage(struct lifecycle *lc, size_t *n, uint64_t *mem)
 		}
 }
 
+/*
+ * The standby a wake should take: a warm one (booted and paused), else
+ * one with no job out, else the first (its job is still out).
+ */
+static struct instance *
+standby_pick(struct lc_service *s)
+{
+	struct instance *in, *idle = NULL;
+
+	TAILQ_FOREACH(in, &s->standby, sby) {
+		if (in->job_busy)
+			continue;
+		if (in->sby_phase == SBY_WARM)
+			return in;
+		if (idle == NULL)
+			idle = in;
+	}
+	return idle != NULL ? idle : TAILQ_FIRST(&s->standby);
+}
+
 /* The instance to evict: suspended ones first, then idle ready ones,
  * least recently used first. */
 static struct instance *
@@ -470,23 +490,21 @@ lc_boot(struct lc_service *s)
 	}
 	/*
 	 * A standby domain turns a boot into a resume.  One still being
-	 * created is claimed, and resumed the moment it exists: that is
-	 * sooner than a create of our own.
+	 * created (or booted, or paused) is claimed, and goes on from where
+	 * it is: that is sooner than a create of our own.
 	 */
-	TAILQ_FOREACH(in, &s->standby, sby)
-		if (!in->job_busy)
-			break;
-	if (in == NULL)
-		in = TAILQ_FIRST(&s->standby);
-	if (in != NULL) {
+	if ((in = standby_pick(s)) != NULL) {
 		standby_unlink(in);
 		s->active = in;
 		in->state = LC_STARTING;
 		in->woke_us = clock_mono_us();
-		lc_record(lc, s->name, in->id, "boot", "resume standby %s",
+		lc_record(lc, s->name, in->id, "boot", "%s standby %s",
+		    in->sby_phase == SBY_BOOTING ? "booting" : "resume",
 		    in->domain);
 		lc_save_row(in);
-		if (!in->job_busy)
+		if (in->sby_phase == SBY_BOOTING)
+			in->sby_phase = SBY_COLD;	/* its probe goes on */
+		else if (!in->job_busy)
 			submit(in, VM_RESUME);
 		arm_deadline(in);
 		return 0;
@@ -522,11 +540,13 @@ int
 lc_make_standby(struct lc_service *s)
 {
 	struct lifecycle *lc = s->lc;
+	bool booted = s->cfg->standby_booted;
 	struct instance *in;
 	char err[512];
 	char *xml;
 
-	if (lc->shutting_down || !lc_room_for(lc, s->cfg->memory, false))
+	if (lc->shutting_down || clock_mono_us() < s->retry_at_us ||
+	    !lc_room_for(lc, s->cfg->memory, false))
 		return -1;
 	if ((in = lc_instance_new(s, LC_STANDBY)) == NULL)
 		return -1;
@@ -534,13 +554,23 @@ lc_make_standby(struct lc_service *s)
 	s->nstandby++;
 	in->in_standby = true;
 	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
-		lc_record(lc, s->name, in->id, "standby-failed", "%s", err);
-		lc_instance_gone(in, "failed");
+		lc_instance_failed(in, err);
 		return -1;
 	}
 	in->job.xml = xml;
-	submit(in, VM_CREATE_PAUSED);
+	in->sby_phase = booted ? SBY_BOOTING : SBY_COLD;
+	submit(in, booted ? VM_CREATE : VM_CREATE_PAUSED);
 	return 0;
+}
+
+void
+lc_standby_booted(struct instance *in)
+{
+	lc_probe_stop(in);
+	evtimer_del(in->deadline);
+	in->svc->failures = 0;
+	in->sby_phase = SBY_PAUSING;
+	submit(in, VM_SUSPEND);
 }
 
 void
@@ -552,12 +582,12 @@ lc_stop_instance(struct instance *in, const char *reason)
 	    strcmp(reason, "manual") == 0;
 
 	in->stop_reason = reason;
-	if (in->job_busy)
-		return;		/* job_done sees stop_reason */
-	evtimer_del(in->deadline);
+	evtimer_del(in->deadline);	/* a stop is coming either way */
 	lc_probe_stop(in);
 	if (in->svc->active == in && in->state == LC_STARTING)
 		lc_notify(in->svc, false);
+	if (in->job_busy)
+		return;		/* job_done sees stop_reason */
 	if (sc != NULL && keep && in->state == LC_READY && !in->stop_failed) {
 		if (sc->stop_mode == CFG_STOP_SUSPEND)
 			op = VM_SUSPEND;
@@ -595,7 +625,7 @@ lc_instance_gone(struct instance *in, const char *reason)
 	lc_record(lc, s->name, in->id, "stopped", "%s (%s)", in->domain,
 	    reason);
 	lc_count_stop(lc, reason);
-	again = s->active == in && s->rewake;
+	again = s->active == in && s->rewake && s->cfg != NULL;
 	if (s->active == in)
 		s->rewake = false;
 	lc_instance_free(in);
@@ -608,13 +638,24 @@ void
 lc_instance_failed(struct instance *in, const char *why)
 {
 	struct lc_service *s = in->svc;
+	bool standby = in->state == LC_STANDBY;
 
-	lc_record(in->lc, s->name, in->id, "boot-failed", "%s", why);
-	s->boot_failures++;
+	lc_record(in->lc, s->name, in->id, standby ? "standby-failed" :
+	    "boot-failed", "%s", why);
 	evtimer_del(in->deadline);
 	lc_probe_stop(in);
-	if (s->active == in)
-		lc_failed(s);
+	if (standby)
+		/*
+		 * Not made, booted or paused.  Back off, or a standby that
+		 * cannot boot is made again every tick; held clients wait
+		 * for the active instance, not for this one.
+		 */
+		lc_back_off(s);
+	else {
+		s->boot_failures++;
+		if (s->active == in)
+			lc_failed(s);
+	}
 	if (in->uuid[0] != '\0' || in->job_busy)
 		lc_stop_instance(in, "failed");	/* the domain may exist */
 	else
@@ -630,6 +671,38 @@ deadline_cb(evutil_socket_t fd, short ev, void *arg)
 	snprintf(why, sizeof(why), "not ready within %llu ms",
 	    (unsigned long long)in->svc->cfg->boot_timeout_ms);
 	lc_instance_failed(in, why);
+}
+
+/* Wait for the guest's readiness (lc_probe.c). */
+static void
+probe(struct instance *in)
+{
+	if (lc_probe_start(in) == -1)
+		lc_instance_failed(in, "cannot start the readiness probe");
+}
+
+/*
+ * The pause of a booted standby came back.  It may have been claimed
+ * (resume it, or probe it if the pause failed and it still runs) or
+ * stopped meanwhile.
+ */
+static void
+standby_paused(struct instance *in, const struct vm_job *job,
+    const char *pending)
+{
+	in->sby_phase = job->rc == 0 ? SBY_WARM : SBY_COLD;
+	if (in->state == LC_STOPPING || pending != NULL)
+		lc_stop_instance(in, pending != NULL ? pending : "failed");
+	else if (in->state == LC_STARTING && job->rc == 0)
+		submit(in, VM_RESUME);
+	else if (in->state == LC_STARTING)
+		probe(in);
+	else if (job->rc == -1)
+		lc_instance_failed(in, job->err);
+	else
+		lc_record(in->lc, in->svc->name, in->id, "standby-booted",
+		    "%s booted and paused %lld ms after its create", in->domain,
+		    (long long)(clock_wall_ms() - in->created_wall));
 }
 
 static void
@@ -655,11 +728,7 @@ job_done(struct vm_job *job)
 	case VM_RESUME:
 	case VM_RESTORE:
 		if (job->rc == -1) {
-			if (in->state == LC_STANDBY) {
-				lc_record(lc, s->name, in->id,
-				    "standby-failed", "%s", job->err);
-				lc_instance_gone(in, "failed");
-			} else if (in->state == LC_STOPPING)
+			if (in->state == LC_STOPPING)
 				lc_instance_gone(in, pending);
 			else
 				lc_instance_failed(in, job->err);
@@ -676,6 +745,10 @@ job_done(struct vm_job *job)
 		}
 		if (in->state == LC_STANDBY) {
 			lc_save_row(in);
+			if (in->sby_phase == SBY_BOOTING) {	/* standby-booted */
+				arm_deadline(in);
+				probe(in);
+			}
 			return;
 		}
 		if (job->op == VM_CREATE_PAUSED) {
@@ -689,12 +762,14 @@ job_done(struct vm_job *job)
 			return;
 		}
 		lc_save_row(in);
-		if (lc_probe_start(in) == -1)
-			lc_instance_failed(in, "cannot start the readiness "
-			    "probe");
+		probe(in);
 		return;
 	case VM_SUSPEND:
 	case VM_SAVE:
+		if (in->sby_phase == SBY_PAUSING) {
+			standby_paused(in, job, pending);
+			return;
+		}
 		if (job->rc == -1) {
 			log_warnx("%s: %s failed: %s; the tick destroys "
 			    "it", in->domain, job->op == VM_SAVE ? "save" :
@@ -760,6 +835,8 @@ lc_vm_event(void *arg, const char *domain, enum vm_event ev)
 	lc_probe_stop(in);
 	if (in->svc->active == in)
 		lc_failed(in->svc);
+	else if (in->in_standby)
+		lc_back_off(in->svc);
 	standby_unlink(in);
 	in->state = LC_STOPPING;
 	lc_instance_gone(in, "crash");

@@ -20,6 +20,14 @@ struct lc_probe;
 struct store;
 struct vm;
 
+/*
+ * How far a standby of a `standby-booted = yes` service has got: booting
+ * (created running, probed like any boot), pausing (ready, its suspend
+ * in flight), warm (ready and paused: a resume needs no probe).  Every
+ * other instance, and a standby created paused, is SBY_COLD.
+ */
+enum lc_sby { SBY_COLD, SBY_BOOTING, SBY_PAUSING, SBY_WARM };
+
 /* One VM incarnation: a row in the store, a domain in libvirt. */
 struct instance {
 	TAILQ_ENTRY(instance)	 live;		/* lifecycle->instances */
@@ -30,6 +38,7 @@ struct instance {
 	char			 domain[128];
 	char			 uuid[40];
 	enum lc_state		 state;
+	enum lc_sby		 sby_phase;
 	bool			 persistent;	/* defined: save stop mode */
 	bool			 in_standby;	/* on svc->standby */
 	bool			 stop_failed;	/* the tick retries the stop */
@@ -61,7 +70,7 @@ struct lc_service {
 	const struct cfg_service *cfg;		/* NULL once removed */
 	struct lifecycle	*lc;
 	struct instance		*active;	/* starting..saved, or NULL */
-	struct instance_list	 standby;	/* created paused */
+	struct instance_list	 standby;	/* paused, or on the way */
 	struct event		*retry;		/* boots when back-off ends */
 	struct lc_waiter	*waiters;
 	struct hist		*cold_start;	/* NULL before a ready boot */
@@ -116,12 +125,16 @@ enum lc_state	 lc_service_state(const struct lc_service *);
 void		 lc_count_stop(struct lifecycle *, const char *reason);
 /* A boot failed or an instance crashed: count it for the back-off. */
 void		 lc_failed(struct lc_service *);
+/* Count a failure and push s->retry_at_us out, telling no one. */
+void		 lc_back_off(struct lc_service *);
 /* An instance left the live list (shutdown waits for the last one). */
 void		 lc_instance_left(struct lifecycle *);
 
 /* lc_instance.c */
 int		 lc_boot(struct lc_service *);
 int		 lc_make_standby(struct lc_service *);
+/* A booting standby passed its readiness probe: pause it. */
+void		 lc_standby_booted(struct instance *);
 void		 lc_stop_instance(struct instance *, const char *reason);
 void		 lc_instance_gone(struct instance *, const char *reason);
 void		 lc_instance_failed(struct instance *, const char *why);

@@ -7,9 +7,10 @@
  * after each time-out: a SYN sent before the guest's NIC was up is lost,
  * and the kernel would only resend it after a second; a fresh attempt
  * goes out as soon as the guest has announced itself.  (Measured: 250 ms
- * per attempt cost ~240 ms on every cold start; 20 ms, ~10 ms.)  In user mode slirp accepts on the guest's behalf before the
- * guest listens and then hangs up, so a connect there counts only once
- * the connection has stayed open for USER_SETTLE_MS.  serial:TEXT
+ * per attempt cost ~240 ms on every cold start; 20 ms, ~10 ms.)  In user
+ * mode slirp accepts on the guest's behalf before the guest listens and
+ * then hangs up, so a connect there counts only once the connection has
+ * stayed open for USER_SETTLE_MS.  serial:TEXT
  * watches the guest's serial log for a line containing TEXT.  The
  * instance's boot deadline bounds both.
  */
@@ -209,10 +210,11 @@ lc_probe_start(struct instance *in)
 
 	lc_probe_stop(in);
 	/*
-	 * A guest resumed or restored after it was ready once is ready as
-	 * soon as it runs: its stack never went away.
+	 * A guest resumed or restored after it was ready once (a warm
+	 * standby was, before its pause) is ready as soon as it runs: its
+	 * stack never went away.
 	 */
-	if (in->ready_wall != 0) {
+	if (in->ready_wall != 0 || in->sby_phase == SBY_WARM) {
 		lc_ready(in);
 		return 0;
 	}
@@ -254,9 +256,14 @@ lc_ready(struct instance *in)
 	struct lifecycle *lc = in->lc;
 	int64_t boot_ms;
 
+	if (in->state == LC_STANDBY) {
+		lc_standby_booted(in);	/* not claimed yet: pause it */
+		return;
+	}
 	lc_probe_stop(in);
 	evtimer_del(in->deadline);
 	in->state = LC_READY;
+	in->sby_phase = SBY_COLD;
 	in->ready_us = clock_mono_us();
 	in->ready_wall = clock_wall_ms();
 	boot_ms = (int64_t)((in->ready_us - in->woke_us) / 1000);

@@ -4,13 +4,14 @@
  *
  * A service has at most one active instance (starting, ready, stopping,
  * suspended or saved) and any number of standby instances (created
- * paused).  Its state is the active instance's, else "standby" when it
- * has standby domains, else "failed" after a failed boot, else
- * "stopped".  Services are found through a hash table by name, so a wake
- * costs the same with 10,000 services as with 10; periodic work walks
- * the live instances only.  lc_instance.c drives instances through the
- * vm backend, lc_probe.c decides readiness, lc_reconcile.c adopts what
- * an earlier summond left.
+ * paused, or booted to ready and then paused).  Its state is the active
+ * instance's, else "standby" when it has a standby domain paused, else
+ * "failed" after a failed boot, else "stopped".  Services are found
+ * through a hash table by name, so a wake costs the same with 10,000
+ * services as with 10; periodic work walks the live instances only.
+ * lc_instance.c drives instances through the vm backend, lc_probe.c
+ * decides readiness, lc_reconcile.c adopts what an earlier summond
+ * left.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,7 +94,7 @@ lc_service_state(const struct lc_service *s)
 	if (s->active != NULL)
 		return s->active->state;
 	TAILQ_FOREACH(in, &s->standby, sby)
-		if (!in->job_busy)
+		if (!in->job_busy && in->sby_phase != SBY_BOOTING)
 			return LC_STANDBY;	/* created, paused, usable */
 	return s->failed ? LC_FAILED : LC_STOPPED;
 }
@@ -198,7 +199,7 @@ sync_store(struct lifecycle *lc, const struct config *cfg)
 /*
  * Point every service at cfg: keep the ones that stay (with their
  * instances, counters and waiters), add new ones, retire removed ones
- * (their instances are stopped by the next tick).  All or nothing.
+ * (lifecycle_reload stops their instances).  All or nothing.
  */
 static int
 adopt_config(struct lifecycle *lc, const struct config *cfg)
@@ -325,10 +326,20 @@ fail:
 int
 lifecycle_reload(struct lifecycle *lc, const struct config *cfg)
 {
+	struct instance *in, *next;
+
 	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {
 		errno = ENOMEM;
 		return -1;
 	}
+	/*
+	 * Instances of removed services stop now, not at the next tick: a
+	 * probe or a boot deadline of theirs would read the configuration
+	 * they no longer have.
+	 */
+	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
+		if (in->svc->cfg == NULL && in->state != LC_STOPPING)
+			lc_stop_instance(in, "removed");
 	return 0;
 }
 
@@ -463,11 +474,17 @@ lifecycle_wake(struct lifecycle *lc, const char *service,
 }
 
 void
+lc_back_off(struct lc_service *s)
+{
+	s->failures++;
+	s->retry_at_us = clock_mono_us() + backoff_us(s->failures);
+}
+
+void
 lc_failed(struct lc_service *s)
 {
 	s->failed = true;
-	s->failures++;
-	s->retry_at_us = clock_mono_us() + backoff_us(s->failures);
+	lc_back_off(s);
 	lc_notify(s, false);
 }
 

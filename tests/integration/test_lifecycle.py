@@ -47,13 +47,14 @@ address = 127.0.0.2
 ports = 80
 boot-timeout = 120s
 idle-timeout = %(idle)s
+%(extra)s
 """
 
 
-def conf(idle="1h", mode="bridge", dns=""):
+def conf(idle="1h", mode="bridge", dns="", extra=""):
     return CONF % {"templates": guests.TEMPLATES, "net": NET,
                    "image": guests.IMAGE, "idle": idle, "mode": mode,
-                   "dns": dns}
+                   "dns": dns, "extra": extra}
 
 
 @unittest.skipUnless(guests.libvirt_ready(), "no libvirtd (run scripts/setup)")
@@ -68,8 +69,9 @@ class LifecycleTest(unittest.TestCase):
             self.d.stop(signal.SIGKILL)
         guests.cleanup(PREFIX, NET)
 
-    def start(self, idle="1h", mode="bridge", dns=""):
-        self.d = Summond(conf(idle, mode, dns), prefix=guests.in_ns([]))
+    def start(self, idle="1h", mode="bridge", dns="", extra=""):
+        self.d = Summond(conf(idle, mode, dns, extra),
+                         prefix=guests.in_ns([]))
         self.d.start()
         return self.d
 
@@ -170,6 +172,43 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(len(guests.domains(PREFIX)), 1)
         self.assertEqual(self.status()["boots"], 1)
         self.assertEqual(self.status()["wakes"]["dns"], 200)
+
+    def standby_serves(self, extra, warm):
+        """With one standby domain paused, a boot takes that domain and
+        the guest answers; the pool is then refilled.  warm: the standby
+        was booted to ready before its pause (standby-booted)."""
+        d = self.start(extra="standby = 1\n" + extra)
+        wait_for(lambda: self.status()["state"] == "standby", timeout=180,
+                 what="a standby domain")
+        [dom] = guests.domains(PREFIX)
+        self.assertEqual(guests.virsh("domstate", dom).stdout.strip(),
+                         "paused")
+        serial = os.path.join(d.dir, "serial", dom + ".log")
+        booted = False
+        if os.path.exists(serial):
+            with open(serial, errors="replace") as f:
+                booted = "summon-hello: ready" in f.read()
+        self.assertEqual(booted, warm)
+        kinds = [e["kind"] for e in d.ctl("events", "hello", json_out=True)]
+        self.assertEqual("standby-booted" in kinds, warm)
+        d.ctl("boot", "hello", timeout=180)
+        st = self.status()
+        self.assertEqual(st["state"], "ready")
+        self.assertEqual(st["domain"], dom)
+        r = self.curl(st["guest_address"], "/healthz")
+        self.assertEqual(r.stdout.strip(), "ok", r.stderr)
+        boots = [e["detail"] for e in d.ctl("events", "hello",
+                                            json_out=True)
+                 if e["kind"] == "boot"]
+        self.assertEqual(boots, ["resume standby " + dom])
+        wait_for(lambda: len(guests.domains(PREFIX)) == 2, timeout=60,
+                 what="the standby pool refilled")
+
+    def test_standby_created_paused(self):
+        self.standby_serves("", warm=False)
+
+    def test_standby_booted(self):
+        self.standby_serves("standby-booted = yes\n", warm=True)
 
     def test_user_mode(self):
         d = self.start(mode="user")
