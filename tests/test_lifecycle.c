@@ -510,8 +510,8 @@ START_TEST(standby_booted_is_ready_on_resume)
 
 	guests_will_boot("a", 1, 3);
 	lifecycle_tick(F.lc);
-	run_until_events("a", "standby-booted", 1, 5000);
-	ck_assert_int_eq(state_of("a"), LC_STANDBY);
+	run_until_state("a", LC_STANDBY, 5000);	/* booted and paused */
+	ck_assert_int_eq(events_of("a", "standby-booted"), 1);
 	snprintf(path, sizeof(path), "%s/serial/summon-a-1.log", F.dir);
 	write_file(path, "summon-hello: booting\n");
 	lifecycle_wake(F.lc, "a", LC_SRC_CONNECT);
@@ -521,6 +521,40 @@ START_TEST(standby_booted_is_ready_on_resume)
 	ck_assert_uint_eq(info.boots, 1);
 	ck_assert_uint_eq(info.boot_failures, 0);
 	assert_row(1, "ready", "");
+}
+END_TEST
+
+/* On "standby-booted": the serial log loses READY, and a is woken. */
+static void
+forget_ready_and_wake(void *arg, const struct store_event *e)
+{
+	char path[256];
+
+	if (strcmp(e->kind, "standby-booted") != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/serial/summon-a-1.log", F.dir);
+	write_file(path, "summon-hello: booting\n");
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STARTING);
+}
+
+/*
+ * Claimed while its pause is out (woken from the event recorded right
+ * after the pause was submitted): resumed once the pause is back, with
+ * no probe, since the serial log has lost its READY line.
+ */
+START_TEST(standby_booted_claimed_while_pausing)
+{
+	struct lc_info info;
+
+	guests_will_boot("a", 1, 1);
+	store_set_event_hook(F.store, forget_ready_and_wake, NULL);
+	lifecycle_tick(F.lc);
+	run_until_events("a", "standby-booted", 1, 5000);
+	store_set_event_hook(F.store, NULL, NULL);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert_str_eq(info.domain, "summon-a-1");
+	ck_assert_uint_eq(info.boot_failures, 0);
 }
 END_TEST
 
@@ -562,10 +596,17 @@ START_TEST(standby_booted_never_ready_backs_off)
 	ck_assert_uint_eq(info.boot_failures, 0);
 	ck_assert_uint_eq(info.standby, 0);
 	ck_assert_int_eq(live_rows(), 0);
-	lifecycle_tick(F.lc);		/* within the back-off: none made */
+	/*
+	 * Within the back-off (500 ms after the third failure), however
+	 * slow the machine: the clock goes back 10 s.  No standby is made,
+	 * and a wake still boots at once: boots have their own back-off.
+	 */
+	clock_skew_us -= 10 * 1000000ULL;
+	lifecycle_tick(F.lc);
 	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
 	ck_assert_uint_eq(info.standby, 0);
-	clock_skew_us += 60 * 1000000ULL;
+	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STARTING);
+	clock_skew_us += 70 * 1000000ULL;
 	lifecycle_tick(F.lc);
 	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
 	ck_assert_uint_eq(info.standby, 1);
@@ -611,6 +652,25 @@ remove_booting_service(int after_ms)
 	run_for(600);			/* past a's boot-timeout */
 	ck_assert_int_eq(events_of("a", "boot-failed"), 0);
 }
+
+/*
+ * A reload removes a service with a standby: the standby is destroyed,
+ * and the tick lets the service go only once that destroy is back (it
+ * used to free the service under the destroy: a use-after-free that
+ * valgrind and ASan report).
+ */
+START_TEST(reload_removes_service_with_standby)
+{
+	lifecycle_tick(F.lc);
+	run_until_state("a", LC_STANDBY, 5000);
+	reload_without_a();
+	lifecycle_tick(F.lc);		/* the destroy is out */
+	run_until_events("a", "stopped", 1, 5000);
+	lifecycle_tick(F.lc);		/* and back: a goes */
+	assert_row(1, "stopped", "removed");
+	ck_assert_int_eq(live_rows(), 0);
+}
+END_TEST
 
 START_TEST(reload_removes_service_while_probing)
 {
@@ -686,6 +746,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup_standby, teardown);
 	tcase_add_test(tc, standby_makes_wake_a_resume);
+	tcase_add_test(tc, reload_removes_service_with_standby);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("standby-booted");
@@ -693,6 +754,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup_standby_booted, teardown);
 	tcase_add_test(tc, standby_booted_is_ready_on_resume);
 	tcase_add_test(tc, standby_booted_claimed_while_booting);
+	tcase_add_test(tc, standby_booted_claimed_while_pausing);
 	tcase_add_test(tc, standby_booted_never_ready_backs_off);
 	suite_add_tcase(s, tc);
 

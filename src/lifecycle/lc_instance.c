@@ -545,7 +545,7 @@ lc_make_standby(struct lc_service *s)
 	char err[512];
 	char *xml;
 
-	if (lc->shutting_down || clock_mono_us() < s->retry_at_us ||
+	if (lc->shutting_down || clock_mono_us() < s->sby_retry_at_us ||
 	    !lc_room_for(lc, s->cfg->memory, false))
 		return -1;
 	if ((in = lc_instance_new(s, LC_STANDBY)) == NULL)
@@ -568,9 +568,12 @@ lc_standby_booted(struct instance *in)
 {
 	lc_probe_stop(in);
 	evtimer_del(in->deadline);
-	in->svc->failures = 0;
+	lc_standby_outcome(in->svc, true);
 	in->sby_phase = SBY_PAUSING;
 	submit(in, VM_SUSPEND);
+	lc_record(in->lc, in->svc->name, in->id, "standby-booted",
+	    "%s ready %lld ms after its create; pausing it", in->domain,
+	    (long long)(clock_wall_ms() - in->created_wall));
 }
 
 void
@@ -650,7 +653,7 @@ lc_instance_failed(struct instance *in, const char *why)
 		 * cannot boot is made again every tick; held clients wait
 		 * for the active instance, not for this one.
 		 */
-		lc_back_off(s);
+		lc_standby_outcome(s, false);
 	else {
 		s->boot_failures++;
 		if (s->active == in)
@@ -699,10 +702,6 @@ standby_paused(struct instance *in, const struct vm_job *job,
 		probe(in);
 	else if (job->rc == -1)
 		lc_instance_failed(in, job->err);
-	else
-		lc_record(in->lc, in->svc->name, in->id, "standby-booted",
-		    "%s booted and paused %lld ms after its create", in->domain,
-		    (long long)(clock_wall_ms() - in->created_wall));
 }
 
 static void
@@ -748,7 +747,8 @@ job_done(struct vm_job *job)
 			if (in->sby_phase == SBY_BOOTING) {	/* standby-booted */
 				arm_deadline(in);
 				probe(in);
-			}
+			} else
+				lc_standby_outcome(s, true);
 			return;
 		}
 		if (job->op == VM_CREATE_PAUSED) {
@@ -836,7 +836,7 @@ lc_vm_event(void *arg, const char *domain, enum vm_event ev)
 	if (in->svc->active == in)
 		lc_failed(in->svc);
 	else if (in->in_standby)
-		lc_back_off(in->svc);
+		lc_standby_outcome(in->svc, false);
 	standby_unlink(in);
 	in->state = LC_STOPPING;
 	lc_instance_gone(in, "crash");

@@ -75,6 +75,7 @@ struct lc_service {
 	struct lc_waiter	*waiters;
 	struct hist		*cold_start;	/* NULL before a ready boot */
 	uint64_t		 retry_at_us;	/* back-off until */
+	uint64_t		 sby_retry_at_us;	/* no standby before */
 	uint64_t		 last_activity_us;	/* 0 never */
 	uint64_t		 wakes[LC_NSOURCES];
 	uint64_t		 boots;
@@ -85,6 +86,7 @@ struct lc_service {
 	int			 conns;
 	bool			 failed;	/* last boot failed/crashed */
 	bool			 rewake;	/* woken while stopping */
+	uint8_t			 sby_failures;	/* standby ones, in a row */
 	char			 name[];
 };
 
@@ -125,8 +127,11 @@ enum lc_state	 lc_service_state(const struct lc_service *);
 void		 lc_count_stop(struct lifecycle *, const char *reason);
 /* A boot failed or an instance crashed: count it for the back-off. */
 void		 lc_failed(struct lc_service *);
-/* Count a failure and push s->retry_at_us out, telling no one. */
-void		 lc_back_off(struct lc_service *);
+/*
+ * A standby failed: the pool is refilled after a back-off of its own
+ * (boots and wakes do not wait for it); ok: one was made, no back-off.
+ */
+void		 lc_standby_outcome(struct lc_service *, bool ok);
 /* An instance left the live list (shutdown waits for the last one). */
 void		 lc_instance_left(struct lifecycle *);
 

@@ -77,8 +77,14 @@ adopted_state(enum vm_dstate ds, const char *row_state)
 {
 	switch (ds) {
 	case VM_DS_RUNNING:
+		/*
+		 * A running "standby" was booting (standby-booted) when
+		 * summond went: not worth finishing, and it must not become
+		 * the active instance.  The tick makes a new one.
+		 */
 		return strcmp(row_state, "ready") == 0 ? LC_READY :
 		    strcmp(row_state, "starting") == 0 ? LC_STARTING :
+		    strcmp(row_state, "standby") == 0 ? LC_STOPPED :
 		    LC_STOPPING;
 	case VM_DS_PAUSED:
 		/*

@@ -474,18 +474,22 @@ lifecycle_wake(struct lifecycle *lc, const char *service,
 }
 
 void
-lc_back_off(struct lc_service *s)
-{
-	s->failures++;
-	s->retry_at_us = clock_mono_us() + backoff_us(s->failures);
-}
-
-void
 lc_failed(struct lc_service *s)
 {
 	s->failed = true;
-	lc_back_off(s);
+	s->failures++;
+	s->retry_at_us = clock_mono_us() + backoff_us(s->failures);
 	lc_notify(s, false);
+}
+
+void
+lc_standby_outcome(struct lc_service *s, bool ok)
+{
+	if (ok)
+		s->sby_failures = 0;
+	else if (s->sby_failures < UINT8_MAX)
+		s->sby_failures++;
+	s->sby_retry_at_us = clock_mono_us() + backoff_us(s->sby_failures);
 }
 
 /*
@@ -611,6 +615,22 @@ lifecycle_is_idle(struct lifecycle *lc, const char *service)
 	    instance_idle(s->active, clock_mono_us());
 }
 
+/*
+ * Whether a live instance still points at s: not only its active and
+ * standby ones, also a standby already unlinked whose destroy is out.
+ * The live list is short (at most max-instances and what is stopping).
+ */
+static bool
+service_in_use(const struct lifecycle *lc, const struct lc_service *s)
+{
+	const struct instance *in;
+
+	TAILQ_FOREACH(in, &lc->instances, live)
+		if (in->svc == s)
+			return true;
+	return false;
+}
+
 size_t
 lifecycle_tick(struct lifecycle *lc)
 {
@@ -645,7 +665,7 @@ lifecycle_tick(struct lifecycle *lc)
 	/* Keep the standby pools full, and let retired services go. */
 	TAILQ_FOREACH_SAFE(s, &lc->services, all, snext) {
 		if (s->cfg == NULL) {
-			if (s->active == NULL && TAILQ_EMPTY(&s->standby)) {
+			if (!service_in_use(lc, s)) {
 				lc_notify(s, false);
 				TAILQ_REMOVE(&lc->services, s, all);
 				service_free(s);
