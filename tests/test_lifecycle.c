@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +89,40 @@ guests_will_boot(const char *svc, int from, int to)
 }
 
 /*
- * Start a lifecycle with services a and b (and extra config text for
- * them, e.g. "stop-mode = suspend\n").
+ * The test configuration: service a (left out if !with_a; svc_extra is
+ * added to it, e.g. "stop-mode = suspend\n") and service b.
  */
+static struct config *
+test_config(const char *global, const char *svc_extra, bool with_a)
+{
+	char text[4096], a[1024];
+	struct config *cfg;
+	int n;
+
+	snprintf(a, sizeof(a),
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "boot-timeout = 500ms\nidle-timeout = 1s\n%s", F.dir, svc_extra);
+	snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "serial-dir = %s/serial\nmemory-budget = 1G\n%s"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
+	    "[network]\nmode = user\nuser-ports = 30000-30099\n%s"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "boot-timeout = 500ms\nidle-timeout = 1s\n",
+	    F.dir, F.dir, global, with_a ? a : "", F.dir);
+	cfg = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(cfg);
+	return cfg;
+}
+
+/* Start a lifecycle on test_config(global, svc_extra, true). */
 static void
 setup_with(const char *global, const char *svc_extra)
 {
-	char text[4096], path[128], err[256];
+	char path[128], err[256];
 	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
-	int n;
 
 	clock_skew_us = 0;
 	clock_set_source(&cs);
@@ -106,20 +132,7 @@ setup_with(const char *global, const char *svc_extra)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/test.xml", F.dir);
 	write_file(path, template_xml);
-	snprintf(text, sizeof(text),
-	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
-	    "serial-dir = %s/serial\nmemory-budget = 1G\n%s"
-	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
-	    "[network]\nmode = user\nuser-ports = 30000-30099\n"
-	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
-	    "template = %s/test.xml\nready = serial:READY\n"
-	    "boot-timeout = 500ms\nidle-timeout = 1s\n%s"
-	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
-	    "template = %s/test.xml\nready = serial:READY\n"
-	    "boot-timeout = 500ms\nidle-timeout = 1s\n",
-	    F.dir, F.dir, global, F.dir, svc_extra, F.dir);
-	F.cfg = config_load_string("test.conf", text, stderr, &n);
-	ck_assert_ptr_nonnull(F.cfg);
+	F.cfg = test_config(global, svc_extra, true);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_msg(F.store != NULL, "%s", err);
@@ -617,20 +630,7 @@ END_TEST
 static void
 reload_without_a(void)
 {
-	char text[2048];
-	int n;
-
-	snprintf(text, sizeof(text),
-	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
-	    "serial-dir = %s/serial\nmemory-budget = 1G\n"
-	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
-	    "[network]\nmode = user\nuser-ports = 30000-30099\n"
-	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
-	    "template = %s/test.xml\nready = serial:READY\n"
-	    "boot-timeout = 500ms\nidle-timeout = 1s\n", F.dir, F.dir,
-	    F.dir);
-	F.cfg2 = config_load_string("test2.conf", text, stderr, &n);
-	ck_assert_ptr_nonnull(F.cfg2);
+	F.cfg2 = test_config("", "", false);
 	ck_assert_int_eq(lifecycle_reload(F.lc, F.cfg2), 0);
 }
 
