@@ -78,7 +78,8 @@ struct vm_job {
 	int		 rc;		/* 0, or -1 with err */
 	char		 err[512];	/* libvirt's message */
 	char		 uuid[40];	/* VM_CREATE*, VM_DEFINE_START */
-	enum vm_dstate	 state;		/* VM_STATE, and after every op */
+	enum vm_dstate	 state;		/* VM_STATE, and after every op (a
+					   successful one: the state it leaves) */
 	uint64_t	 queued_us;	/* when submitted (clock_mono_us) */
 	uint64_t	 started_us;	/* when a worker took it */
 	uint64_t	 finished_us;	/* when the call returned */

@@ -1,0 +1,41 @@
+#!/bin/bash
+# bench/resume.sh [HELLO_ELF] - what a resume costs in libvirt, call by
+# call (bench/resume.c): a domain of the reference image is created from
+# the microvm-user template, then suspended and resumed RUNS (default 30)
+# times.  This is the floor of a warm start from `stop-mode = suspend`
+# or a standby.  Not run by CI.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+elf=${1:-$root/build/images/hello.elf}
+RUNS=${RUNS:-30}
+URI=qemu:///system
+domain="resume-bench-$$"
+
+[ -r "$elf" ] || { echo "no image at $elf (build it, or give its path)" >&2; exit 1; }
+"$root/scripts/setup" >/dev/null
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+cleanup() {
+	virsh -q -c "$URI" destroy "$domain" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+cp "$elf" "$tmp/hello.elf"
+chmod 644 "$tmp/hello.elf"
+cc -O2 -Wall -o "$tmp/resume" "$here/resume.c" -lvirt
+if [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
+sed -e "s|\${domain_type}|$type|g" -e "s|\${name}|$domain|g" -e "s|\${metadata}||g" \
+    -e "s|\${kernel}|$tmp/hello.elf|g" -e "s|\${cmdline}|ip=10.0.2.15/24 gw=10.0.2.2|g" \
+    -e "s|\${memory_kib}|32768|g" -e "s|\${vcpus}|1|g" \
+    -e "s|\${mac}|52:54:00:62:01:02|g" -e "s|\${serial_log}|$tmp/serial.log|g" \
+    -e "s|\${hostfwd}||g" -e "s|user,id=n0,|user,id=n0|g" \
+    "$root/images/templates/microvm-user.xml" >"$tmp/domain.xml"
+virsh -q -c "$URI" create "$tmp/domain.xml" >/dev/null
+for _ in $(seq 300); do
+	grep -aq 'summon-hello: ready ' "$tmp/serial.log" 2>/dev/null && break
+	sleep 0.1
+done
+echo "# libvirt resume of the reference image ($type), $RUNS runs"
+"$tmp/resume" "$domain" "$RUNS"
