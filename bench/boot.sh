@@ -34,6 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$here/template.sh"
 RUN=()
 [ -x "$root/scripts/nsexec" ] && RUN=("$root/scripts/nsexec")
 
@@ -100,12 +101,8 @@ libvirt_boot() {
 	domain="hello-bench-$$-$n"
 	log="$tmp/$domain.log"
 	port=$(free_port) || return 1
-	sed -e "s|\${domain_type}|$type|g" -e "s|\${name}|$domain|g" -e "s|\${metadata}||g" \
-	    -e "s|\${kernel}|$tmp/hello.elf|g" -e "s|\${cmdline}|$CMDLINE|g" \
-	    -e "s|\${memory_kib}|32768|g" -e "s|\${vcpus}|1|g" \
-	    -e "s|\${mac}|52:54:00:62:01:01|g" -e "s|\${serial_log}|$log|g" \
-	    -e "s|\${hostfwd}|hostfwd=tcp:127.0.0.1:$port-:80|g" \
-	    "$root/images/templates/$template" >"$tmp/$domain.xml"
+	render_template "$template" "$domain" "$type" "$tmp/hello.elf" "$log" \
+	    "hostfwd=tcp:127.0.0.1:$port-:80" >"$tmp/$domain.xml"
 	t0=$EPOCHREALTIME
 	virsh -q -c "$URI" create "$tmp/$domain.xml" >/dev/null || return 1
 	for _ in $(seq 30000); do

@@ -26,12 +26,9 @@ cp "$elf" "$tmp/hello.elf"
 chmod 644 "$tmp/hello.elf"
 cc -O2 -Wall -o "$tmp/resume" "$here/resume.c" -lvirt
 if [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
-sed -e "s|\${domain_type}|$type|g" -e "s|\${name}|$domain|g" -e "s|\${metadata}||g" \
-    -e "s|\${kernel}|$tmp/hello.elf|g" -e "s|\${cmdline}|ip=10.0.2.15/24 gw=10.0.2.2|g" \
-    -e "s|\${memory_kib}|32768|g" -e "s|\${vcpus}|1|g" \
-    -e "s|\${mac}|52:54:00:62:01:02|g" -e "s|\${serial_log}|$tmp/serial.log|g" \
-    -e "s|\${hostfwd}||g" -e "s|user,id=n0,|user,id=n0|g" \
-    "$root/images/templates/microvm-user.xml" >"$tmp/domain.xml"
+. "$here/template.sh"
+render_template microvm-user.xml "$domain" "$type" "$tmp/hello.elf" \
+    "$tmp/serial.log" "" >"$tmp/domain.xml"
 virsh -q -c "$URI" create "$tmp/domain.xml" >/dev/null
 for _ in $(seq 300); do
 	grep -aq 'summon-hello: ready ' "$tmp/serial.log" 2>/dev/null && break
