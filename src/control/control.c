@@ -79,7 +79,12 @@ static void	client_free(struct client *);
 /* How long a client we are closing may take to hang up. */
 static const struct timeval closing_timeout = { 5, 0 };
 
-/* Drop c if too much of what was queued for it waits unread. */
+/*
+ * Before an answer is queued: drop c if too much of what was queued for
+ * it before waits unread.  One answer may be larger by itself (list with
+ * tens of thousands of services), so memory is bounded by OUTPUT_MAX
+ * plus one answer.
+ */
 static int
 client_check_output(struct client *c)
 {
@@ -102,9 +107,13 @@ client_send(struct client *c, char *line)
 		log_warnx("control: cannot encode an answer");
 		return 0;
 	}
+	if (client_check_output(c) == -1) {
+		free(line);
+		return -1;
+	}
 	evbuffer_add(bufferevent_get_output(c->bev), line, strlen(line));
 	free(line);
-	return client_check_output(c);
+	return 0;
 }
 
 static json_t *
@@ -166,6 +175,8 @@ cmd_list(struct client *c, int64_t id)
 	struct control *ctl = c->control;
 	struct evbuffer *buf;
 
+	if (client_check_output(c) == -1)
+		return -1;
 	if ((buf = evbuffer_new()) == NULL)
 		return client_send(c, ctl_answer_error(id, "out of memory"));
 	if (ctl_answer_ok_array(id, "services", ctl->d->cfg->nservices,
@@ -176,7 +187,7 @@ cmd_list(struct client *c, int64_t id)
 	}
 	evbuffer_add_buffer(bufferevent_get_output(c->bev), buf);
 	evbuffer_free(buf);
-	return client_check_output(c);
+	return 0;
 }
 
 static char *

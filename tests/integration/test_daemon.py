@@ -93,6 +93,26 @@ class DaemonTest(unittest.TestCase):
                                               "127.0.0.2"])
         self.assertTrue(all(len(l) <= 80 for l in out))
 
+    def test_list_of_30000_services(self):
+        """An answer larger by itself than the 4 MiB of unread answers a
+        client may leave waiting is sent whole: the client is not
+        dropped (it was, above ~25,000 services)."""
+        n = 30000
+        conf = CONF.split("[service")[0] + "".join(
+            '[service "s%d"]\nkernel = /k\naddress = 127.1.%d.%d\n'
+            'ready = serial:READY\n' % (i, i // 250, 1 + i % 250)
+            for i in range(n))
+        d = Summond(conf).start()
+        try:
+            p = d.ctl("--json", "list", timeout=120)
+            self.assertGreater(len(p.stdout), 4 << 20)
+            services = json.loads(p.stdout)
+            self.assertEqual(len(services), n)
+            self.assertEqual(services[-1]["service"], "s%d" % (n - 1))
+            self.assertNotIn("does not read its answers", d.logtext())
+        finally:
+            d.stop(signal.SIGKILL)
+
     def test_status(self):
         st = self.d.ctl("status", "hello", json_out=True)
         self.assertEqual(st["service"], "hello")
