@@ -28,7 +28,8 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
+#define STORE_OWNER_MAX		33	/* 32 hex digits and a NUL */
 
 struct store_instance {
 	int64_t		id;		/* assigned by store_instance_add */
@@ -73,6 +74,11 @@ struct store	*store_open_version(const char *path, int version, char *err,
 void		 store_close(struct store *);
 
 int		 store_schema_version(struct store *);
+/*
+ * This database's owner id (32 hex digits, random, made with the
+ * database), which marks its domains; "" below schema version 3.
+ */
+const char	*store_owner(struct store *);
 /* Writes waiting in memory after a failure; 0 when all is on disk. */
 size_t		 store_pending(struct store *);
 /* Retry the pending writes; 0 when none remain, else -1. */

@@ -28,6 +28,7 @@ struct vm;
 /* The metadata namespace summon puts in every domain it creates. */
 #define VM_METADATA_URI		"urn:x-summon:instance:1"
 #define VM_METADATA_PREFIX	"summon"
+#define VM_OWNER_MAX		40
 
 enum vm_op {
 	VM_CREATE,		/* xml: start a transient domain */
@@ -91,6 +92,7 @@ struct vm_job {
 struct vm_domain {
 	char		 name[128];
 	char		 uuid[40];
+	char		 owner[VM_OWNER_MAX];	/* from our metadata; "" none */
 	char		 service[64];	/* from our metadata */
 	int64_t		 instance;	/* from our metadata */
 	enum vm_dstate	 state;
@@ -155,12 +157,14 @@ char	*vm_template_expand(const char *tmpl, const char *const *names,
 void	 vm_mac(const char *service, int64_t instance, char out[18]);
 
 /*
- * Add summon's metadata element (service, instance) to a domain XML,
- * just before its closing </domain>.  Templates must not have a
+ * Add summon's metadata element (owner, service, instance) to a domain
+ * XML, just before its closing </domain>; owner is the state database's
+ * id (store_owner()), left out when "".  Templates must not have a
  * <metadata> element of their own.  Returns a malloc'd string, or NULL
  * with a message in err.
  */
-char	*vm_add_metadata(const char *xml, const char *service,
+char	*vm_add_metadata(const char *xml, const char *owner,
+	    const char *service,
 	    int64_t instance, char *err, size_t errlen);
 
 #endif

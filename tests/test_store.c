@@ -162,11 +162,17 @@ seen_new(void)
 
 START_TEST(open_create_reopen)
 {
+	char owner[STORE_OWNER_MAX];
 	struct store *st;
 	struct store_instance in = mkinst("web", "10.0.0.2"), out;
 
 	st = open_ok();
 	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+	/* Made with the database: 32 hex digits, kept from then on. */
+	ck_assert_uint_eq(strlen(store_owner(st)), STORE_OWNER_MAX - 1);
+	ck_assert_uint_eq(strspn(store_owner(st), "0123456789abcdef"),
+	    STORE_OWNER_MAX - 1);
+	snprintf(owner, sizeof(owner), "%s", store_owner(st));
 	ck_assert_uint_eq(store_pending(st), 0);
 	ck_assert_str_eq(store_errmsg(st), "");
 	ck_assert_int_eq(store_flush(st), 0);
@@ -181,6 +187,7 @@ START_TEST(open_create_reopen)
 
 	/* Reopened: the row is there and ids go on from it. */
 	st = open_ok();
+	ck_assert_str_eq(store_owner(st), owner);
 	ck_assert_int_eq(store_instance_get(st, 1, &out), 0);
 	ck_assert_str_eq(out.guest_address, "10.0.0.2");
 	in = mkinst("web", "10.0.0.3");
@@ -277,7 +284,8 @@ START_TEST(migrate_from_v1)
 	    "  600, NULL, NULL, NULL, NULL, NULL)");
 
 	st = open_ok();
-	ck_assert_int_eq(store_schema_version(st), 2);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+	ck_assert_uint_eq(strlen(store_owner(st)), STORE_OWNER_MAX - 1);
 	ck_assert_int_eq(store_instance_get(st, 2, &out), 0);
 	ck_assert_str_eq(out.domain, "summon-web-2");
 	ck_assert_str_eq(out.uuid, "u2");

@@ -162,7 +162,8 @@ domain_xml(const char *name, const char *service, int64_t id)
 	snprintf(raw, sizeof(raw), "<domain type='test'><name>%s</name>"
 	    "<memory>65536</memory><os><type>hvm</type></os></domain>",
 	    name);
-	xml = vm_add_metadata(raw, service, id, err, sizeof(err));
+	xml = vm_add_metadata(raw, "0123456789abcdef0123456789abcdef",
+	    service, id, err, sizeof(err));
 	ck_assert_msg(xml != NULL, "metadata: %s", err);
 	return xml;
 }
@@ -201,6 +202,7 @@ START_TEST(create_list_suspend_resume_destroy)
 	/* test:///default has its own "test" domain: not ours. */
 	ck_assert_ptr_null(find_domain(doms, n, "test"));
 	ck_assert_ptr_nonnull(d = find_domain(doms, n, "summon-t-1"));
+	ck_assert_str_eq(d->owner, "0123456789abcdef0123456789abcdef");
 	ck_assert_str_eq(d->service, "hello");
 	ck_assert_int_eq(d->instance, 42);
 	ck_assert_int_eq(d->state, VM_DS_RUNNING);
@@ -649,33 +651,43 @@ START_TEST(metadata)
 {
 	char err[256], *out;
 
-	out = vm_add_metadata("<domain><name>a</name></domain>\n", "hello",
-	    -7, err, sizeof(err));
+	out = vm_add_metadata("<domain><name>a</name></domain>\n", "",
+	    "hello", -7, err, sizeof(err));
 	ck_assert_msg(out != NULL, "%s", err);
 	ck_assert_str_eq(out, "<domain><name>a</name><metadata>"
 	    "<summon:instance xmlns:summon=\"urn:x-summon:instance:1\" "
 	    "service=\"hello\" id=\"-7\"/></metadata></domain>\n");
 	free(out);
+	out = vm_add_metadata("<domain></domain>", "00ff", "a", 2, err,
+	    sizeof(err));
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(out, "<domain><metadata><summon:instance "
+	    "xmlns:summon=\"urn:x-summon:instance:1\" owner=\"00ff\" "
+	    "service=\"a\" id=\"2\"/></metadata></domain>");
+	free(out);
 
 	/* Before the last </domain>, when a comment holds another. */
-	out = vm_add_metadata("<domain><!-- </domain> --></domain>", "a",
+	out = vm_add_metadata("<domain><!-- </domain> --></domain>", "", "a",
 	    1, err, sizeof(err));
 	ck_assert_ptr_nonnull(out);
 	ck_assert_ptr_nonnull(strstr(out, "--><metadata>"));
 	free(out);
 
-	ck_assert_ptr_null(vm_add_metadata("<domain><name>a</name>",
+	ck_assert_ptr_null(vm_add_metadata("<domain><name>a</name>", "",
 	    "hello", 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "</domain>"));
 	ck_assert_ptr_null(vm_add_metadata("<domain><metadata/></domain>",
-	    "hello", 1, err, sizeof(err)));
+	    "", "hello", 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "metadata"));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>",
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "",
 	    "a\" evil=\"1", 1, err, sizeof(err)));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", 1, err,
-	    sizeof(err)));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "Hello", 1,
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", "", 1,
 	    err, sizeof(err)));
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", "Hello",
+	    1, err, sizeof(err)));
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "a\" x=\"",
+	    "a", 1, err, sizeof(err)));
+	ck_assert_str_eq(err, "invalid owner id");
 }
 END_TEST
 

@@ -72,6 +72,33 @@ destroy_domain(struct lifecycle *lc, const char *domain)
 	lc->vmops->submit(lc->vm, job);
 }
 
+/*
+ * Drop from doms[] the domains of another summond on this libvirtd
+ * (another state database's owner id); returns how many.  A domain with
+ * no owner was made before owners were, and is taken as ours.
+ */
+static size_t
+drop_foreign(struct lifecycle *lc, struct vm_domain *doms, size_t *n)
+{
+	const char *mine = store_owner(lc->store);
+	size_t i, kept = 0;
+
+	for (i = 0; i < *n; i++) {
+		if (doms[i].owner[0] != '\0' && mine[0] != '\0' &&
+		    strcmp(doms[i].owner, mine) != 0) {
+			log_debug("%s: made by another summond (owner %s); "
+			    "left alone", doms[i].name, doms[i].owner);
+			continue;
+		}
+		if (kept != i)
+			doms[kept] = doms[i];
+		kept++;
+	}
+	i = *n - kept;
+	*n = kept;
+	return i;
+}
+
 static enum lc_state
 adopted_state(enum vm_dstate ds, const char *row_state)
 {
@@ -171,10 +198,11 @@ lc_reconcile(struct lifecycle *lc, char *err, size_t errlen)
 	struct vm_domain *doms;
 	struct lc_service *s;
 	bool *matched;
-	size_t ndoms, i, j, lost = 0, orphans = 0;
+	size_t ndoms, i, j, lost = 0, orphans = 0, foreign;
 
 	if ((doms = lc->vmops->list(lc->vm, &ndoms, err, errlen)) == NULL)
 		return -1;
+	foreign = drop_foreign(lc, doms, &ndoms);
 	if (store_instances_live(lc->store, collect_row, &rows) == -1) {
 		snprintf(err, errlen, "store: %s", store_errmsg(lc->store));
 		free(doms);
@@ -223,6 +251,9 @@ lc_reconcile(struct lifecycle *lc, char *err, size_t errlen)
 	}
 	log_info("reconciled: %zu rows, %zu domains, %zu lost, %zu orphans",
 	    rows.n, ndoms, lost, orphans);
+	if (foreign > 0)
+		log_info("%zu domains of another summond on %s left alone",
+		    foreign, lc->cfg->hypervisor);
 	free(matched);
 	free(doms);
 	free(rows.v);
@@ -242,6 +273,7 @@ lc_resync(void *arg)
 		log_warnx("after reconnecting: %s", err);
 		return;
 	}
+	drop_foreign(lc, doms, &n);
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
 		if (in->job_busy)
 			continue;

@@ -73,6 +73,14 @@ static const char *const migrations[] = {
 	"  WHERE stopped_ms IS NULL AND guest_address <> '';"
 	"CREATE INDEX instances_service ON instances(service, stopped_ms);"
 	"CREATE INDEX events_service ON events(service, id);",
+
+	/*
+	 * 3: who owns the domains this database stands for, written into
+	 * their metadata, so that two summonds on one libvirtd leave each
+	 * other's domains alone.  Made once, with the database.
+	 */
+	"CREATE TABLE owner (id TEXT NOT NULL);"
+	"INSERT INTO owner VALUES (lower(hex(randomblob(16))));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -193,6 +201,7 @@ struct store {
 	int64_t		 next_instance;
 	int64_t		 next_event;
 	int		 in_batch;	/* store_flush holds a transaction */
+	char		 owner[STORE_OWNER_MAX];	/* "" before version 3 */
 
 	struct opq	 queue;		/* pending writes, oldest first */
 	struct opq	 events;	/* the OP_EVENT ones among them */
@@ -420,6 +429,30 @@ query_int64(struct store *st, const char *sql, int64_t *out)
 	return rc;
 }
 
+static int
+read_owner(struct store *st)
+{
+	sqlite3_stmt *s;
+	const char *id;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT id FROM owner", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(st, rc);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+		db_err(st, rc == SQLITE_DONE ? SQLITE_NOTFOUND : rc);
+	else if ((id = (const char *)sqlite3_column_text(s, 0)) == NULL ||
+	    strlen(id) != STORE_OWNER_MAX - 1) {
+		set_err(st, "the owner id is damaged");
+		rc = SQLITE_CORRUPT;
+	} else {
+		copy_str(st->owner, sizeof(st->owner), id);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* journal_mode answers with the mode it got, which may not be WAL. */
 static int
 set_wal(struct store *st)
@@ -577,6 +610,8 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 	    &st->next_event) != SQLITE_OK)
 		goto fail;
 	st->version = (int)v;
+	if (st->version >= 3 && read_owner(st) != SQLITE_OK)
+		goto fail;
 	st->reason[0] = st->errmsg[0] = '\0';
 	return st;
 
@@ -595,6 +630,12 @@ store_close(struct store *st)
 		log_warnx("store: %s: closing with writes not on disk: %s",
 		    st->path, st->errmsg);
 	store_free(st);
+}
+
+const char *
+store_owner(struct store *st)
+{
+	return st->owner;
 }
 
 int

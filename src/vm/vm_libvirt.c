@@ -1330,6 +1330,9 @@ dom_ours(virDomainPtr d, struct vm_domain *out)
 	    VM_METADATA_URI, 0);
 	if (meta == NULL)
 		return -1;	/* VIR_ERR_NO_DOMAIN_METADATA: not ours */
+	/* No owner: made by a summond from before owners; taken as ours. */
+	if (attr_get(meta, "owner", out->owner, sizeof(out->owner)) == -1)
+		out->owner[0] = '\0';
 	if (attr_get(meta, "service", out->service,
 	    sizeof(out->service)) == -1 ||
 	    !config_valid_service_name(out->service) ||

@@ -127,19 +127,24 @@ fail:
 }
 
 char *
-vm_add_metadata(const char *xml, const char *service, int64_t instance,
-    char *err, size_t errlen)
+vm_add_metadata(const char *xml, const char *owner, const char *service,
+    int64_t instance, char *err, size_t errlen)
 {
 	static const char close_tag[] = "</domain>";
 	static const char open_tag[] = "<metadata><" VM_METADATA_PREFIX
 	    ":instance xmlns:" VM_METADATA_PREFIX "=\"" VM_METADATA_URI
-	    "\" service=\"";
+	    "\"";
 	struct vm_buf b = { .limit = TEMPLATE_MAX + 1024 };
 	const char *p, *last = NULL;
 	char id[32];
 
 	if (!config_valid_service_name(service)) {
 		snprintf(err, errlen, "invalid service name");
+		return NULL;
+	}
+	if (strlen(owner) >= VM_OWNER_MAX ||
+	    strspn(owner, "0123456789abcdef") != strlen(owner)) {
+		snprintf(err, errlen, "invalid owner id");
 		return NULL;
 	}
 	for (p = xml; (p = strstr(p, close_tag)) != NULL; p++)
@@ -157,6 +162,11 @@ vm_add_metadata(const char *xml, const char *service, int64_t instance,
 	snprintf(id, sizeof(id), "%" PRId64, instance);
 	if (vm_buf_add(&b, xml, (size_t)(last - xml)) == -1 ||
 	    vm_buf_add(&b, open_tag, sizeof(open_tag) - 1) == -1 ||
+	    (owner[0] != '\0' &&
+	    (vm_buf_add(&b, " owner=\"", 8) == -1 ||
+	    vm_buf_add(&b, owner, strlen(owner)) == -1 ||
+	    vm_buf_add(&b, "\"", 1) == -1)) ||
+	    vm_buf_add(&b, " service=\"", 10) == -1 ||
 	    vm_buf_add_escaped(&b, service) == -1 ||
 	    vm_buf_add(&b, "\" id=\"", 6) == -1 ||
 	    vm_buf_add(&b, id, strlen(id)) == -1 ||

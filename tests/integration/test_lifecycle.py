@@ -134,6 +134,53 @@ class LifecycleTest(unittest.TestCase):
         wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
                  what="adopted domain reaped")
 
+    def test_two_summonds_leave_each_other_alone(self):
+        """A second summond on the same libvirtd, with its own state
+        database, network and service, neither adopts nor destroys the
+        first one's domain (it used to destroy it as an orphan), and
+        its on-exit = stop stops its own domain only."""
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        mine = self.status()["domain"]
+        other_conf = (CONF.split("[network]")[0] + """
+[network]
+name = summon-it2
+bridge = smnit1
+gateway = 10.98.0.1/24
+pool = 10.98.0.10-10.98.0.20
+
+[service "other"]
+kernel = %s
+address = 127.0.0.3
+ports = 80
+boot-timeout = 120s
+""" % guests.IMAGE) % {"templates": guests.TEMPLATES, "dns": ""}
+        other = Summond(other_conf, prefix=guests.in_ns([]))
+        try:
+            other.start()
+            self.assertIn("1 domains of another summond", other.logtext())
+            other.ctl("boot", "other", timeout=180)
+            theirs = other.ctl("status", "other", json_out=True)["domain"]
+            self.assertEqual(guests.domains("summon-other-"), [theirs])
+            self.assertEqual(guests.domains(PREFIX), [mine])
+            self.assertNotIn("orphan", [e["kind"] for e in
+                                        other.ctl("events", json_out=True)])
+            # Restarted, the first one keeps its own and leaves theirs.
+            d.stop(signal.SIGKILL)
+            d.start()
+            self.assertIn("1 domains of another summond", d.logtext())
+            self.assertEqual(self.status()["domain"], mine)
+            self.assertEqual(self.status()["state"], "ready")
+            self.assertEqual(other.stop(signal.SIGTERM, timeout=60), 0)
+            self.assertEqual(guests.domains("summon-other-"), [])
+            self.assertEqual(guests.domains(PREFIX), [mine])
+            self.assertNotIn("orphan", [e["kind"] for e in
+                                        d.ctl("events", json_out=True)])
+        finally:
+            if other.proc is not None and other.proc.poll() is None:
+                other.stop(signal.SIGKILL)
+            guests.cleanup("summon-other-", "summon-it2")
+
     def test_killed_qemu_fails_then_boots_again(self):
         d = self.start()
         d.ctl("boot", "hello", timeout=180)
