@@ -589,33 +589,6 @@ START_TEST(standby_booted_claimed_while_booting)
 END_TEST
 
 /*
- * Claimed while its probe runs, and it never gets ready: it fails at
- * the boot-timeout counted from its create, not from the claim.  The
- * wake comes 300 ms into a 500 ms boot-timeout, and 350 ms later it has
- * failed; before, it had another 500 ms from the claim.
- */
-START_TEST(standby_booted_claimed_keeps_its_deadline)
-{
-	struct store_instance r;
-	int i;
-
-	lifecycle_tick(F.lc);		/* never READY */
-	for (i = 0; i < 5000; i++) {	/* its create is back */
-		ck_assert_int_eq(store_instance_get(F.store, 1, &r), 0);
-		if (r.uuid[0] != '\0')
-			break;
-		run_for(1);
-	}
-	ck_assert_str_ne(r.uuid, "");
-	run_for(300);
-	ck_assert_int_eq(lifecycle_wake(F.lc, "a", LC_SRC_DNS), LC_STARTING);
-	run_for(350);
-	ck_assert_int_ne(state_of("a"), LC_STARTING);
-	ck_assert_int_eq(events_of("a", "boot-failed"), 1);
-}
-END_TEST
-
-/*
  * A standby whose guest never gets ready is destroyed at boot-timeout
  * without failing the service, and the next ones come after a back-off
  * that grows.
@@ -781,7 +754,6 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup_standby_booted, teardown);
 	tcase_add_test(tc, standby_booted_is_ready_on_resume);
 	tcase_add_test(tc, standby_booted_claimed_while_booting);
-	tcase_add_test(tc, standby_booted_claimed_keeps_its_deadline);
 	tcase_add_test(tc, standby_booted_claimed_while_pausing);
 	tcase_add_test(tc, standby_booted_never_ready_backs_off);
 	suite_add_tcase(s, tc);

@@ -507,13 +507,7 @@ lc_boot(struct lc_service *s)
 			in->sby_phase = SBY_COLD;	/* its probe goes on */
 		else if (!in->job_busy)
 			submit(in, VM_RESUME);
-		/*
-		 * A booting standby's probe already runs against a deadline
-		 * from its create: claiming it does not give it another
-		 * boot-timeout.
-		 */
-		if (!evtimer_pending(in->deadline, NULL))
-			arm_deadline(in);
+		arm_deadline(in);
 		return 0;
 	}
 	if (!lc_room_for(lc, s->cfg->memory, true)) {
