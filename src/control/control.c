@@ -6,8 +6,8 @@
  * id.  Read commands are open to whoever can connect; commands that
  * change something need the peer (SO_PEERCRED) to be root, the socket's
  * owner or of the socket's group.  A client that does not read its
- * answers is dropped once too much waits for it, so no client can make
- * summond buffer without bound.
+ * answers is dropped when one is due while OUTPUT_MAX of earlier ones
+ * wait, so no client can make summond buffer without bound.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +57,7 @@ struct client {
 	bool			 may_change;
 	bool			 following;
 	bool			 closing;	/* answer sent, then EOF */
+	bool			 dropped;	/* freed by reap_dropped() */
 	int64_t			 follow_id;
 	char			 follow_service[64];	/* "" all */
 	struct boot_wait	*boots;
@@ -68,6 +69,7 @@ struct control {
 	int			 fd;
 	struct event		*ev_accept;
 	struct event		*ev_pause;	/* accept paused on EMFILE */
+	struct event		*ev_reap;	/* frees dropped clients */
 	struct client		*clients;
 	size_t			 nclients;
 	uid_t			 owner_uid;
@@ -79,21 +81,43 @@ static void	client_free(struct client *);
 /* How long a client we are closing may take to hang up. */
 static const struct timeval closing_timeout = { 5, 0 };
 
+/* The loop frees the clients dropped since it last ran. */
+static void
+reap_dropped(evutil_socket_t fd, short ev, void *arg)
+{
+	struct control *ctl = arg;
+	struct client *c, *next;
+
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->dropped)
+			client_free(c);
+	}
+}
+
 /*
  * Before an answer is queued: drop c if too much of what was queued for
  * it before waits unread.  One answer may be larger by itself (list with
  * tens of thousands of services), so memory is bounded by OUTPUT_MAX
- * plus one answer.
+ * plus one answer.  A dropped client is freed later, from the loop, so
+ * that whoever is sending to it (a request being answered, an event
+ * being published) may go on using it; it gets nothing more.
  */
 static int
 client_check_output(struct client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
+	static const struct timeval now = { 0, 0 };
 
+	if (c->dropped)
+		return -1;
 	if (evbuffer_get_length(out) > OUTPUT_MAX) {
 		log_warnx("control: client pid %ld does not read its answers; "
 		    "dropped", (long)c->pid);
-		client_free(c);
+		c->dropped = true;
+		c->following = false;
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		evtimer_add(c->control->ev_reap, &now);
 		return -1;
 	}
 	return 0;
@@ -439,7 +463,7 @@ client_read(struct bufferevent *bev, void *arg)
 	size_t len;
 	char *line;
 
-	if (c->closing) {
+	if (c->closing || c->dropped) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
@@ -677,7 +701,9 @@ control_new(struct daemon *d, const char *path)
 	ctl->ev_accept = event_new(d->base, ctl->fd, EV_READ | EV_PERSIST,
 	    control_accept, ctl);
 	ctl->ev_pause = evtimer_new(d->base, accept_resume, ctl);
+	ctl->ev_reap = evtimer_new(d->base, reap_dropped, ctl);
 	if (ctl->ev_accept == NULL || ctl->ev_pause == NULL ||
+	    ctl->ev_reap == NULL ||
 	    event_add(ctl->ev_accept, NULL) == -1) {
 		log_warnx("control: cannot add events");
 		goto fail;
@@ -700,6 +726,8 @@ control_free(struct control *ctl)
 		event_free(ctl->ev_accept);
 	if (ctl->ev_pause != NULL)
 		event_free(ctl->ev_pause);
+	if (ctl->ev_reap != NULL)
+		event_free(ctl->ev_reap);
 	if (ctl->fd != -1) {
 		close(ctl->fd);
 		unlink(ctl->path);
@@ -714,7 +742,7 @@ control_publish(struct control *ctl, const struct store_event *ev)
 	struct client *c, *next;
 
 	for (c = ctl->clients; c != NULL; c = next) {
-		next = c->next;	/* client_send may free c */
+		next = c->next;
 		if (!c->following || (c->follow_service[0] != '\0' &&
 		    strcmp(c->follow_service, ev->service) != 0))
 			continue;

@@ -93,12 +93,15 @@ class DaemonTest(unittest.TestCase):
                                               "127.0.0.2"])
         self.assertTrue(all(len(l) <= 80 for l in out))
 
-    def test_list_of_30000_services(self):
+    def test_list_of_40000_services(self):
         """An answer larger by itself than the 4 MiB of unread answers a
         client may leave waiting is sent whole: the client is not
         dropped (it was, above ~25,000 services)."""
-        n = 30000
-        conf = CONF.split("[service")[0] + "".join(
+        n = 40000
+        # Templates, so that the boot below gets as far as a create.
+        conf = CONF.split("[service")[0].replace(
+            "serial-dir", "templates = %s\nserial-dir" %
+            os.path.join(SRCDIR, "images", "templates")) + "".join(
             '[service "s%d"]\nkernel = /k\naddress = 127.1.%d.%d\n'
             'ready = serial:READY\n' % (i, i // 250, 1 + i % 250)
             for i in range(n))
@@ -110,6 +113,21 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(len(services), n)
             self.assertEqual(services[-1]["service"], "s%d" % (n - 1))
             self.assertNotIn("does not read its answers", d.logtext())
+            # A client that asks for that list, a boot and a status in
+            # one write and reads nothing: dropped when the boot's first
+            # answer is due, while its requests are still being read (it
+            # used to be freed under them), and summond goes on.
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.sock)
+            s.sendall(b'{"v":1,"id":1,"cmd":"list"}\n'
+                      b'{"v":1,"id":2,"cmd":"boot","service":"s1"}\n'
+                      b'{"v":1,"id":3,"cmd":"status","service":"s1"}\n')
+            wait_for(lambda: "does not read its answers" in d.logtext(),
+                     timeout=30, what="the client dropped")
+            s.close()
+            self.assertEqual(len(d.ctl("list", json_out=True,
+                                       timeout=120)), n)
+            self.assertIsNone(d.proc.poll())
         finally:
             d.stop(signal.SIGKILL)
 
