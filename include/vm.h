@@ -88,11 +88,23 @@ struct vm_job {
 	struct vm_job	*next;		/* backend's queue link */
 };
 
+/*
+ * Whose a domain is, in lowercase hex: the state database's random id
+ * (store_owner()) and a hash of the database's path, so that a database
+ * made again at the same path still knows the domains of the one before.
+ * "" when the metadata has none (a summond from before owners); "?" when
+ * it has one that cannot be read.
+ */
+struct vm_owner {
+	char		 id[VM_OWNER_MAX];
+	char		 state[VM_OWNER_MAX];
+};
+
 /* One domain of ours, as vm_list() reports it. */
 struct vm_domain {
 	char		 name[128];
 	char		 uuid[40];
-	char		 owner[VM_OWNER_MAX];	/* from our metadata; "" none */
+	struct vm_owner	 owner;		/* from our metadata */
 	char		 service[64];	/* from our metadata */
 	int64_t		 instance;	/* from our metadata */
 	enum vm_dstate	 state;
@@ -158,12 +170,12 @@ void	 vm_mac(const char *service, int64_t instance, char out[18]);
 
 /*
  * Add summon's metadata element (owner, service, instance) to a domain
- * XML, just before its closing </domain>; owner is the state database's
- * id (store_owner()), left out when "".  Templates must not have a
- * <metadata> element of their own.  Returns a malloc'd string, or NULL
- * with a message in err.
+ * XML, just before its closing </domain>; owner's fields are left out
+ * when "" (owner NULL: both).  Templates must not have a <metadata>
+ * element of their own.  Returns a malloc'd string, or NULL with a
+ * message in err.
  */
-char	*vm_add_metadata(const char *xml, const char *owner,
+char	*vm_add_metadata(const char *xml, const struct vm_owner *owner,
 	    const char *service,
 	    int64_t instance, char *err, size_t errlen);
 

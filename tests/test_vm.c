@@ -153,6 +153,10 @@ wait_event(const char *domain, enum vm_event ev)
 	}
 }
 
+static const struct vm_owner owner = {
+	"0123456789abcdef0123456789abcdef", "00112233aabbccdd"
+};
+
 /* A test-driver domain named name with our metadata; caller frees. */
 static char *
 domain_xml(const char *name, const char *service, int64_t id)
@@ -162,8 +166,7 @@ domain_xml(const char *name, const char *service, int64_t id)
 	snprintf(raw, sizeof(raw), "<domain type='test'><name>%s</name>"
 	    "<memory>65536</memory><os><type>hvm</type></os></domain>",
 	    name);
-	xml = vm_add_metadata(raw, "0123456789abcdef0123456789abcdef",
-	    service, id, err, sizeof(err));
+	xml = vm_add_metadata(raw, &owner, service, id, err, sizeof(err));
 	ck_assert_msg(xml != NULL, "metadata: %s", err);
 	return xml;
 }
@@ -202,7 +205,8 @@ START_TEST(create_list_suspend_resume_destroy)
 	/* test:///default has its own "test" domain: not ours. */
 	ck_assert_ptr_null(find_domain(doms, n, "test"));
 	ck_assert_ptr_nonnull(d = find_domain(doms, n, "summon-t-1"));
-	ck_assert_str_eq(d->owner, "0123456789abcdef0123456789abcdef");
+	ck_assert_str_eq(d->owner.id, owner.id);
+	ck_assert_str_eq(d->owner.state, owner.state);
 	ck_assert_str_eq(d->service, "hello");
 	ck_assert_int_eq(d->instance, 42);
 	ck_assert_int_eq(d->state, VM_DS_RUNNING);
@@ -214,6 +218,9 @@ START_TEST(create_list_suspend_resume_destroy)
 	ck_assert_msg(j->rc == 0, "suspend: %s", j->err);
 	ck_assert_int_eq(j->state, VM_DS_PAUSED);
 	ck_assert_int_ge(wait_event("summon-t-1", VM_EV_SUSPENDED), 0);
+	/* What the op reported is what libvirt says. */
+	j = run(VM_STATE, "summon-t-1", NULL);
+	ck_assert_int_eq(j->state, VM_DS_PAUSED);
 
 	j = run(VM_RESUME, "summon-t-1", NULL);
 	ck_assert_msg(j->rc == 0, "resume: %s", j->err);
@@ -272,6 +279,8 @@ START_TEST(create_paused)
 	ck_assert_msg(j->rc == 0, "create paused: %s", j->err);
 	ck_assert_int_eq(j->state, VM_DS_PAUSED);
 	ck_assert_uint_eq(strlen(j->uuid), 36);
+	j = run(VM_STATE, "summon-t-2", NULL);
+	ck_assert_int_eq(j->state, VM_DS_PAUSED);
 	j = run(VM_RESUME, "summon-t-2", NULL);
 	ck_assert_int_eq(j->rc, 0);
 	ck_assert_int_eq(j->state, VM_DS_RUNNING);
@@ -310,6 +319,8 @@ START_TEST(define_save_restore)
 
 	j = run(VM_RESTORE, "summon-t-3", NULL);
 	ck_assert_msg(j->rc == 0, "restore: %s", j->err);
+	ck_assert_int_eq(j->state, VM_DS_RUNNING);
+	j = run(VM_STATE, "summon-t-3", NULL);
 	ck_assert_int_eq(j->state, VM_DS_RUNNING);
 
 	/* Save again, then destroy: undefines, managed save image too. */
@@ -649,44 +660,47 @@ END_TEST
 
 START_TEST(metadata)
 {
+	struct vm_owner o;
 	char err[256], *out;
 
-	out = vm_add_metadata("<domain><name>a</name></domain>\n", "",
+	out = vm_add_metadata("<domain><name>a</name></domain>\n", NULL,
 	    "hello", -7, err, sizeof(err));
 	ck_assert_msg(out != NULL, "%s", err);
 	ck_assert_str_eq(out, "<domain><name>a</name><metadata>"
 	    "<summon:instance xmlns:summon=\"urn:x-summon:instance:1\" "
 	    "service=\"hello\" id=\"-7\"/></metadata></domain>\n");
 	free(out);
-	out = vm_add_metadata("<domain></domain>", "00ff", "a", 2, err,
+	o = (struct vm_owner){ "00ff", "1a" };
+	out = vm_add_metadata("<domain></domain>", &o, "a", 2, err,
 	    sizeof(err));
 	ck_assert_msg(out != NULL, "%s", err);
 	ck_assert_str_eq(out, "<domain><metadata><summon:instance "
 	    "xmlns:summon=\"urn:x-summon:instance:1\" owner=\"00ff\" "
-	    "service=\"a\" id=\"2\"/></metadata></domain>");
+	    "state=\"1a\" service=\"a\" id=\"2\"/></metadata></domain>");
 	free(out);
 
 	/* Before the last </domain>, when a comment holds another. */
-	out = vm_add_metadata("<domain><!-- </domain> --></domain>", "", "a",
+	out = vm_add_metadata("<domain><!-- </domain> --></domain>", NULL, "a",
 	    1, err, sizeof(err));
 	ck_assert_ptr_nonnull(out);
 	ck_assert_ptr_nonnull(strstr(out, "--><metadata>"));
 	free(out);
 
-	ck_assert_ptr_null(vm_add_metadata("<domain><name>a</name>", "",
+	ck_assert_ptr_null(vm_add_metadata("<domain><name>a</name>", NULL,
 	    "hello", 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "</domain>"));
 	ck_assert_ptr_null(vm_add_metadata("<domain><metadata/></domain>",
-	    "", "hello", 1, err, sizeof(err)));
+	    NULL, "hello", 1, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "metadata"));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "",
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", NULL,
 	    "a\" evil=\"1", 1, err, sizeof(err)));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", "", 1,
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", NULL, "", 1,
 	    err, sizeof(err)));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "", "Hello",
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", NULL, "Hello",
 	    1, err, sizeof(err)));
-	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", "a\" x=\"",
-	    "a", 1, err, sizeof(err)));
+	o = (struct vm_owner){ "a\" x=\"", "" };
+	ck_assert_ptr_null(vm_add_metadata("<domain></domain>", &o, "a", 1,
+	    err, sizeof(err)));
 	ck_assert_str_eq(err, "invalid owner id");
 }
 END_TEST

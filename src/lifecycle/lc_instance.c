@@ -357,8 +357,8 @@ build_xml(struct instance *in, char *err, size_t errlen)
 	xml = vm_template_expand(tmpl, names, values, n, err, errlen);
 	if (xml == NULL)
 		goto done;
-	full = vm_add_metadata(xml, store_owner(in->lc->store), sc->name,
-	    in->id, err, errlen);
+	full = vm_add_metadata(xml, &in->lc->owner, sc->name, in->id, err,
+	    errlen);
 done:
 	free(tmpl);
 	free(cmdline);

@@ -96,6 +96,7 @@ struct lifecycle {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct store		*store;
+	struct vm_owner		 owner;		/* marks our domains */
 	const struct vm_backend_ops *vmops;
 	struct vm		*vm;
 	struct service_list	 services;	/* configured and retired */
@@ -114,6 +115,10 @@ struct lifecycle {
 	void			(*on_idle)(void *);	/* shutdown finished */
 	void			*on_idle_arg;
 };
+
+/* lc_reconcile.c: this lifecycle's owner, which marks its domains. */
+void		 lc_owner(struct vm_owner *, struct store *,
+		    const char *state_path);
 
 /* lifecycle.c */
 struct lc_service *lc_find(struct lifecycle *, const char *name);

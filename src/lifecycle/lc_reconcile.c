@@ -14,6 +14,8 @@
  * only at start-up or right after a reconnect.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,22 +74,51 @@ destroy_domain(struct lifecycle *lc, const char *domain)
 	lc->vmops->submit(lc->vm, job);
 }
 
+void
+lc_owner(struct vm_owner *o, struct store *st, const char *state_path)
+{
+	char real[PATH_MAX];
+	const char *p = realpath(state_path, real) != NULL ? real : state_path;
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	snprintf(o->id, sizeof(o->id), "%s", store_owner(st));
+	snprintf(o->state, sizeof(o->state), "%016" PRIx64, h);
+}
+
 /*
- * Drop from doms[] the domains of another summond on this libvirtd
- * (another state database's owner id); returns how many.  A domain with
- * no owner was made before owners were, and is taken as ours.
+ * Whether d is ours: made by this state database (its id), or by one
+ * that was at its path before (a database made again: its domains are
+ * ours to adopt or destroy), or by a summond from before owners.
+ */
+static bool
+domain_ours(const struct lifecycle *lc, const struct vm_domain *d)
+{
+	return d->owner.id[0] == '\0' ||
+	    strcmp(d->owner.id, lc->owner.id) == 0 ||
+	    strcmp(d->owner.state, lc->owner.state) == 0;
+}
+
+/*
+ * Drop from doms[] the domains of another summond on this libvirtd;
+ * returns how many.
  */
 static size_t
 drop_foreign(struct lifecycle *lc, struct vm_domain *doms, size_t *n)
 {
-	const char *mine = store_owner(lc->store);
 	size_t i, kept = 0;
 
 	for (i = 0; i < *n; i++) {
-		if (doms[i].owner[0] != '\0' && mine[0] != '\0' &&
-		    strcmp(doms[i].owner, mine) != 0) {
+		if (!domain_ours(lc, &doms[i])) {
 			log_debug("%s: made by another summond (owner %s); "
-			    "left alone", doms[i].name, doms[i].owner);
+			    "left alone", doms[i].name, doms[i].owner.id);
+			if (lc_find(lc, doms[i].service) != NULL)
+				log_warnx("%s: another summond on %s has a "
+				    "service %s too: their domain names "
+				    "collide; give them different names",
+				    doms[i].name, lc->cfg->hypervisor,
+				    doms[i].service);
 			continue;
 		}
 		if (kept != i)

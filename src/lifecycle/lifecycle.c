@@ -300,6 +300,7 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 	lc->base = base;
 	lc->store = store;
 	lc->vmops = ops;
+	lc_owner(&lc->owner, store, cfg->state);
 	TAILQ_INIT(&lc->services);
 	TAILQ_INIT(&lc->instances);
 	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {

@@ -1319,6 +1319,23 @@ attr_get(const char *xml, const char *name, char *out, size_t outlen)
 	return -1;
 }
 
+/*
+ * An owner attribute (hex) of meta into out: "" when there is none, "?"
+ * when there is one that is not what vm_add_metadata() writes, so that
+ * it matches no owner.
+ */
+static void
+owner_attr(const char *meta, const char *name, char *out, size_t outlen)
+{
+	char probe[64];
+
+	if (attr_get(meta, name, out, outlen) == 0 &&
+	    strspn(out, "0123456789abcdef") == strlen(out) && out[0] != '\0')
+		return;
+	snprintf(probe, sizeof(probe), " %s=", name);
+	snprintf(out, outlen, "%s", strstr(meta, probe) != NULL ? "?" : "");
+}
+
 /* Our metadata of d into out; -1 when d is not ours. */
 static int
 dom_ours(virDomainPtr d, struct vm_domain *out)
@@ -1330,9 +1347,8 @@ dom_ours(virDomainPtr d, struct vm_domain *out)
 	    VM_METADATA_URI, 0);
 	if (meta == NULL)
 		return -1;	/* VIR_ERR_NO_DOMAIN_METADATA: not ours */
-	/* No owner: made by a summond from before owners; taken as ours. */
-	if (attr_get(meta, "owner", out->owner, sizeof(out->owner)) == -1)
-		out->owner[0] = '\0';
+	owner_attr(meta, "owner", out->owner.id, sizeof(out->owner.id));
+	owner_attr(meta, "state", out->owner.state, sizeof(out->owner.state));
 	if (attr_get(meta, "service", out->service,
 	    sizeof(out->service)) == -1 ||
 	    !config_valid_service_name(out->service) ||

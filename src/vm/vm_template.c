@@ -126,9 +126,32 @@ fail:
 	return NULL;
 }
 
+/* Lowercase hex that fits a struct vm_owner field, or "". */
+static bool
+hex_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < VM_OWNER_MAX && strspn(s, "0123456789abcdef") == n;
+}
+
+/* ` name="value"`, or nothing when value is "" (hex: nothing to escape). */
+static int
+add_attr(struct vm_buf *b, const char *name, const char *value)
+{
+	if (value[0] == '\0')
+		return 0;
+	if (vm_buf_add(b, " ", 1) == -1 ||
+	    vm_buf_add(b, name, strlen(name)) == -1 ||
+	    vm_buf_add(b, "=\"", 2) == -1 ||
+	    vm_buf_add(b, value, strlen(value)) == -1)
+		return -1;
+	return vm_buf_add(b, "\"", 1);
+}
+
 char *
-vm_add_metadata(const char *xml, const char *owner, const char *service,
-    int64_t instance, char *err, size_t errlen)
+vm_add_metadata(const char *xml, const struct vm_owner *owner,
+    const char *service, int64_t instance, char *err, size_t errlen)
 {
 	static const char close_tag[] = "</domain>";
 	static const char open_tag[] = "<metadata><" VM_METADATA_PREFIX
@@ -142,8 +165,11 @@ vm_add_metadata(const char *xml, const char *owner, const char *service,
 		snprintf(err, errlen, "invalid service name");
 		return NULL;
 	}
-	if (strlen(owner) >= VM_OWNER_MAX ||
-	    strspn(owner, "0123456789abcdef") != strlen(owner)) {
+	static const struct vm_owner none;
+
+	if (owner == NULL)
+		owner = &none;
+	if (!hex_id(owner->id) || !hex_id(owner->state)) {
 		snprintf(err, errlen, "invalid owner id");
 		return NULL;
 	}
@@ -162,10 +188,8 @@ vm_add_metadata(const char *xml, const char *owner, const char *service,
 	snprintf(id, sizeof(id), "%" PRId64, instance);
 	if (vm_buf_add(&b, xml, (size_t)(last - xml)) == -1 ||
 	    vm_buf_add(&b, open_tag, sizeof(open_tag) - 1) == -1 ||
-	    (owner[0] != '\0' &&
-	    (vm_buf_add(&b, " owner=\"", 8) == -1 ||
-	    vm_buf_add(&b, owner, strlen(owner)) == -1 ||
-	    vm_buf_add(&b, "\"", 1) == -1)) ||
+	    add_attr(&b, "owner", owner->id) == -1 ||
+	    add_attr(&b, "state", owner->state) == -1 ||
 	    vm_buf_add(&b, " service=\"", 10) == -1 ||
 	    vm_buf_add_escaped(&b, service) == -1 ||
 	    vm_buf_add(&b, "\" id=\"", 6) == -1 ||

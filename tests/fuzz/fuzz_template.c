@@ -31,7 +31,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (strstr(xml, "<evil/>") != NULL && strstr(tmpl, "<evil/>") ==
 		    NULL)
 			abort();
-		full = vm_add_metadata(xml, "x", 1, err, sizeof(err));
+		full = vm_add_metadata(xml, "", "x", 1, err, sizeof(err));
+		free(full);
+		full = vm_add_metadata(xml, "0123abcd", "x", 1, err,
+		    sizeof(err));
 		free(full);
 		free(xml);
 	}

@@ -158,7 +158,8 @@ boot-timeout = 120s
         other = Summond(other_conf, prefix=guests.in_ns([]))
         try:
             other.start()
-            self.assertIn("1 domains of another summond", other.logtext())
+            self.assertIn(mine + ": made by another summond",
+                          other.logtext())
             other.ctl("boot", "other", timeout=180)
             theirs = other.ctl("status", "other", json_out=True)["domain"]
             self.assertEqual(guests.domains("summon-other-"), [theirs])
@@ -168,7 +169,7 @@ boot-timeout = 120s
             # Restarted, the first one keeps its own and leaves theirs.
             d.stop(signal.SIGKILL)
             d.start()
-            self.assertIn("1 domains of another summond", d.logtext())
+            self.assertIn(theirs + ": made by another summond", d.logtext())
             self.assertEqual(self.status()["domain"], mine)
             self.assertEqual(self.status()["state"], "ready")
             self.assertEqual(other.stop(signal.SIGTERM, timeout=60), 0)
@@ -180,6 +181,28 @@ boot-timeout = 120s
             if other.proc is not None and other.proc.poll() is None:
                 other.stop(signal.SIGKILL)
             guests.cleanup("summon-other-", "summon-it2")
+
+    def test_state_database_made_again(self):
+        """A state database lost and made again at the same path has a
+        new owner id, but the domains of the one before are still this
+        summond's: destroyed as orphans, not left running under the
+        names, addresses and MACs the new one hands out again."""
+        d = self.start()
+        d.ctl("boot", "hello", timeout=180)
+        old = self.status()["domain"]
+        d.stop(signal.SIGKILL)
+        for suffix in ("", "-wal", "-shm"):
+            path = os.path.join(d.dir, "state.db" + suffix)
+            if os.path.exists(path):
+                os.unlink(path)
+        d.start()
+        self.assertIn("orphan", [e["kind"] for e in
+                                 d.ctl("events", "hello", json_out=True)])
+        wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
+                 what="the old domain destroyed")
+        d.ctl("boot", "hello", timeout=180)
+        self.assertEqual(self.status()["domain"], old)   # the name again
+        self.assertEqual(self.status()["state"], "ready")
 
     def test_killed_qemu_fails_then_boots_again(self):
         d = self.start()
