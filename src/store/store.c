@@ -79,8 +79,8 @@ static const char *const migrations[] = {
 	 * their metadata, so that two summonds on one libvirtd leave each
 	 * other's domains alone.  Made once, with the database.
 	 */
-	"CREATE TABLE owner (id TEXT NOT NULL);"
-	"INSERT INTO owner VALUES (lower(hex(randomblob(16))));",
+	("CREATE TABLE owner (id TEXT NOT NULL);"
+	"INSERT INTO owner VALUES (lower(hex(randomblob(16))));"),
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

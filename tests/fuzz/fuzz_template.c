@@ -19,6 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	    "mac" };
 	static const char *const values[] = { "summon-x-1", "/k<&>\"'",
 	    "ip=${ip} <evil/>", "52:54:00:00:00:01" };
+	static const struct vm_owner owner = { "0123abcd", "ff00" };
 	char err[256], *tmpl, *xml, *full;
 
 	if (len > 65536 || (tmpl = malloc(len + 1)) == NULL)
@@ -31,10 +32,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (strstr(xml, "<evil/>") != NULL && strstr(tmpl, "<evil/>") ==
 		    NULL)
 			abort();
-		full = vm_add_metadata(xml, "", "x", 1, err, sizeof(err));
+		full = vm_add_metadata(xml, NULL, "x", 1, err, sizeof(err));
 		free(full);
-		full = vm_add_metadata(xml, "0123abcd", "x", 1, err,
-		    sizeof(err));
+		full = vm_add_metadata(xml, &owner, "x", 1, err, sizeof(err));
 		free(full);
 		free(xml);
 	}
