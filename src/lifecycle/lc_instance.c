@@ -686,6 +686,20 @@ probe(struct instance *in)
 }
 
 /*
+ * Adopted as starting with its domain paused: summond went between a
+ * wake and its resume (a claimed standby, a suspended instance), and
+ * nothing else would run its CPUs.  Resume it, then probe.  A resume
+ * that fails (libvirt was still finishing a create, which starts the
+ * CPUs itself) is followed by the probe all the same.
+ */
+void
+lc_adopt_resume(struct instance *in)
+{
+	in->adopt_resume = true;
+	submit(in, VM_RESUME);
+}
+
+/*
  * The pause of a booted standby came back.  It may have been claimed
  * (resume it, or probe it if the pause failed and it still runs) or
  * stopped meanwhile.
@@ -727,6 +741,16 @@ job_done(struct vm_job *job)
 	case VM_CREATE_PAUSED:
 	case VM_RESUME:
 	case VM_RESTORE:
+		if (job->op == VM_RESUME && in->adopt_resume) {
+			in->adopt_resume = false;
+			if (job->rc == -1 && in->state == LC_STARTING &&
+			    pending == NULL) {
+				log_info("%s: resume after adoption: %s; "
+				    "probing", in->domain, job->err);
+				probe(in);
+				return;
+			}
+		}
 		if (job->rc == -1) {
 			if (in->state == LC_STOPPING)
 				lc_instance_gone(in, pending);

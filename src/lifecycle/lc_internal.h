@@ -54,6 +54,7 @@ struct instance {
 	int64_t			 create_dur_ms;
 	struct vm_job		 job;		/* at most one in flight */
 	bool			 job_busy;
+	bool			 adopt_resume;	/* adopted paused, starting */
 	struct lc_probe		*probe;
 	struct event		*deadline;	/* boot timeout */
 };
@@ -156,6 +157,9 @@ void		 lc_instance_free(struct instance *);
 void		 lc_vm_event(void *arg, const char *domain, enum vm_event);
 void		 lc_save_row(struct instance *);
 bool		 lc_room_for(struct lifecycle *, uint64_t memory, bool evict);
+
+/* lc_instance.c: an instance adopted as starting with its CPUs paused. */
+void		 lc_adopt_resume(struct instance *);
 
 /* lc_probe.c */
 int		 lc_probe_start(struct instance *);

@@ -146,9 +146,11 @@ adopted_state(enum vm_dstate ds, const char *row_state)
 		    LC_STOPPING;
 	case VM_DS_PAUSED:
 		/*
-		 * A create that was still in flight shows as paused (QEMU
-		 * starts with its CPUs stopped); libvirt finishes it without
-		 * us, and the probe (bounded by boot-timeout) sees it come up.
+		 * "starting" and paused: a create still in flight (QEMU starts
+		 * with its CPUs stopped, and libvirt finishes it without us),
+		 * or a wake whose resume summond did not live to send (a
+		 * claimed standby, a suspended instance).  adopt() resumes
+		 * it, then probes (bounded by boot-timeout).
 		 */
 		if (strcmp(row_state, "standby") == 0)
 			return LC_STANDBY;
@@ -215,7 +217,10 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 	} else if (st == LC_STARTING) {
 		struct timeval tv = clock_tv(s->cfg->boot_timeout_ms);
 		evtimer_add(in->deadline, &tv);
-		lc_probe_start(in);
+		if (d->state == VM_DS_PAUSED)
+			lc_adopt_resume(in);
+		else
+			lc_probe_start(in);
 	} else if (st == LC_STOPPING)
 		lc_stop_instance(in, "manual");
 	lc_record(lc, s->name, in->id, "adopted", "%s as %s", d->name,

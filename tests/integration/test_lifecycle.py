@@ -204,6 +204,31 @@ boot-timeout = 120s
         self.assertEqual(self.status()["domain"], old)   # the name again
         self.assertEqual(self.status()["state"], "ready")
 
+    def test_adopted_paused_while_starting_is_resumed(self):
+        """summond killed between a wake's row ("starting") and the
+        resume of a paused domain (a suspended instance here; a claimed
+        standby is the same): adopted, the domain is resumed.  It used to
+        be probed while paused until boot-timeout, and fail."""
+        import sqlite3
+        d = self.start(extra="stop-mode = suspend")
+        d.ctl("boot", "hello", timeout=180)
+        dom = self.status()["domain"]
+        d.ctl("reap", "hello")
+        wait_for(lambda: self.status()["state"] == "suspended", timeout=60,
+                 what="suspended")
+        d.stop(signal.SIGKILL)
+        db = sqlite3.connect(os.path.join(d.dir, "state.db"))
+        db.execute("UPDATE instances SET state = 'starting'"
+                   " WHERE stopped_ms IS NULL")
+        db.commit()
+        db.close()
+        d.start()
+        wait_for(lambda: self.status()["state"] == "ready", timeout=60,
+                 what="resumed and ready (boot-timeout is 120 s)")
+        self.assertEqual(self.status()["domain"], dom)
+        r = self.curl(self.status()["guest_address"], "/healthz")
+        self.assertEqual(r.stdout.strip(), "ok", r.stderr)
+
     def test_killed_qemu_fails_then_boots_again(self):
         d = self.start()
         d.ctl("boot", "hello", timeout=180)
