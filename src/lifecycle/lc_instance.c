@@ -688,14 +688,13 @@ probe(struct instance *in)
 /*
  * Adopted as starting with its domain paused: summond went between a
  * wake and its resume (a claimed standby, a suspended instance), and
- * nothing else would run its CPUs.  Resume it, then probe.  A resume
- * that fails (libvirt was still finishing a create, which starts the
- * CPUs itself) is followed by the probe all the same.
+ * nothing else would run its CPUs.  Resume it, then probe.  (If it was
+ * a create libvirt was still finishing, libvirt runs the CPUs itself,
+ * and a resume that fails on a running domain is probed: job_done.)
  */
 void
 lc_adopt_resume(struct instance *in)
 {
-	in->adopt_resume = true;
 	submit(in, VM_RESUME);
 }
 
@@ -741,15 +740,14 @@ job_done(struct vm_job *job)
 	case VM_CREATE_PAUSED:
 	case VM_RESUME:
 	case VM_RESTORE:
-		if (job->op == VM_RESUME && in->adopt_resume) {
-			in->adopt_resume = false;
-			if (job->rc == -1 && in->state == LC_STARTING &&
-			    pending == NULL) {
-				log_info("%s: resume after adoption: %s; "
-				    "probing", in->domain, job->err);
-				probe(in);
-				return;
-			}
+		if (job->rc == -1 && job->op == VM_RESUME &&
+		    job->state == VM_DS_RUNNING && in->state == LC_STARTING &&
+		    pending == NULL) {
+			/* Not paused after all: it runs, so wait for it. */
+			log_info("%s: resume: %s; it runs: probing",
+			    in->domain, job->err);
+			probe(in);
+			return;
 		}
 		if (job->rc == -1) {
 			if (in->state == LC_STOPPING)

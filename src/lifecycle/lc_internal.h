@@ -54,7 +54,6 @@ struct instance {
 	int64_t			 create_dur_ms;
 	struct vm_job		 job;		/* at most one in flight */
 	bool			 job_busy;
-	bool			 adopt_resume;	/* adopted paused, starting */
 	struct lc_probe		*probe;
 	struct event		*deadline;	/* boot timeout */
 };
@@ -117,10 +116,6 @@ struct lifecycle {
 	void			*on_idle_arg;
 };
 
-/* lc_reconcile.c: this lifecycle's owner, which marks its domains. */
-void		 lc_owner(struct vm_owner *, struct store *,
-		    const char *state_path);
-
 /* lifecycle.c */
 struct lc_service *lc_find(struct lifecycle *, const char *name);
 void		 lc_notify(struct lc_service *, bool ok);
@@ -157,8 +152,7 @@ void		 lc_instance_free(struct instance *);
 void		 lc_vm_event(void *arg, const char *domain, enum vm_event);
 void		 lc_save_row(struct instance *);
 bool		 lc_room_for(struct lifecycle *, uint64_t memory, bool evict);
-
-/* lc_instance.c: an instance adopted as starting with its CPUs paused. */
+/* An instance adopted as starting with its CPUs paused: resume it. */
 void		 lc_adopt_resume(struct instance *);
 
 /* lc_probe.c */
@@ -167,6 +161,9 @@ void		 lc_probe_stop(struct instance *);
 void		 lc_ready(struct instance *);
 
 /* lc_reconcile.c */
+/* This lifecycle's owner, which marks its domains. */
+void		 lc_owner(struct vm_owner *, struct store *,
+		    const char *state_path);
 int		 lc_reconcile(struct lifecycle *, char *err, size_t errlen);
 /* vm on_reconnect: drop instances whose domain vanished meanwhile. */
 void		 lc_resync(void *lifecycle);
