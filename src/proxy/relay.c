@@ -300,18 +300,16 @@ dir_move(struct relay_dir *d, bool *broken)
 		if (n <= 0)
 			return n;
 		w = write(d->to, buf, (size_t)n);
-		*broken = w < 0 && errno != EAGAIN && errno != EINTR;
-		if (w < n && !*broken) {
-			size_t done = w > 0 ? (size_t)w : 0;
-
-			/* Bytes that cannot be kept would corrupt the stream. */
-			if (evbuffer_add(d->pending, buf + done,
-			    (size_t)n - done) == -1)
-				*broken = true;
-		}
-		return n;
 	}
 	*broken = w < 0 && errno != EAGAIN && errno != EINTR;
+	if (!d->spliced && w < n && !*broken) {
+		size_t done = w > 0 ? (size_t)w : 0;
+
+		/* Bytes that cannot be kept would corrupt the stream. */
+		if (evbuffer_add(d->pending, buf + done, (size_t)n - done) ==
+		    -1)
+			*broken = true;
+	}
 	return n;
 }
 

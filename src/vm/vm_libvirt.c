@@ -1329,8 +1329,8 @@ owner_attr(const char *meta, const char *name, char *out, size_t outlen)
 {
 	char probe[64];
 
-	if (attr_get(meta, name, out, outlen) == 0 &&
-	    strspn(out, "0123456789abcdef") == strlen(out) && out[0] != '\0')
+	if (attr_get(meta, name, out, outlen) == 0 && out[0] != '\0' &&
+	    vm_owner_field_valid(out))
 		return;
 	snprintf(probe, sizeof(probe), " %s=", name);
 	snprintf(out, outlen, "%s", strstr(meta, probe) != NULL ? "?" : "");

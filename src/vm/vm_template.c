@@ -126,9 +126,8 @@ fail:
 	return NULL;
 }
 
-/* Lowercase hex that fits a struct vm_owner field, or "". */
-static bool
-hex_id(const char *s)
+bool
+vm_owner_field_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -158,6 +157,7 @@ vm_add_metadata(const char *xml, const struct vm_owner *owner,
 	    ":instance xmlns:" VM_METADATA_PREFIX "=\"" VM_METADATA_URI
 	    "\"";
 	struct vm_buf b = { .limit = TEMPLATE_MAX + 1024 };
+	static const struct vm_owner none;
 	const char *p, *last = NULL;
 	char id[32];
 
@@ -165,11 +165,10 @@ vm_add_metadata(const char *xml, const struct vm_owner *owner,
 		snprintf(err, errlen, "invalid service name");
 		return NULL;
 	}
-	static const struct vm_owner none;
-
 	if (owner == NULL)
 		owner = &none;
-	if (!hex_id(owner->id) || !hex_id(owner->state)) {
+	if (!vm_owner_field_valid(owner->id) ||
+	    !vm_owner_field_valid(owner->state)) {
 		snprintf(err, errlen, "invalid owner id");
 		return NULL;
 	}

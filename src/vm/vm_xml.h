@@ -20,5 +20,7 @@ struct vm_buf {
 int	vm_buf_add(struct vm_buf *, const char *s, size_t n);
 /* Append s with & < > " ' replaced by entities.  0 or -1 as above. */
 int	vm_buf_add_escaped(struct vm_buf *, const char *s);
+/* Whether s is lowercase hex that fits a struct vm_owner field ("" is). */
+bool	vm_owner_field_valid(const char *s);
 
 #endif
