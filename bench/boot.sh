@@ -7,7 +7,8 @@
 #   libvirt:   `virsh create` -> readiness line in the serial log file
 #              (qemu:///system, the microvm-user and pc-user templates)
 # and the guest's own boot_us (first instruction -> ready) for comparison.
-# KVM rows are skipped, with a note, where /dev/kvm is missing; libvirt
+# KVM rows are skipped, with a note, where KVM cannot run the guest
+# (scripts/accel); libvirt
 # rows where no libvirtd answers.  Not run by CI: the numbers depend on
 # the machine and its load.
 set -u
@@ -136,18 +137,18 @@ measure() {
 
 echo "# $(basename "$elf"), $RUNS runs each; times in ms"
 row path accel runs median p90 guest-median
-if [ -w /dev/kvm ]; then
+if [ "$("$here/../scripts/accel")" = kvm ]; then
 	measure "raw qemu microvm" kvm raw_boot kvm microvm
 	measure "raw qemu pc + qboot" kvm raw_boot kvm pc
 else
-	row "raw qemu microvm" kvm - "skipped: no /dev/kvm" "" ""
-	row "raw qemu pc + qboot" kvm - "skipped: no /dev/kvm" "" ""
+	row "raw qemu microvm" kvm - "skipped: no usable KVM" "" ""
+	row "raw qemu pc + qboot" kvm - "skipped: no usable KVM" "" ""
 fi
 measure "raw qemu microvm" tcg raw_boot tcg microvm
 measure "raw qemu pc + qboot" tcg raw_boot tcg pc
 
 if timeout 10 virsh -c "$URI" uri >/dev/null 2>&1; then
-	if [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
+	if [ "$("$here/../scripts/accel")" = kvm ]; then type=kvm; else type=qemu; fi
 	measure "libvirt create microvm-user" "$type" libvirt_boot microvm-user.xml "$type"
 	measure "libvirt create pc-user" "$type" libvirt_boot pc-user.xml "$type"
 else

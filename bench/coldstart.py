@@ -31,7 +31,8 @@ IMAGE = os.path.join(BUILD, "images", "hello.elf")
 RUNS = int(os.environ.get("RUNS", "20"))
 # VARIANTS="cold warm booted susp raw" (the default) or a subset.
 VARIANTS = os.environ.get("VARIANTS", "cold warm booted susp raw").split()
-KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
+KVM = subprocess.run([os.path.join(TOP, "scripts", "accel")], capture_output=True,
+                     text=True).stdout.strip() == "kvm"
 
 CONF = """
 [summond]
@@ -222,7 +223,7 @@ def main():
                     f.write("%s,%d,%.3f\n" % (svc, i, ms))
             for i, ms in enumerate(raw):
                 f.write("raw,%d,%.3f\n" % (i, ms))
-    accel = "KVM" if KVM else "TCG (no /dev/kvm)"
+    accel = "KVM" if KVM else "TCG (no usable KVM)"
     print("cold start, DNS query to first HTTP byte, %d runs, %s" %
           (RUNS, accel))
     print("%-28s %8s %8s %8s   %s" % ("variant", "p50 ms", "p90 ms",

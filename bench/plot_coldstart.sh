@@ -18,7 +18,7 @@ for v in cold warm booted susp raw; do
 	grep "^$v," "$csv" | cut -d, -f3 | sort -g | awk '{print NR, $1}' \
 	    > "$csv.$v"
 done
-accel=$([ -c /dev/kvm ] && echo KVM || echo "TCG, no /dev/kvm")
+accel=$([ "$(./scripts/accel)" = kvm ] && echo KVM || echo "TCG, no usable KVM")
 gnuplot <<EOT
 set terminal pngcairo size 900,540 font "sans,11"
 set output "docs/coldstart.png"

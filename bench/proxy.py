@@ -312,8 +312,10 @@ def guest(d):
                     {"summond copy": s.p.pid, "summond splice": s.p.pid,
                      "haproxy": h.pid, "haproxy 1 thread": h1.pid}, n)
         report("backend guest (reference image, %s), %d rounds, wrk %d s, "
-               "bulk %d MiB" % ("KVM" if os.path.exists("/dev/kvm")
-                                else "TCG", ROUNDS, DURATION, n >> 20), m)
+               "bulk %d MiB" % ("KVM" if subprocess.run(
+                   [os.path.join(TOP, "scripts", "accel")],
+                   capture_output=True, text=True).stdout.strip() == "kvm"
+                   else "TCG", ROUNDS, DURATION, n >> 20), m)
     finally:
         for p in (h, h1):
             if p:

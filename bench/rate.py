@@ -29,7 +29,8 @@ IMAGE = os.path.join(BUILD, "images", "hello.elf")
 URI = "qemu:///system"
 N = int(os.environ.get("N", "8"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
-TYPE = "kvm" if os.access("/dev/kvm", os.W_OK) else "qemu"
+TYPE = "kvm" if subprocess.run([os.path.join(TOP, "scripts", "accel")], capture_output=True,
+                               text=True).stdout.strip() == "kvm" else "qemu"
 
 
 def virsh(*args):

@@ -25,7 +25,7 @@ trap cleanup EXIT
 cp "$elf" "$tmp/hello.elf"
 chmod 644 "$tmp/hello.elf"
 cc -O2 -Wall -o "$tmp/resume" "$here/resume.c" -lvirt
-if [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
+if [ "$("$here/../scripts/accel")" = kvm ]; then type=kvm; else type=qemu; fi
 . "$here/template.sh"
 render_template microvm-user.xml "$domain" "$type" "$tmp/hello.elf" \
     "$tmp/serial.log" "" >"$tmp/domain.xml"

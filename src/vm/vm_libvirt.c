@@ -1505,15 +1505,23 @@ lvm_connected(struct vm *vm)
 }
 
 /*
- * KVM when /dev/kvm is read-write for us and the driver is a real one.
- * We run as root, so this does not prove that QEMU's user (libvirt-qemu)
- * can open it; without udev /dev/kvm may be 0600 root (see ENVIRONMENT),
- * and a create then fails loudly, which beats silently running TCG.
+ * KVM when the driver is a real one, /dev/kvm is read-write for us and
+ * hardware virtualisation is behind it (kvm_intel or kvm_amd).  A
+ * /dev/kvm made in software (kvm_pvm, on hosts that are VMs without
+ * nested virtualisation) runs only guest kernels built for it: the
+ * reference image stops at its first interrupt there, so TCG it is.
+ * We run as root, so this does not prove that QEMU's user
+ * (libvirt-qemu) can open /dev/kvm; without udev it may be 0600 root
+ * (scripts/setup fixes that), and a create then fails loudly, which
+ * beats silently running TCG.  scripts/accel makes the same choice for
+ * the tests and benchmarks.
  */
 static bool
 lvm_kvm(struct vm *vm)
 {
-	return !vm->fake && access("/dev/kvm", R_OK | W_OK) == 0;
+	return !vm->fake && access("/dev/kvm", R_OK | W_OK) == 0 &&
+	    (access("/sys/module/kvm_intel", F_OK) == 0 ||
+	    access("/sys/module/kvm_amd", F_OK) == 0);
 }
 
 const struct vm_backend_ops vm_libvirt_ops = {

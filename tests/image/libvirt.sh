@@ -39,7 +39,7 @@ if [ -x "$root/scripts/nsexec" ]; then
 elif [ -e /var/run/netns/summon ]; then
 	RUN=(ip netns exec summon)
 fi
-if [ -w /dev/kvm ]; then domain_type=kvm; else domain_type=qemu; fi
+if [ "$("$here/../../scripts/accel")" = kvm ]; then domain_type=kvm; else domain_type=qemu; fi
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"

@@ -4,7 +4,7 @@
 # HTTP server over a port forwarded to 127.0.0.1.
 #
 # MACHINE is microvm (virtio-mmio) or pc (qboot firmware, virtio-pci).
-# KVM is used when /dev/kvm is usable, else TCG; HELLO_ACCEL overrides.
+# KVM is used where scripts/accel says so, else TCG; HELLO_ACCEL overrides.
 set -u
 
 elf=$1
@@ -37,7 +37,7 @@ esac
 
 accel=${HELLO_ACCEL:-}
 if [ -z "$accel" ]; then
-	if [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+	accel=$("$here/../../scripts/accel")
 fi
 
 tmp=$(mktemp -d)

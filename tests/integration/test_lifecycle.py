@@ -1,5 +1,5 @@
 """Summoning for real: summond boots the reference image through
-qemu:///system (KVM, or TCG without /dev/kvm), in bridge mode, with
+qemu:///system (KVM, or TCG where scripts/accel says tcg), in bridge mode, with
 summond and every client that reaches a guest inside the namespace
 scripts/setup made.  Every test removes its domains and its network."""
 import os
