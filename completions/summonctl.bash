@@ -28,7 +28,7 @@ _summonctl()
     fi
 
     local commands="list status boot reap events reload"
-    local global_opts="-s --socket -j --json -h --help --version"
+    local global_opts="-s --socket -t --timeout -j --json -h --help --version"
     local sock="" cmd="" cmd_idx=0 i w
 
     # Find the socket and the command (the first word that is no option).
@@ -37,6 +37,9 @@ _summonctl()
         case $w in
         -s | --socket)
             sock=${words[i + 1]}
+            ((i++))
+            ;;
+        -t | --timeout)
             ((i++))
             ;;
         --socket=*)
@@ -56,6 +59,9 @@ _summonctl()
         -s | --socket)
             COMPREPLY=($(compgen -f -- "$cur"))
             compopt -o filenames 2>/dev/null
+            return
+            ;;
+        -t | --timeout)
             return
             ;;
         esac

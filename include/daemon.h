@@ -39,6 +39,9 @@ struct daemon {
 	int			 lock_fd;	/* flock on <state>.lock */
 	uint64_t		 reloads, reload_failures;
 	int			 exit_code;
+	/* As started: what only a restart changes, whatever cfg now says. */
+	char			*run_state, *run_control, *run_hypervisor;
+	unsigned		 run_relay_threads;
 };
 
 /*
@@ -54,10 +57,12 @@ void	daemon_free(struct daemon *);
 
 /*
  * Re-read the configuration file and apply it.  A file with errors is
- * rejected whole: the old configuration stays.  On failure, returns -1
- * and writes the errors (one a line) to err.
+ * rejected whole: the old configuration stays.  Returns 0 or -1; either
+ * way *msg is NULL or a text the caller frees, one line each (every one
+ * also logged): the errors that rejected the file, or the settings
+ * that wait for a restart.
  */
-int	daemon_reload(struct daemon *, char *err, size_t errlen);
+int	daemon_reload(struct daemon *, char **msg);
 
 /*
  * Give the free memory inside the heap back to the system, after work

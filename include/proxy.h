@@ -27,9 +27,9 @@ enum proxy_refusal {
 	PROXY_REFUSED_HOLD_TIMEOUT,	/* not ready within hold-timeout */
 	PROXY_REFUSED_BOOT_FAILED,	/* the boot failed */
 	PROXY_REFUSED_CONNECT,		/* the guest refused until boot-timeout */
-	PROXY_REFUSED_UNKNOWN,		/* the service went away (reload) */
+	PROXY_REFUSED_REMOVED,		/* a reload removed the service */
 };
-#define PROXY_NREFUSALS	(PROXY_REFUSED_UNKNOWN + 1)
+#define PROXY_NREFUSALS	(PROXY_REFUSED_REMOVED + 1)
 
 /* Per service, for the metrics and summonctl status. */
 struct proxy_stats {
@@ -67,6 +67,12 @@ void		 proxy_foreach_stats(struct proxy *,
 /* Stats of service (zeros if unknown). */
 void		 proxy_service_stats(struct proxy *, const char *service,
 		    struct proxy_stats *);
+/*
+ * Clients closed, held or connecting, because a reload removed (or
+ * renamed) their service: counted here, as the service's own stats go
+ * with it.
+ */
+uint64_t	 proxy_removed_total(struct proxy *);
 /* Hold durations: accept to relaying (0 for a ready service). */
 const struct hist *proxy_hold_hist(struct proxy *);
 const char	*proxy_refusal_name(enum proxy_refusal);

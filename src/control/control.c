@@ -4,10 +4,23 @@
  * An AF_UNIX stream socket, mode 0660.  Each client gets a bufferevent;
  * requests are JSON lines (control_proto.c), answered in any order by
  * id.  Read commands are open to whoever can connect; commands that
- * change something need the peer (SO_PEERCRED) to be root, the socket's
- * owner or of the socket's group.  A client that does not read its
- * answers is dropped when one is due while OUTPUT_MAX of earlier ones
- * wait, so no client can make summond buffer without bound.
+ * change something need the peer (SO_PEERCRED, SO_PEERGROUPS) to be
+ * root, the socket's owner, or a member of the socket's group.
+ *
+ * Every client is bounded in bytes, time and number, so that no client
+ * (nor 256 of them) can lock the operator out:
+ * - a request line is at most CTL_LINE_MAX bytes, and must arrive whole
+ *   within REQUEST_MS of its first byte;
+ * - a client with nothing in flight (no boot it waits for, not
+ *   following events) is closed IDLE_MS after its last request;
+ * - reading stops while a client has PENDING_MAX boots in flight (a
+ *   pipelining client is slowed down, not served without bound);
+ * - a client that does not read is dropped when an answer is due while
+ *   OUTPUT_MAX of earlier ones wait, or when what it was sent has not
+ *   all been taken WRITE_MS after it began to wait;
+ * - at CLIENTS_MAX clients, a new one takes the place of the client that
+ *   has been idle longest (one with nothing in flight first), rather
+ *   than wait: the newest client is the operator's summonctl.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +46,14 @@
 #include "store.h"
 
 #define OUTPUT_MAX	(4 * 1024 * 1024)	/* unread answers per client */
+#define PENDING_MAX	64		/* boots in flight per client */
 #define CLIENTS_MAX	256
+#define REQUEST_MS	10000		/* a request line, first byte to last */
+#define IDLE_MS		60000		/* nothing in flight, no request */
+#define WRITE_MS	30000		/* answers queued, none taken */
+#define CLOSING_MS	5000		/* to hang up after our last answer */
+#define SWEEP_MS	1000		/* how often the deadlines are checked */
+#define PEER_GROUPS_MAX	1024		/* SO_PEERGROUPS read at most */
 
 struct client;
 
@@ -61,6 +81,10 @@ struct client {
 	int64_t			 follow_id;
 	char			 follow_service[64];	/* "" all */
 	struct boot_wait	*boots;
+	unsigned		 nboots;
+	uint64_t		 active_us;	/* connect or last request */
+	uint64_t		 line_us;	/* a partial line began; 0 none */
+	uint64_t		 write_us;	/* output began to wait; 0 none */
 };
 
 struct control {
@@ -70,16 +94,17 @@ struct control {
 	struct event		*ev_accept;
 	struct event		*ev_pause;	/* accept paused on EMFILE */
 	struct event		*ev_reap;	/* frees dropped clients */
+	struct event		*ev_sweep;	/* request and idle deadlines */
 	struct client		*clients;
 	size_t			 nclients;
 	uid_t			 owner_uid;
 	gid_t			 owner_gid;
+	unsigned		 evicted;	/* since the last sweep */
 };
 
 static void	client_free(struct client *);
+static void	client_process(struct client *);
 
-/* How long a client we are closing may take to hang up. */
-static const struct timeval closing_timeout = { 5, 0 };
 
 /* The loop frees the clients dropped since it last ran. */
 static void
@@ -103,30 +128,49 @@ reap_dropped(evutil_socket_t fd, short ev, void *arg)
  * that whoever is sending to it (a request being answered, an event
  * being published) may go on using it; it gets nothing more.
  */
+static void
+client_drop(struct client *c)
+{
+	static const struct timeval now = { 0, 0 };
+
+	log_warnx("control: client pid %ld does not read its answers; "
+	    "dropped", (long)c->pid);
+	c->dropped = true;
+	c->following = false;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->control->ev_reap, &now);
+}
+
 static int
 client_check_output(struct client *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	static const struct timeval now = { 0, 0 };
-
 	if (c->dropped)
 		return -1;
-	if (evbuffer_get_length(out) > OUTPUT_MAX) {
-		log_warnx("control: client pid %ld does not read its answers; "
-		    "dropped", (long)c->pid);
-		c->dropped = true;
-		c->following = false;
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		evtimer_add(c->control->ev_reap, &now);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    OUTPUT_MAX) {
+		client_drop(c);
 		return -1;
 	}
 	return 0;
+}
+
+/* Queue what is in buf (emptying it) as c's next answer. */
+static void
+client_queue(struct client *c, struct evbuffer *buf)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (evbuffer_get_length(out) == 0)
+		c->write_us = clock_mono_us();
+	evbuffer_add_buffer(out, buf);
 }
 
 /* Queue line (freeing it) for c; drop c if it stopped reading. */
 static int
 client_send(struct client *c, char *line)
 {
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
 	if (line == NULL) {
 		log_warnx("control: cannot encode an answer");
 		return 0;
@@ -135,7 +179,9 @@ client_send(struct client *c, char *line)
 		free(line);
 		return -1;
 	}
-	evbuffer_add(bufferevent_get_output(c->bev), line, strlen(line));
+	if (evbuffer_get_length(out) == 0)
+		c->write_us = clock_mono_us();
+	evbuffer_add(out, line, strlen(line));
 	free(line);
 	return 0;
 }
@@ -209,7 +255,7 @@ cmd_list(struct client *c, int64_t id)
 		return client_send(c, ctl_answer_error(id, "cannot encode "
 		    "the list"));
 	}
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), buf);
+	client_queue(c, buf);
 	evbuffer_free(buf);
 	return 0;
 }
@@ -348,6 +394,7 @@ boot_done(void *arg, const char *service, bool ok)
 	uint64_t ms = (clock_mono_us() - b->started_us) / 1000;
 
 	boot_wait_unlink(b);
+	c->nboots--;
 	if (ok)
 		client_send(c, ctl_answer_ok(b->id, json_pack("{s:s, s:s, "
 		    "s:I}", "service", service, "state", "ready", "ms",
@@ -356,16 +403,23 @@ boot_done(void *arg, const char *service, bool ok)
 		client_send(c, ctl_answer_error(b->id, "%s: boot failed "
 		    "after %llu ms", service, (unsigned long long)ms));
 	free(b);
+	/*
+	 * Its reading may have waited for this boot.  Not from inside the
+	 * lifecycle's callback: the next request may wake a service.
+	 */
+	if (!c->dropped)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static char *
 cmd_boot(struct client *c, const struct ctl_request *req)
 {
 	struct control *ctl = c->control;
+	const struct cfg_service *s;
 	struct boot_wait *b;
 	int state;
 
-	if (config_service(ctl->d->cfg, req->service) == NULL)
+	if ((s = config_service(ctl->d->cfg, req->service)) == NULL)
 		return ctl_answer_error(req->id, "unknown service \"%s\"",
 		    req->service);
 	state = lifecycle_wake(ctl->d->lc, req->service, LC_SRC_CTL);
@@ -394,21 +448,28 @@ cmd_boot(struct client *c, const struct ctl_request *req)
 	}
 	b->next = c->boots;
 	c->boots = b;
-	client_send(c, ctl_push(req->id, "progress", json_pack("{s:s}",
-	    "state", lifecycle_state_name((enum lc_state)state))));
+	c->nboots++;
+	/* The boot-timeout lets summonctl's deadline grow by as much. */
+	client_send(c, ctl_push(req->id, "progress", json_pack("{s:s, s:I}",
+	    "state", lifecycle_state_name((enum lc_state)state),
+	    "boot_timeout_ms", (json_int_t)s->boot_timeout_ms)));
 	return NULL;	/* answered when the lifecycle calls back */
 }
 
 static char *
 cmd_reload(struct control *ctl, const struct ctl_request *req)
 {
-	char err[4096];
+	char *msg, *answer;
 
-	if (daemon_reload(ctl->d, err, sizeof(err)) == -1)
-		return ctl_answer_error(req->id, "configuration rejected, the "
-		    "old one stays:\n%s", err);
-	return ctl_answer_ok(req->id, json_pack("{s:i}", "services",
-	    (int)ctl->d->cfg->nservices));
+	if (daemon_reload(ctl->d, &msg) == -1)
+		answer = ctl_answer_error(req->id, "configuration rejected, "
+		    "the old one stays:\n%s", msg != NULL ? msg : "");
+	else
+		answer = ctl_answer_ok(req->id, json_pack("{s:i, s:s}",
+		    "services", (int)ctl->d->cfg->nservices, "warnings",
+		    msg != NULL ? msg : ""));
+	free(msg);
+	return answer;
 }
 
 /* Handle one request line; returns -1 if c was freed. */
@@ -455,56 +516,102 @@ client_request(struct client *c, const char *line, size_t len)
 	return answer != NULL ? client_send(c, answer) : 0;
 }
 
-static void
-client_read(struct bufferevent *bev, void *arg)
+/* Whether c must wait before its next request is read. */
+static bool
+client_stalled(struct client *c)
 {
-	struct client *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	return c->nboots >= PENDING_MAX;
+}
+
+/* Nothing in flight for c, nothing half sent or unsent. */
+static bool
+client_idle(struct client *c)
+{
+	return c->nboots == 0 && !c->following &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+/*
+ * Answer why, then close once the answer is out and the peer is done:
+ * closing with unread input would reset the connection and lose the
+ * answer.  What the peer still sends is discarded; the sweep closes the
+ * connection CLOSING_MS later in any case.
+ */
+static void
+client_close_with(struct client *c, const char *why)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+	c->closing = true;
+	c->active_us = clock_mono_us();
+	c->line_us = 0;
+	client_send(c, ctl_answer_error(0, "%s", why));
+}
+
+/* Answer the complete requests in c's input, as far as its limits let. */
+static void
+client_process(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t len;
 	char *line;
+	int gone;
 
 	if (c->closing || c->dropped) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
-		int gone;
+	while (!client_stalled(c) &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		c->line_us = 0;
+		c->active_us = clock_mono_us();
 		if (len > CTL_LINE_MAX) {
 			free(line);
 			goto toolong;
 		}
 		gone = len > 0 ? client_request(c, line, len) : 0;
 		free(line);
-		if (gone == -1)
+		if (gone == -1 || c->dropped)
 			return;
 	}
+	if (client_stalled(c)) {
+		/* Until boot_done runs this again. */
+		bufferevent_disable(c->bev, EV_READ);
+		c->line_us = 0;
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
 	if (evbuffer_get_length(in) > CTL_LINE_MAX)
 		goto toolong;
+	if (evbuffer_get_length(in) == 0)
+		c->line_us = 0;
+	else if (c->line_us == 0)
+		c->line_us = clock_mono_us();
 	return;
 toolong:
 	log_warnx("control: pid %ld sent a line over %d bytes; dropped",
 	    (long)c->pid, CTL_LINE_MAX);
-	/*
-	 * Answer, then close once the answer is out and the peer is done:
-	 * closing with unread input would reset the connection and lose the
-	 * answer.  What the peer still sends is discarded.
-	 */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	c->closing = true;
-	if (client_send(c, ctl_answer_error(0, "request line too long")) == 0)
-		bufferevent_set_timeouts(c->bev, &closing_timeout, NULL);
+	client_close_with(c, "request line too long");
 }
 
-/* Once a closing client's answer is written, end our side. */
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	client_process(arg);
+}
+
+/* The output drained: end a closing client's side. */
 static void
 client_written(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
+	c->write_us = 0;
 	if (c->closing)
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
-
 
 static void
 client_event(struct bufferevent *bev, short what, void *arg)
@@ -537,10 +644,103 @@ client_free(struct client *c)
 	ctl->nclients--;
 	bufferevent_free(c->bev);
 	free(c);
-	if (ctl->nclients < CLIENTS_MAX && ctl->ev_accept != NULL &&
-	    !event_pending(ctl->ev_accept,
-	    EV_READ, NULL) && !evtimer_pending(ctl->ev_pause, NULL))
-		event_add(ctl->ev_accept, NULL);
+}
+
+/*
+ * Close the clients past a deadline: a request line not finished within
+ * REQUEST_MS, nothing in flight for IDLE_MS, or a closing client that
+ * did not hang up within CLOSING_MS.  Time is counted from the last
+ * whole request, so trickling bytes buys nothing.
+ */
+static void
+sweep(evutil_socket_t fd, short ev, void *arg)
+{
+	struct control *ctl = arg;
+	struct client *c, *next;
+	uint64_t now = clock_mono_us();
+
+	if (ctl->evicted > 0) {
+		log_warnx("control: %u clients closed to make room (at most "
+		    "%d at once)", ctl->evicted, CLIENTS_MAX);
+		ctl->evicted = 0;
+	}
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->dropped)
+			continue;
+		if (c->write_us != 0 &&
+		    now - c->write_us > WRITE_MS * 1000ULL)
+			client_drop(c);
+		else if (c->closing) {
+			if (now - c->active_us > CLOSING_MS * 1000ULL)
+				client_free(c);
+		} else if (c->line_us != 0 &&
+		    now - c->line_us > REQUEST_MS * 1000ULL) {
+			log_warnx("control: pid %ld did not finish a request "
+			    "within %d s; closed", (long)c->pid,
+			    REQUEST_MS / 1000);
+			client_free(c);
+		} else if (client_idle(c) &&
+		    now - c->active_us > IDLE_MS * 1000ULL) {
+			log_debug("control: pid %ld idle for %d s; closed",
+			    (long)c->pid, IDLE_MS / 1000);
+			client_free(c);
+		}
+	}
+}
+
+/*
+ * The client to close when the table is full: the one idle longest,
+ * first among those with nothing in flight, then those following
+ * events, then those waiting for a boot.  NULL if every client is
+ * already on its way out.
+ */
+static struct client *
+client_victim(struct control *ctl)
+{
+	struct client *c, *best = NULL;
+	int rank, best_rank = 3;
+
+	for (c = ctl->clients; c != NULL; c = c->next) {
+		if (c->dropped || c->closing)
+			continue;
+		rank = c->nboots > 0 ? 2 : c->following ? 1 : 0;
+		if (rank < best_rank || (rank == best_rank &&
+		    c->active_us < best->active_us)) {
+			best = c;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
+/*
+ * Whether the peer on fd is in group gid through its supplementary
+ * groups (SO_PEERGROUPS: the groups it had when it connected).
+ */
+static bool
+peer_in_group(int fd, gid_t gid)
+{
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
+	bool found = false;
+	size_t i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		if (errno != ERANGE || (groups = malloc(len)) == NULL ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == -1) {
+			log_warn("control: SO_PEERGROUPS");
+			if (groups != stack)
+				free(groups);
+			return false;
+		}
+	}
+	for (i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = groups[i] == gid;
+	if (groups != stack)
+		free(groups);
+	return found;
 }
 
 static void
@@ -558,7 +758,7 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	struct timeval pause = { 1, 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	struct client *c;
+	struct client *c, *victim;
 	int fd;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -589,7 +789,8 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->may_change = cred.uid == 0 || cred.uid == ctl->owner_uid ||
-	    cred.gid == ctl->owner_gid;
+	    cred.gid == ctl->owner_gid || peer_in_group(fd, ctl->owner_gid);
+	c->active_us = clock_mono_us();
 	c->bev = bufferevent_socket_new(ctl->d->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -599,16 +800,21 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 		return;
 	}
 	bufferevent_setcb(c->bev, client_read, client_written, client_event, c);
+	/* At most one line (and its newline) waits unread. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CTL_LINE_MAX + 2);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (ctl->nclients >= CLIENTS_MAX &&
+	    (victim = client_victim(ctl)) != NULL) {
+		log_debug("control: full; closing pid %ld for pid %ld",
+		    (long)victim->pid, (long)c->pid);
+		client_free(victim);
+		ctl->evicted++;
+	}
 	c->next = ctl->clients;
 	if (ctl->clients != NULL)
 		ctl->clients->prev = c;
 	ctl->clients = c;
-	if (++ctl->nclients >= CLIENTS_MAX) {
-		log_warnx("control: %d clients; not accepting more for now",
-		    CLIENTS_MAX);
-		event_del(ctl->ev_accept);
-	}
+	ctl->nclients++;
 	log_debug("control: client pid %ld uid %ld", (long)c->pid,
 	    (long)c->uid);
 }
@@ -621,6 +827,7 @@ static int
 prepare_path(const char *path, struct sockaddr_un *sun)
 {
 	char dir[PATH_MAX], *slash;
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sun->sun_path)) {
@@ -638,6 +845,18 @@ prepare_path(const char *path, struct sockaddr_un *sun)
 			log_warn("control: mkdir %s", dir);
 			return -1;
 		}
+	}
+	/* Only ever remove a socket: path may be mistyped (the state). */
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("control: %s", path);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("control: %s exists and is not a socket; not "
+		    "replacing it", path);
+		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -663,6 +882,7 @@ control_new(struct daemon *d, const char *path)
 	struct control *ctl;
 	struct sockaddr_un sun;
 	struct stat st;
+	struct timeval sweep_tv = clock_tv(SWEEP_MS);
 	mode_t old;
 
 	if (prepare_path(path, &sun) == -1)
@@ -702,9 +922,11 @@ control_new(struct daemon *d, const char *path)
 	    control_accept, ctl);
 	ctl->ev_pause = evtimer_new(d->base, accept_resume, ctl);
 	ctl->ev_reap = evtimer_new(d->base, reap_dropped, ctl);
+	ctl->ev_sweep = event_new(d->base, -1, EV_PERSIST, sweep, ctl);
 	if (ctl->ev_accept == NULL || ctl->ev_pause == NULL ||
-	    ctl->ev_reap == NULL ||
-	    event_add(ctl->ev_accept, NULL) == -1) {
+	    ctl->ev_reap == NULL || ctl->ev_sweep == NULL ||
+	    event_add(ctl->ev_accept, NULL) == -1 ||
+	    event_add(ctl->ev_sweep, &sweep_tv) == -1) {
 		log_warnx("control: cannot add events");
 		goto fail;
 	}
@@ -728,6 +950,8 @@ control_free(struct control *ctl)
 		event_free(ctl->ev_pause);
 	if (ctl->ev_reap != NULL)
 		event_free(ctl->ev_reap);
+	if (ctl->ev_sweep != NULL)
+		event_free(ctl->ev_sweep);
 	if (ctl->fd != -1) {
 		close(ctl->fd);
 		unlink(ctl->path);

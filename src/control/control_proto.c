@@ -324,14 +324,27 @@ ctl_answer_ok_array(int64_t id, const char *key, size_t n,
 char *
 ctl_answer_error(int64_t id, const char *fmt, ...)
 {
-	char msg[512];
+	char *msg, *p;
+	json_t *text;
 	va_list ap;
+	int n;
 
+	/* As long as it is: reload's errors are a line each. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	return line_of(json_pack("{s:i, s:I, s:b, s:s}", "v", CTL_VERSION,
-	    "id", (json_int_t)id, "ok", 0, "error", msg));
+	if (n == -1)
+		return NULL;
+	/* JSON strings are UTF-8; a configuration file may not be. */
+	if ((text = json_string(msg)) == NULL) {
+		for (p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		text = json_string(msg);
+	}
+	free(msg);
+	return line_of(json_pack("{s:i, s:I, s:b, s:o}", "v", CTL_VERSION,
+	    "id", (json_int_t)id, "ok", 0, "error", text));
 }
 
 char *

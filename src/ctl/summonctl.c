@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +26,28 @@
 #include "ctl_format.h"
 
 #define DEFAULT_SOCKET	"/run/summon/summond.sock"
+#define DEFAULT_TIMEOUT_MS 10000
 #define EX_OK		0
 #define EX_ERR		1
 #define EX_USAGE	2
 
 static const char *socket_path = DEFAULT_SOCKET;
 static bool json_out;
+static int64_t timeout_ms = DEFAULT_TIMEOUT_MS;	/* 0: none */
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: summonctl [-s SOCKET] [--json] list\n"
-	    "       summonctl [-s SOCKET] [--json] status SERVICE\n"
-	    "       summonctl [-s SOCKET] boot SERVICE\n"
-	    "       summonctl [-s SOCKET] reap SERVICE... | --idle | --all\n"
-	    "       summonctl [-s SOCKET] [--json] events [-n N] [--follow] "
-	    "[SERVICE]\n"
-	    "       summonctl [-s SOCKET] reload\n");
+	    "usage: summonctl [-s SOCKET] [-t SECONDS] [--json] list\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] [--json] status "
+	    "SERVICE\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] boot SERVICE\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] reap SERVICE... | "
+	    "--idle | --all\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] [--json] events "
+	    "[-n N] [--follow] [SERVICE]\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] reload\n");
 }
 
 static int
@@ -53,14 +59,90 @@ die_usage(const char *msg)
 	return EX_USAGE;
 }
 
-/* Connect to summond; on failure print why, in one line, and exit 1. */
-static FILE *
+/*
+ * The connection to summond: the socket, what was read beyond the last
+ * line, and the deadline (monotonic ms, -1 for none) by which the
+ * answer must be in.
+ */
+struct conn {
+	int		 fd;
+	char		*buf;
+	size_t		 len, cap;
+	int64_t		 deadline_ms;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+timed_out(const char *what)
+{
+	fprintf(stderr, "summonctl: %s within %.3g s (-t SECONDS to wait "
+	    "longer)\n", what, (double)timeout_ms / 1000);
+	exit(EX_ERR);
+}
+
+/* Milliseconds left for poll(): -1 for no deadline; exits once passed. */
+static int
+time_left(const struct conn *c, const char *what)
+{
+	int64_t left;
+
+	if (c->deadline_ms < 0)
+		return -1;
+	if ((left = c->deadline_ms - now_ms()) <= 0)
+		timed_out(what);
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait until c's socket is ready for events, or exit at the deadline. */
+static void
+wait_fd(struct conn *c, short events, const char *what)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = events };
+	int n;
+
+	while ((n = poll(&pfd, 1, time_left(c, what))) <= 0) {
+		if (n == 0)
+			timed_out(what);
+		if (errno != EINTR) {
+			fprintf(stderr, "summonctl: poll: %s\n",
+			    strerror(errno));
+			exit(EX_ERR);
+		}
+	}
+}
+
+/* The one connection of this run, closed at exit. */
+static struct conn the_conn = { .fd = -1 };
+
+static void
+conn_close(void)
+{
+	if (the_conn.fd != -1)
+		close(the_conn.fd);
+	free(the_conn.buf);
+}
+
+/*
+ * Connect to summond, within the deadline; on failure print why, in one
+ * line, and exit 1.  A summond whose listen queue is full (it accepts
+ * nobody) makes connect() fail with EAGAIN: retried until the deadline.
+ */
+static struct conn *
 connect_daemon(void)
 {
+	struct conn *c = &the_conn;
 	struct sockaddr_un sun;
-	FILE *f;
-	int fd;
+	const char *what = "summond did not accept the connection";
 
+	c->deadline_ms = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(socket_path) >= sizeof(sun.sun_path)) {
@@ -69,11 +151,18 @@ connect_daemon(void)
 		exit(EX_ERR);
 	}
 	strcpy(sun.sun_path, socket_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1) {
 		fprintf(stderr, "summonctl: socket: %s\n", strerror(errno));
 		exit(EX_ERR);
 	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	while (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EAGAIN || errno == EINTR) {
+			int left = time_left(c, what);
+
+			poll(NULL, 0, left >= 0 && left < 20 ? left : 20);
+			continue;
+		}
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			fprintf(stderr, "summonctl: summond is not running "
 			    "(nothing listens on %s)\n", socket_path);
@@ -85,11 +174,74 @@ connect_daemon(void)
 			    strerror(errno));
 		exit(EX_ERR);
 	}
-	if ((f = fdopen(fd, "r+")) == NULL) {
-		fprintf(stderr, "summonctl: fdopen: %s\n", strerror(errno));
+	return c;
+}
+
+/* Write all of line, within the deadline. */
+static void
+conn_write(struct conn *c, const char *line)
+{
+	size_t off = 0, len = strlen(line);
+	ssize_t n;
+
+	while (off < len) {
+		if ((n = write(c->fd, line + off, len - off)) > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			wait_fd(c, POLLOUT, "summond did not take the request");
+			continue;
+		}
+		fprintf(stderr, "summonctl: write: %s\n", strerror(errno));
 		exit(EX_ERR);
 	}
-	return f;
+}
+
+/*
+ * The next line from summond (NUL-terminated, newline removed; valid
+ * until the next call), or NULL once summond closed the connection.
+ * Exits at the deadline.
+ */
+static char *
+conn_readline(struct conn *c)
+{
+	static size_t used;	/* the line returned last time */
+	char *nl, *grown;
+	ssize_t n;
+
+	if (used > 0) {
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		used = 0;
+	}
+	while ((nl = c->len > 0 ? memchr(c->buf, '\n', c->len) : NULL) ==
+	    NULL) {
+		if (c->cap - c->len < 65536) {
+			if ((grown = realloc(c->buf, c->cap * 2 + 65536)) ==
+			    NULL) {
+				fprintf(stderr, "summonctl: out of memory\n");
+				exit(EX_ERR);
+			}
+			c->buf = grown;
+			c->cap = c->cap * 2 + 65536;
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (n > 0)
+			c->len += (size_t)n;
+		else if (n == 0)
+			return NULL;
+		else if (errno == EAGAIN || errno == EINTR)
+			wait_fd(c, POLLIN, "no answer from summond");
+		else {
+			fprintf(stderr, "summonctl: read: %s\n",
+			    strerror(errno));
+			exit(EX_ERR);
+		}
+	}
+	*nl = '\0';
+	used = (size_t)(nl - c->buf) + 1;
+	return c->buf;
 }
 
 /*
@@ -98,11 +250,10 @@ connect_daemon(void)
  * error and exits 1.
  */
 static json_t *
-call(FILE *f, struct ctl_request *req,
-    void (*on_push)(const char *kind, json_t *body))
+call(struct conn *c, struct ctl_request *req,
+    void (*on_push)(struct conn *, const char *kind, json_t *body))
 {
-	char *line = NULL, err[256];
-	size_t cap = 0;
+	char *line, err[256];
 	const char *kind;
 	json_t *body;
 	int64_t id;
@@ -113,13 +264,10 @@ call(FILE *f, struct ctl_request *req,
 		fprintf(stderr, "summonctl: cannot encode the request\n");
 		exit(EX_ERR);
 	}
-	if (fputs(out, f) == EOF || fflush(f) == EOF) {
-		fprintf(stderr, "summonctl: write: %s\n", strerror(errno));
-		exit(EX_ERR);
-	}
+	conn_write(c, out);
 	free(out);
 	for (;;) {
-		if (getline(&line, &cap, f) == -1) {
+		if ((line = conn_readline(c)) == NULL) {
 			fprintf(stderr, "summonctl: summond closed the "
 			    "connection\n");
 			exit(EX_ERR);
@@ -137,10 +285,9 @@ call(FILE *f, struct ctl_request *req,
 			exit(EX_ERR);
 		}
 		if (on_push != NULL)
-			on_push(kind, body);
+			on_push(c, kind, body);
 		json_decref(body);
 	}
-	free(line);
 	return body;
 }
 
@@ -194,13 +341,13 @@ fmt_seconds(json_t *o, const char *key, char *buf, size_t len)
 #define LIST_COLS	9
 
 static int
-cmd_list(FILE *f)
+cmd_list(struct conn *conn)
 {
 	static const char *const header[LIST_COLS] = { "SERVICE", "STATE",
 	    "ADDRESS", "GUEST", "DOMAIN", "UPTIME", "IDLE", "BOOTS",
 	    "LAST-BOOT" };
 	struct ctl_request req = { .cmd = CTL_LIST };
-	json_t *res = call(f, &req, NULL), *svcs, *s;
+	json_t *res = call(conn, &req, NULL), *svcs, *s;
 	const char **cells;
 	char (*bufs)[4][24];
 	size_t i, n, c;
@@ -243,7 +390,7 @@ cmd_list(FILE *f)
 }
 
 static int
-cmd_status(FILE *f, const char *service)
+cmd_status(struct conn *c, const char *service)
 {
 	struct ctl_request req = { .cmd = CTL_STATUS };
 	json_t *res, *v, *wakes;
@@ -252,7 +399,7 @@ cmd_status(FILE *f, const char *service)
 	size_t i;
 
 	snprintf(req.service, sizeof(req.service), "%s", service);
-	res = call(f, &req, NULL);
+	res = call(c, &req, NULL);
 	if (json_out) {
 		print_json(res);
 		json_decref(res);
@@ -290,23 +437,36 @@ cmd_status(FILE *f, const char *service)
 	return EX_OK;
 }
 
+/*
+ * A boot's progress: printed on a terminal, and the first one extends
+ * the deadline by the service's boot-timeout, which it carries.
+ */
 static void
-boot_progress(const char *kind, json_t *body)
+boot_progress(struct conn *c, const char *kind, json_t *body)
 {
-	if (strcmp(kind, "progress") == 0 && isatty(STDOUT_FILENO))
+	int64_t boot_ms = int_or_neg(body, "boot_timeout_ms");
+
+	if (strcmp(kind, "progress") != 0)
+		return;
+	if (c->deadline_ms >= 0 && boot_ms > 0) {
+		c->deadline_ms += boot_ms;
+		timeout_ms += boot_ms;	/* for the message */
+	}
+	if (!json_out && isatty(STDOUT_FILENO)) {
 		printf("%s … ", str_or_dash(body, "state"));
-	fflush(stdout);
+		fflush(stdout);
+	}
 }
 
 static int
-cmd_boot(FILE *f, const char *service)
+cmd_boot(struct conn *c, const char *service)
 {
 	struct ctl_request req = { .cmd = CTL_BOOT };
 	json_t *res;
 	char buf[32];
 
 	snprintf(req.service, sizeof(req.service), "%s", service);
-	res = call(f, &req, json_out ? NULL : boot_progress);
+	res = call(c, &req, boot_progress);
 	if (json_out)
 		print_json(res);
 	else
@@ -389,12 +549,12 @@ cmd_events(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_request req = { .cmd = CTL_EVENTS, .n = 20 };
-	char *line = NULL, err[256], *end;
+	char *line, err[256], *end;
 	const char *kind;
-	size_t cap = 0, i;
+	struct conn *c;
+	size_t i;
 	json_t *res, *ev, *body;
 	int64_t id;
-	FILE *f;
 	long n;
 	int ch;
 
@@ -419,8 +579,8 @@ cmd_events(int argc, char **argv)
 		return die_usage("events takes at most one SERVICE");
 	if (argc - optind == 1)
 		snprintf(req.service, sizeof(req.service), "%s", argv[optind]);
-	f = connect_daemon();
-	res = call(f, &req, NULL);
+	c = connect_daemon();
+	res = call(c, &req, NULL);
 	if (json_out && !req.follow)
 		print_json(json_object_get(res, "events"));
 	else
@@ -430,7 +590,8 @@ cmd_events(int argc, char **argv)
 	if (!req.follow)
 		return EX_OK;
 	/* Events are pushed as they happen, until Ctrl-C or summond exits. */
-	while (getline(&line, &cap, f) != -1) {
+	c->deadline_ms = -1;
+	while ((line = conn_readline(c)) != NULL) {
 		if (ctl_answer_decode(line, &id, &kind, &body, err,
 		    sizeof(err)) == -1) {
 			fprintf(stderr, "summonctl: %s\n", err);
@@ -440,17 +601,21 @@ cmd_events(int argc, char **argv)
 			print_event(body);
 		json_decref(body);
 	}
-	free(line);
 	fprintf(stderr, "summonctl: summond closed the connection\n");
 	return EX_ERR;
 }
 
 static int
-cmd_reload(FILE *f)
+cmd_reload(struct conn *c)
 {
 	struct ctl_request req = { .cmd = CTL_RELOAD };
-	json_t *res = call(f, &req, NULL);
+	json_t *res = call(c, &req, NULL);
+	const char *warnings = json_string_value(json_object_get(res,
+	    "warnings"));
 
+	/* Settings that wait for a restart. */
+	if (warnings != NULL && *warnings != '\0')
+		fprintf(stderr, "%s", warnings);
 	if (json_out)
 		print_json(res);
 	else
@@ -466,20 +631,33 @@ main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd, *env;
-	FILE *f;
+	double secs;
+	char *end;
 	int ch;
 
+	atexit(conn_close);
 	if ((env = getenv("SUMMON_SOCKET")) != NULL && *env != '\0')
 		socket_path = env;
-	while ((ch = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:t:jh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			socket_path = optarg;
+			break;
+		case 't':
+			secs = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || !(secs >= 0) ||
+			    secs > 86400)
+				return die_usage("-t wants seconds, 0-86400 "
+				    "(0: wait for ever)");
+			timeout_ms = (int64_t)(secs * 1000);
+			if (secs > 0 && timeout_ms == 0)
+				timeout_ms = 1;
 			break;
 		case 'j':
 			json_out = true;
@@ -502,15 +680,13 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "list") == 0) {
 		if (argc != 1)
 			return die_usage("list takes no arguments");
-		f = connect_daemon();
-		return cmd_list(f);
+		return cmd_list(connect_daemon());
 	}
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "boot") == 0) {
 		if (argc != 2)
 			return die_usage("one SERVICE is needed");
-		f = connect_daemon();
-		return cmd[0] == 's' ? cmd_status(f, argv[1]) :
-		    cmd_boot(f, argv[1]);
+		return cmd[0] == 's' ? cmd_status(connect_daemon(), argv[1]) :
+		    cmd_boot(connect_daemon(), argv[1]);
 	}
 	if (strcmp(cmd, "reap") == 0)
 		return cmd_reap(argc, argv);
@@ -519,8 +695,7 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "reload") == 0) {
 		if (argc != 1)
 			return die_usage("reload takes no arguments");
-		f = connect_daemon();
-		return cmd_reload(f);
+		return cmd_reload(connect_daemon());
 	}
 	fprintf(stderr, "summonctl: unknown command '%s'\n", cmd);
 	usage(stderr);

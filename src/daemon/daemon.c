@@ -32,6 +32,7 @@
 
 #define FLUSH_INTERVAL_S	1	/* retry of pending store writes */
 #define EXIT_GRACE_S		30	/* longest wait for VMs to stop */
+#define RELOAD_MSG_MAX		(256 * 1024)	/* reload errors answered */
 
 /* Make the directory that will hold path, if it is missing. */
 static int
@@ -135,14 +136,11 @@ static void
 on_hup(evutil_socket_t sig, short ev, void *arg)
 {
 	struct daemon *d = arg;
-	char err[8192], *line, *save = NULL;
+	char *msg;
 
-	if (daemon_reload(d, err, sizeof(err)) == 0)
-		return;
-	for (line = strtok_r(err, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		log_warnx("reload: %s", line);
-	log_warnx("reload: configuration rejected; the old one stays");
+	if (daemon_reload(d, &msg) == -1)
+		log_warnx("reload: configuration rejected; the old one stays");
+	free(msg);
 }
 
 static void
@@ -172,87 +170,121 @@ daemon_release_memory(void)
 #endif
 }
 
+/*
+ * Log each line of *text (errors or warnings of a reload) and cut it to
+ * RELOAD_MSG_MAX bytes for the control client, saying how much more the
+ * log has: a file with an error on each of a million lines must not
+ * become a 50 MB answer.
+ */
+static void
+reload_lines(char **text, size_t len)
+{
+	char *t = *text, *line, *nl, *cut = NULL, *shorter;
+	size_t more = 0, keep;
+
+	for (line = t; line < t + len; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = t + len;
+		log_warnx("reload: %.*s", (int)(nl - line), line);
+		if (nl + 1 - t > RELOAD_MSG_MAX) {
+			if (cut == NULL)
+				cut = line;
+			more++;
+		}
+	}
+	if (cut == NULL)
+		return;
+	keep = (size_t)(cut - t);
+	if ((shorter = realloc(t, keep + 64)) == NULL)
+		return;		/* the whole text, then */
+	snprintf(shorter + keep, 64, "(%zu more lines in the log)\n", more);
+	*text = shorter;
+}
+
 int
-daemon_reload(struct daemon *d, char *err, size_t errlen)
+daemon_reload(struct daemon *d, char **msg)
 {
 	struct config *new, *old = d->cfg;
+	const char *path = d->config_path;
+	size_t len = 0;
 	FILE *ef;
-	int n = 0;
+	int rc = -1;
 
-	/* fmemopen() leaves the buffer as it was if nothing is written. */
-	err[0] = '\0';
-	if ((ef = fmemopen(err, errlen, "w")) == NULL) {
-		snprintf(err, errlen, "fmemopen: %s", strerror(errno));
+	*msg = NULL;
+	if ((ef = open_memstream(msg, &len)) == NULL) {
+		log_warn("reload");
 		return -1;
 	}
-	new = config_load(d->config_path, ef, &n);
-	if (new == NULL) {
-		fclose(ef);
-		err[errlen - 1] = '\0';
-		d->reload_failures++;
-		return -1;
-	}
-	/* Settings that only a restart applies. */
-	if (strcmp(new->state, old->state) != 0)
+	if ((new = config_load(path, ef, NULL)) == NULL)
+		goto done;
+	/* Settings that only a restart applies: compared with the running. */
+	if (strcmp(new->state, d->run_state) != 0)
 		fprintf(ef, "%s: state is still %s until summond restarts\n",
-		    d->config_path, old->state);
-	if (strcmp(new->control, old->control) != 0)
+		    path, d->run_state);
+	if (strcmp(new->control, d->run_control) != 0)
 		fprintf(ef, "%s: control is still %s until summond restarts\n",
-		    d->config_path, old->control);
-	if (new->relay_threads != old->relay_threads) {
+		    path, d->run_control);
+	if (new->relay_threads != d->run_relay_threads) {
 		char was[16] = "auto";
 
-		if (old->relay_threads > 0)
-			snprintf(was, sizeof(was), "%u", old->relay_threads);
+		if (d->run_relay_threads > 0)
+			snprintf(was, sizeof(was), "%u", d->run_relay_threads);
 		fprintf(ef, "%s: relay-threads is still %s until summond "
-		    "restarts\n", d->config_path, was);
+		    "restarts\n", path, was);
 	}
-	if (strcmp(new->hypervisor, old->hypervisor) != 0)
+	if (strcmp(new->hypervisor, d->run_hypervisor) != 0)
 		fprintf(ef, "%s: hypervisor is still %s until summond "
-		    "restarts\n", d->config_path, old->hypervisor);
-	fclose(ef);
-	err[errlen - 1] = '\0';
-	if (err[0] != '\0')
-		log_warnx("reload: %s", err);
+		    "restarts\n", path, d->run_hypervisor);
 	/* Each module moves to the new file, or all stay on the old one. */
 	if (proxy_reload(d->proxy, new) == -1) {
-		snprintf(err, errlen, "%s: a proxy port cannot be bound (see "
-		    "the log)", d->config_path);
-		config_free(new);
-		d->reload_failures++;
-		return -1;
+		fprintf(ef, "%s: a proxy port cannot be bound (see the log)\n",
+		    path);
+		goto done;
 	}
 	if (d->dns == NULL && new->ndns_listen > 0 &&
 	    (d->dns = dns_new(d->base, new, d->lc)) == NULL) {
-		snprintf(err, errlen, "%s: a DNS address cannot be bound (see "
-		    "the log)", d->config_path);
+		fprintf(ef, "%s: a DNS address cannot be bound (see the "
+		    "log)\n", path);
 		proxy_reload(d->proxy, old);
-		config_free(new);
-		d->reload_failures++;
-		return -1;
+		goto done;
 	} else if (d->dns != NULL && dns_reload(d->dns, new) == -1) {
-		snprintf(err, errlen, "%s: a DNS address cannot be bound (see "
-		    "the log)", d->config_path);
+		fprintf(ef, "%s: a DNS address cannot be bound (see the "
+		    "log)\n", path);
 		proxy_reload(d->proxy, old);
-		config_free(new);
-		d->reload_failures++;
-		return -1;
+		goto done;
 	}
 	if (lifecycle_reload(d->lc, new) == -1) {
-		snprintf(err, errlen, "reload: %s", strerror(errno));
+		fprintf(ef, "%s: %s\n", path, strerror(errno));
 		proxy_reload(d->proxy, old);
 		if (d->dns != NULL)
 			dns_reload(d->dns, old);
-		config_free(new);
+		goto done;
+	}
+	d->cfg = new;
+	new = NULL;
+	config_free(old);
+	d->reloads++;
+	rc = 0;
+done:
+	config_free(new);
+	if (fclose(ef) == EOF) {
+		log_warn("reload");
+		free(*msg);
+		*msg = NULL;
+		len = 0;
+	}
+	if (len > 0)
+		reload_lines(msg, len);
+	else {
+		free(*msg);
+		*msg = NULL;
+	}
+	if (rc == -1) {
 		d->reload_failures++;
 		return -1;
 	}
-	d->cfg = new;
-	config_free(old);
-	d->reloads++;
 	daemon_release_memory();	/* ~3 MB with 10,000 services */
-	log_info("reloaded %s: %zu services", d->config_path,
-	    d->cfg->nservices);
+	log_info("reloaded %s: %zu services", path, d->cfg->nservices);
 	notify_status(d);
 	return 0;
 }
@@ -268,6 +300,13 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	d->lock_fd = -1;
 	d->cfg = cfg;
 	d->started_ms = clock_wall_ms();
+	d->run_relay_threads = cfg->relay_threads;
+	if ((d->run_state = strdup(cfg->state)) == NULL ||
+	    (d->run_control = strdup(cfg->control)) == NULL ||
+	    (d->run_hypervisor = strdup(cfg->hypervisor)) == NULL) {
+		log_warn("daemon");
+		return -1;
+	}
 	if ((d->config_path = realpath(config_path, NULL)) == NULL) {
 		log_warn("%s", config_path);
 		return -1;
@@ -390,6 +429,9 @@ daemon_free(struct daemon *d)
 		event_base_free(d->base);
 	config_free(d->cfg);
 	free(d->config_path);
+	free(d->run_state);
+	free(d->run_control);
+	free(d->run_hypervisor);
 	if (d->lock_fd != -1)
 		close(d->lock_fd);
 	memset(d, 0, sizeof(*d));

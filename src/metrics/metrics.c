@@ -186,6 +186,11 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 				    (unsigned long long)
 				    snap.v[i].st.refused[j]);
 	free(snap.v);
+	header(b, "summon_proxy_removed_total", "counter",
+	    "Held or connecting clients closed because a reload removed "
+	    "their service.");
+	evbuffer_add_printf(b, "summon_proxy_removed_total %llu\n",
+	    (unsigned long long)proxy_removed_total(d->proxy));
 
 	if (d->reaper != NULL) {
 		const struct reaper_stats *rs = reaper_stats(d->reaper);

@@ -34,7 +34,7 @@ static const char *const refusal_names[] = {
 	[PROXY_REFUSED_HOLD_TIMEOUT] = "hold-timeout",
 	[PROXY_REFUSED_BOOT_FAILED] = "boot-failed",
 	[PROXY_REFUSED_CONNECT] = "connect-failed",
-	[PROXY_REFUSED_UNKNOWN] = "unknown-service",
+	[PROXY_REFUSED_REMOVED] = "removed",
 };
 
 const char *
@@ -313,7 +313,7 @@ apply(struct proxy *p, const struct config *cfg)
 {
 	struct listener_list fresh;
 	struct listener *l, *next;
-	struct pservice *ps;
+	struct pservice *ps, *pnext;
 	size_t i, j;
 
 	TAILQ_INIT(&fresh);
@@ -362,9 +362,9 @@ apply(struct proxy *p, const struct config *cfg)
 	for (i = 0; i < cfg->nservices; i++)
 		if ((ps = pservice_find(p, cfg->services[i].name)) != NULL)
 			ps->cfg = &cfg->services[i];
-	TAILQ_FOREACH(ps, &p->services, link)
+	TAILQ_FOREACH_SAFE(ps, &p->services, link, pnext)
 		if (ps->cfg == NULL)
-			pconn_refuse_held(ps, PROXY_REFUSED_UNKNOWN);
+			pconn_refuse_held(ps, PROXY_REFUSED_REMOVED);
 	p->cfg = cfg;
 	return 0;
 fail:
@@ -476,6 +476,12 @@ proxy_foreach_stats(struct proxy *p,
 	TAILQ_FOREACH(ps, &p->services, link)
 		if (ps->cfg != NULL)
 			fn(arg, ps->name, &ps->stats);
+}
+
+uint64_t
+proxy_removed_total(struct proxy *p)
+{
+	return p->removed;
 }
 
 const struct hist *

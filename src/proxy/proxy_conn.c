@@ -95,6 +95,8 @@ static void
 refuse(struct pconn *c, enum proxy_refusal why)
 {
 	c->ps->stats.refused[why]++;
+	if (why == PROXY_REFUSED_REMOVED)
+		c->ps->proxy->removed++;	/* ps's own stats go with it */
 	log_debug("%s: client closed: %s", c->ps->name,
 	    proxy_refusal_name(why));
 	pconn_free(c);
@@ -223,6 +225,7 @@ pconn_release_held(struct pservice *ps)
 {
 	struct pconn *c;
 
+	ps->refs++;		/* a refused connect may free the last client */
 	while (ps->connecting < CONNECT_PACE &&
 	    (c = TAILQ_FIRST(&ps->held)) != NULL) {
 		TAILQ_REMOVE(&ps->held, c, link);
@@ -234,6 +237,7 @@ pconn_release_held(struct pservice *ps)
 		    (ps->cfg != NULL ? ps->cfg->boot_timeout_ms : 5000) * 1000;
 		start_connect(c);
 	}
+	pservice_unref(ps);
 }
 
 void
@@ -241,8 +245,11 @@ pconn_refuse_held(struct pservice *ps, enum proxy_refusal why)
 {
 	struct pconn *c;
 
+	/* The held clients may hold ps's last references (a removed one). */
+	ps->refs++;
 	while ((c = TAILQ_FIRST(&ps->held)) != NULL)
 		refuse(c, why);
+	pservice_unref(ps);
 }
 
 /* ---- connecting -------------------------------------------------------- */
@@ -319,7 +326,7 @@ start_connect(struct pconn *c)
 		c->timer = NULL;
 	}
 	if (c->ps->cfg == NULL) {
-		refuse(c, PROXY_REFUSED_UNKNOWN);
+		refuse(c, PROXY_REFUSED_REMOVED);
 		return;
 	}
 	if (lifecycle_endpoint(lc_of(c), c->ps->name, c->guest_port, &ss,

@@ -79,6 +79,7 @@ struct proxy {
 	struct listener_list	 listeners;
 	struct relay_pool	*relays;	/* relaying happens there */
 	struct hist		 hist;
+	uint64_t		 removed;	/* proxy_removed_total() */
 };
 
 enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING };
@@ -104,6 +105,7 @@ void	pservice_release_later(struct pservice *);
 /* proxy_conn.c */
 void	pconn_accept(struct pservice *, uint16_t guest_port, int fd);
 void	pconn_release_held(struct pservice *);
+/* Close every held client of ps; ps is freed if they held its last refs. */
 void	pconn_refuse_held(struct pservice *, enum proxy_refusal);
 void	pconn_free(struct pconn *);
 /* What the relay threads report (relay_report_fn). */

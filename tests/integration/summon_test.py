@@ -99,6 +99,9 @@ class Summond:
             # loop runs and every listener is bound.
             p = self.ctl("list", check=False, timeout=120)
             if p.returncode != 0:
+                # Not left behind by a test whose setUp fails here.
+                self.proc.kill()
+                self.proc.wait()
                 raise AssertionError("summond not answering: %s\n%s" %
                                      (p.stderr, self.logtext()))
         return self
@@ -108,7 +111,8 @@ class Summond:
             return f.read().decode(errors="replace")
 
     def ctl(self, *args, check=True, json_out=False, user=None, timeout=60):
-        cmd = [SUMMONCTL, "-s", self.sock]
+        # summonctl's own deadline as long as the test's.
+        cmd = [SUMMONCTL, "-s", self.sock, "-t", str(timeout)]
         if json_out:
             cmd.append("--json")
         cmd += list(args)
