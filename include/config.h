@@ -47,7 +47,7 @@ struct cfg_port {
 /*
  * One per service: with 10,000 services the array of them is the
  * configuration's largest part, so the fields are ordered to leave no
- * padding (160 bytes) and the two address forms share their storage.
+ * padding (168 bytes) and the two address forms share their storage.
  */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
@@ -65,6 +65,8 @@ struct cfg_service {
 	uint64_t	 memory;	/* bytes */
 	unsigned	 vcpus;
 	int		 line;		/* line of the [service "..."] header */
+	int		 kernel_line;	/* line of its key, 0 when not set */
+	int		 template_line;
 
 	/* Public address: DNS answers it, the proxy listens on it. */
 	int		 family;	/* AF_INET or AF_INET6 */
@@ -102,6 +104,9 @@ struct config {
 	char		*control;	/* control socket path */
 	char		*hypervisor;	/* libvirt URI */
 	char		*templates;	/* directory of the built-in templates */
+	int		 templates_line;	/* line of the key, 0 if unset */
+	int		 control_line;
+	int		 state_line;
 	char		*serial_dir;	/* where guests' serial logs go */
 	enum cfg_on_exit on_exit;
 	unsigned	 max_instances;
@@ -118,6 +123,7 @@ struct config {
 	unsigned	 rate_limit;	/* responses/s per /24 or /56; 0 off */
 	uint64_t	 dns_tcp_idle_ms;
 	unsigned	 dns_tcp_max;	/* concurrent TCP clients */
+	unsigned	 dns_tcp_per_source; /* from one source; 0: off */
 
 	/* [proxy] */
 	uint64_t	 hold_timeout_ms;
@@ -155,6 +161,25 @@ struct config	*config_load(const char *path, FILE *errf, int *nerrors);
 /* Same as config_load(), from a string; name is used in messages. */
 struct config	*config_load_string(const char *name, const char *text,
 		    FILE *errf, int *nerrors);
+
+/*
+ * Check on this host what cfg names, which config_load() leaves alone so
+ * that it stays a parse of the file.  Errors: a template that a service
+ * uses (its own path, or microvm/pc in the templates directory) that
+ * cannot be read or has an unknown ${variable}, an unterminated "${", no
+ * </domain> or a <metadata> of its own; control naming the state
+ * database or a file beside it through a symbolic link.  Warnings, as
+ * the hypervisor may be elsewhere or see other files: a kernel missing
+ * here when the hypervisor is a local qemu:/// one, and, for
+ * qemu:///system, one that the user QEMU runs as (user and group in
+ * qemu_conf, libvirt's qemu.conf, NULL for the installed one; Debian's
+ * libvirt-qemu when unset) cannot reach by the mode bits.  Each is
+ * written to errf (NULL: discarded) as "FILE:LINE: message", warnings
+ * as "FILE:LINE: warning: message", in line order.  Returns the number
+ * of errors; *nwarnings, when not NULL, receives the warnings'.
+ */
+int		 config_check_files(const struct config *cfg,
+		    const char *qemu_conf, FILE *errf, int *nwarnings);
 
 void		 config_free(struct config *);
 

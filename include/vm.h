@@ -159,8 +159,12 @@ extern const struct vm_backend_ops vm_libvirt_ops;
 /*
  * Template expansion (vm_template.c): replace each ${name} in tmpl by
  * the value of the variable of that name, XML-escaped.  names and values
- * are n parallel arrays.  Returns a malloc'd string, or NULL with a
- * message in err for an unknown variable or an unterminated "${".
+ * are n parallel arrays.  The variable named "cmdline" is itself a
+ * template: the caller passes the command line as written; its
+ * variables are filled in raw and the whole line escaped once
+ * (${cmdline} inside it is an error).  Returns a malloc'd string, or
+ * NULL with a message in err for an unknown variable or an unterminated
+ * "${".
  */
 char	*vm_template_expand(const char *tmpl, const char *const *names,
 	    const char *const *values, size_t n, char *err, size_t errlen);

@@ -3,10 +3,14 @@
  * the line numbers of errors.
  */
 #include <check.h>
+#include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "check_main.h"
@@ -279,7 +283,7 @@ static const struct {
 	{ "[service \"x\"]\ndns-answer = both", "t.conf:2: dns-answer: 'both' is not one of proxy | guest" },
 	{ "[service \"x\"]\nstandby = 65", "t.conf:2: standby: 65 is out of range" },
 	{ "[service \"x\"]\nstandby-booted = maybe", "t.conf:2: standby-booted: 'maybe' is not yes or no" },
-	{ "[service \"x\"]\nnames = bad_name!", "t.conf:1: service \"x\": names: bad DNS name" },
+	{ "[service \"x\"]\nnames = bad_name!", "t.conf:2: names: bad DNS name 'bad_name!' (character '!')" },
 	{ "[service \"x\"]\nnames = a.elsewhere.", "t.conf:1: service \"x\": name a.elsewhere. is in no zone served" },
 	{ "[service \"Bad\"]", "t.conf:1: invalid service name \"Bad\"" },
 	{ "[service hello]", "t.conf:1: service name must be quoted" },
@@ -289,6 +293,27 @@ static const struct {
 	{ "[dns]\njust words", "t.conf:2: expected 'key = value'" },
 	{ "[dns]\nttl = 1\nttl = 2", "t.conf:3: duplicate key 'ttl' (first set at line 2)" },
 	{ "[dns]\nbogus = 1", "t.conf:2: unknown key 'bogus' in [dns]" },
+	/* Control characters would break the domain XML and the events. */
+	{ "[service \"x\"]\ncmdline = a\x1b[31mb", "t.conf:2: cmdline: control character 0x1b in value" },
+	{ "[service \"x\"]\nready = serial:\x01up", "t.conf:2: ready: control character 0x01 in value" },
+	{ "[dns]\nzone = a\x7f.test", "t.conf:2: zone: control character 0x7f in value" },
+	{ "[summond]\nstate = /x\r/y", "t.conf:2: state: control character 0x0d in value" },
+	{ "; red \x1b[31m comment", "t.conf:1: control character 0x1b\n" },
+	{ "[summond]\nstate = /s.db\n\tmore\x02", "t.conf:3: state: control character 0x02 in value" },
+	/* A tab separates words; a path or name cannot hold one. */
+	{ "[summond]\nserial-dir = /var/log/a\tb", "t.conf:2: serial-dir: tab in value" },
+	{ "[service \"x\"]\nkernel = /k/a\tb.elf", "t.conf:2: kernel: tab in value" },
+	{ "[network]\nbridge = br\t0", "t.conf:2: bridge: tab in value" },
+	/* Cut at 63 bytes this read as /24. */
+	{ "[network]\ngateway = 10.99.0.1/"
+	    "000000000000000000000000000000000000000000000000000240",
+	    "t.conf:2: gateway: '10.99.0.1/0000000000000000000000...' is too long (at most 63 characters)" },
+	/* summond unlinks the control path before it binds. */
+	{ "[summond]\nstate = /v/state.db\ncontrol = /v//./state.db", "t.conf:3: control: /v//./state.db is the state database's path" },
+	{ "[summond]\nstate = /v/s.db\ncontrol = /v/s.db-wal", "t.conf:3: control: /v/s.db-wal is the state database's -wal file" },
+	{ "[summond]\nstate = /v/s.db\ncontrol = /v/s.db-shm", "t.conf:3: control: /v/s.db-shm is the state database's -shm file" },
+	{ "[summond]\nstate = /v/s.db/\ncontrol = /v/s.db.lock", "t.conf:3: control: /v/s.db.lock is the state database's .lock file" },
+	{ "[summond]\nstate = /run/summon/summond.sock", "t.conf:2: control: /run/summon/summond.sock is the state database's path" },
 };
 
 /* Each bad value is reported with its line; the rest stays valid. */
@@ -308,6 +333,569 @@ START_TEST(bad_value)
 	ck_assert_msg(strstr(errs, bad_values[_i].message) != NULL,
 	    "for %s\nwanted: %s\ngot: %s", bad_values[_i].line,
 	    bad_values[_i].message, errs);
+}
+END_TEST
+
+/* What the caller gets from config_load() on a file: errors, config. */
+struct loaded {
+	char		 path[64];	/* the file written */
+	char		 errs[8192];
+	int		 n;
+	struct config	*c;
+};
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+write_str(const char *path, const char *text)
+{
+	write_file(path, text, strlen(text));
+}
+
+/* text (len bytes, NULs and all) written to a file, then loaded. */
+static void
+load_file(struct loaded *l, const char *text, size_t len)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(l->path, sizeof(l->path), "/tmp/test_config.XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(l->path), -1);
+	close(fd);
+	write_file(l->path, text, len);
+	memset(l->errs, 0, sizeof(l->errs));
+	ck_assert_ptr_nonnull(f = fmemopen(l->errs, sizeof(l->errs), "w"));
+	l->c = config_load(l->path, f, &l->n);
+	fclose(f);
+	unlink(l->path);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	chmod(path, 0700);
+	return remove(path);
+}
+
+static void
+rm_tree(const char *dir)
+{
+	chmod(dir, 0700);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Each control character is an error of its line; the rest parses. */
+START_TEST(control_characters)
+{
+	const char *text =
+	    "[dns]\n"					/* 1 */
+	    "zone = svc.test\n"			/* 2 */
+	    "[service \"a\x1b\"]\n"			/* 3 */
+	    "kernel = /k\n"				/* 4 */
+	    "[service \"b\"]\n"			/* 5 */
+	    "kernel = /img/\x1b]0;owned\x07.elf\n"	/* 6 */
+	    "cmdline = x=1\x01\n"			/* 7 */
+	    "address = 127.0.0.2\n"			/* 8 */
+	    "ports = 80\n";				/* 9 */
+	char errs[4096];
+	int n;
+
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	/* Nothing of [service "a\x1b"]; b's kernel is rejected, so unset. */
+	ck_assert_str_eq(errs,
+	    "t.conf:3: control character 0x1b\n"
+	    "t.conf:5: service \"b\": 'kernel' is required\n"
+	    "t.conf:6: kernel: control character 0x1b in value\n"
+	    "t.conf:7: cmdline: control character 0x01 in value\n");
+	ck_assert_int_eq(n, 4);
+}
+END_TEST
+
+/*
+ * Bytes that are not UTF-8 (libvirt's XML parser refuses them, JSON
+ * cannot carry them), while UTF-8 itself passes.
+ */
+START_TEST(not_utf8)
+{
+	const char *text =
+	    "[dns]\n"					/* 1 */
+	    "zone = svc.test\n"			/* 2 */
+	    "[service \"a\"]\n"			/* 3 */
+	    "kernel = /img/caf\xc3\xa9.elf\n"		/* 4: é, fine */
+	    "cmdline = x=\xff\n"			/* 5 */
+	    "address = 127.0.0.2\n"			/* 6 */
+	    "ports = 80\n"				/* 7 */
+	    "; \xc0\xaf overlong\n"			/* 8 */
+	    "[service \"b\"]\n"			/* 9 */
+	    "kernel = /k\xed\xa0\x80\n"		/* 10: a surrogate */
+	    "address = 127.0.0.3\n"			/* 11 */
+	    "ports = 80\n";				/* 12 */
+	char errs[4096];
+	int n;
+
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	ck_assert_str_eq(errs,
+	    "t.conf:5: cmdline: byte that is not UTF-8 0xff in value\n"
+	    "t.conf:8: byte that is not UTF-8 0xc0\n"
+	    "t.conf:9: service \"b\": 'kernel' is required\n"
+	    "t.conf:10: kernel: byte that is not UTF-8 0xed in value\n");
+	ck_assert_int_eq(n, 4);
+}
+END_TEST
+
+/* CRLF line ends, and tabs as blanks in lists and the command line. */
+START_TEST(crlf_and_tabs)
+{
+	const char *text =
+	    "[dns]\r\n"
+	    "zone =\tsvc.test\t\tother.test\r\n"
+	    "[service \"a\"]\r\n"
+	    "names = www\tapi\r\n"
+	    "kernel = /k\r\n"
+	    "cmdline = a=1\tb=2\r\n"
+	    "address = 127.0.0.2\r\n"
+	    "ports = 80\t81\r\n";
+	char errs[4096];
+	int n;
+	struct config *c = parse(text, errs, sizeof(errs), &n);
+
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_uint_eq(c->nzones, 2);
+	ck_assert_uint_eq(c->services[0].nnames, 4);
+	ck_assert_str_eq(c->services[0].kernel, "/k");
+	ck_assert_str_eq(c->services[0].cmdline, "a=1\tb=2");
+	ck_assert_uint_eq(c->services[0].nports, 2);
+	config_free(c);
+}
+END_TEST
+
+/* A NUL byte would end the value there, silently: it is an error. */
+START_TEST(nul_byte)
+{
+	static const char text[] =
+	    "[dns]\nzone = svc.test\n"
+	    "[service \"a\"]\nkernel = /img/a.elf\n"
+	    "cmdline = x=1\0 y=2\n"
+	    "address = 127.0.0.2\nports = 80\n";
+	struct loaded l;
+	char want[128];
+
+	load_file(&l, text, sizeof(text) - 1);
+	ck_assert_ptr_null(l.c);
+	snprintf(want, sizeof(want), "%s:5: NUL byte\n", l.path);
+	ck_assert_str_eq(l.errs, want);
+	ck_assert_int_eq(l.n, 1);
+}
+END_TEST
+
+/* A directory or an unreadable file says so, not "needs a zone". */
+START_TEST(read_errors)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", want[128], errs[256];
+	struct config *c;
+	FILE *f;
+	int n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(f = fmemopen(errs, sizeof(errs), "w"));
+	memset(errs, 0, sizeof(errs));
+	c = config_load(dir, f, &n);
+	fclose(f);
+	rmdir(dir);
+	ck_assert_ptr_null(c);
+	snprintf(want, sizeof(want), "%s: Is a directory\n", dir);
+	ck_assert_str_eq(errs, want);
+	ck_assert_int_eq(n, 1);
+}
+END_TEST
+
+/* One long DNS name (82 bytes), the i-th. */
+static void
+long_name(char *buf, size_t size, size_t i)
+{
+	snprintf(buf, size, "n%03zu-%.36s.%.40s", i,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+}
+
+/*
+ * Continued values are joined whole: 100 long names (8 KiB, twice what
+ * was once cut at 4096 bytes) all come through; past 64 KiB a value is
+ * an error at the line that crosses it, never cut.
+ */
+START_TEST(long_values)
+{
+	size_t cap = 1 << 20, len = 0, i;
+	char *text = malloc(cap), name[96], want[160], errs[4096];
+	struct config *c;
+	int n, line;
+
+	ck_assert_ptr_nonnull(text);
+	len += (size_t)snprintf(text + len, cap - len, "[dns]\nzone = "
+	    "svc.test\n[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80\nnames =");
+	for (i = 0; i < 100; i++) {
+		long_name(name, sizeof(name), i);
+		len += (size_t)snprintf(text + len, cap - len, "%s%s\n",
+		    i == 0 ? " " : "  ", name);
+	}
+	c = parse(text, errs, sizeof(errs), &n);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_uint_eq(c->services[0].nnames, 100);
+	long_name(name, sizeof(name), 59);
+	snprintf(want, sizeof(want), "%s.svc.test.", name);
+	ck_assert_str_eq(c->services[0].names[59], want);
+	long_name(name, sizeof(name), 99);
+	snprintf(want, sizeof(want), "%s.svc.test.", name);
+	ck_assert_str_eq(c->services[0].names[99], want);
+	config_free(c);
+
+	/* 257 names: too many, said once. */
+	len = (size_t)snprintf(text, cap, "[service \"a\"]\nnames =");
+	for (i = 0; i < 257; i++)
+		len += (size_t)snprintf(text + len, cap - len, "\n  n%zu", i);
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	ck_assert_ptr_nonnull(strstr(errs, "t.conf:2: names: too many names "
+	    "(at most 256)\n"));
+
+	/* 83 bytes a line with its blank: the 790th crosses 65536. */
+	len = (size_t)snprintf(text, cap, "[dns]\nlisten =\n[service \"a\"]\n"
+	    "kernel = /k\naddress = 127.0.0.2\nready = tcp:80\ncmdline =");
+	for (i = 0; i < 1000; i++) {
+		long_name(name, sizeof(name), i);
+		len += (size_t)snprintf(text + len, cap - len, "\n  %s", name);
+	}
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	line = 7 + 65536 / 83 + 1;
+	snprintf(want, sizeof(want), "t.conf:%d: cmdline: value longer than "
+	    "65536 bytes\n", line);
+	ck_assert_str_eq(errs, want);
+	ck_assert_int_eq(n, 1);
+	free(text);
+}
+END_TEST
+
+/* A list reports each of its bad words, all at the list's line. */
+START_TEST(each_bad_word)
+{
+	const char *text =
+	    "[dns]\n"						/* 1 */
+	    "listen = 1.2.3 127.0.0.1:5353 [::1:5 ::1\n"		/* 2 */
+	    "zone = a..b ok.test c!d ok.test\n"			/* 3 */
+	    "[service \"a\"]\n"					/* 4 */
+	    "kernel = /k\n"						/* 5 */
+	    "address = 127.0.0.2\n"					/* 6 */
+	    "ports = 0 80 x\n"						/* 7 */
+	    "  81:0 80 90\n"						/* 8 */
+	    "names = ok b!ad x..y\n";					/* 9 */
+	char errs[4096];
+	int n;
+
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	ck_assert_str_eq(errs,
+	    "t.conf:2: listen: bad address '1.2.3' (want an IPv4 or IPv6 "
+	    "address, not a host name)\n"
+	    "t.conf:2: listen: bad address '[::1:5': missing ']'\n"
+	    "t.conf:3: zone: bad DNS name 'a..b' (empty label)\n"
+	    "t.conf:3: zone: bad DNS name 'c!d' (character '!')\n"
+	    "t.conf:3: zone: zone ok.test. listed twice\n"
+	    "t.conf:7: ports: bad port '0' (want PUBLIC or PUBLIC:GUEST, "
+	    "1-65535)\n"
+	    "t.conf:7: ports: bad port 'x' (want PUBLIC or PUBLIC:GUEST, "
+	    "1-65535)\n"
+	    "t.conf:7: ports: bad port '81:0' (want PUBLIC or PUBLIC:GUEST, "
+	    "1-65535)\n"
+	    "t.conf:7: ports: public port 80 listed twice\n"
+	    "t.conf:9: names: bad DNS name 'b!ad' (character '!')\n"
+	    "t.conf:9: names: bad DNS name 'x..y' (empty label)\n");
+	ck_assert_int_eq(n, 11);
+}
+END_TEST
+
+/* A test directory with templates good and bad. */
+static void
+make_templates(char *dir)
+{
+	char path[128];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tpl", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tpl/microvm.xml", dir);
+	write_str(path, "<domain><name>${name}</name>\n"
+	    "<cmdline>${cmdline}</cmdline>${domain_type}</domain>\n");
+	snprintf(path, sizeof(path), "%s/bad.xml", dir);
+	write_str(path, "<domain>\n<a/>\n<b>${nope}</b></domain>\n");
+	snprintf(path, sizeof(path), "%s/unterm.xml", dir);
+	write_str(path, "<domain>${name</domain>\n");
+	snprintf(path, sizeof(path), "%s/meta.xml", dir);
+	write_str(path, "<domain><metadata/></domain>\n");
+	snprintf(path, sizeof(path), "%s/open.xml", dir);
+	write_str(path, "<domain>\n");
+}
+
+/* tmpl with each @D@ replaced by dir and each @U@ by uri, into out. */
+static void
+fill(char *out, size_t size, const char *tmpl, const char *dir,
+    const char *uri)
+{
+	size_t len = 0;
+	const char *s, *v;
+
+	for (s = tmpl; *s != '\0'; s++) {
+		v = strncmp(s, "@D@", 3) == 0 ? dir :
+		    strncmp(s, "@U@", 3) == 0 ? uri : NULL;
+		if (v != NULL) {
+			ck_assert_uint_lt(len + strlen(v), size);
+			memcpy(out + len, v, strlen(v));
+			len += strlen(v);
+			s += 2;
+		} else {
+			ck_assert_uint_lt(len + 1, size);
+			out[len++] = *s;
+		}
+	}
+	out[len] = '\0';
+}
+
+static struct config *
+parse_fmt(char *errs, size_t errlen, const char *tmpl, const char *dir)
+{
+	char text[2048];
+	int n;
+
+	fill(text, sizeof(text), tmpl, dir, NULL);
+	return parse(text, errs, errlen, &n);
+}
+
+static int
+check_files(const struct config *c, const char *qemu_conf, char *errs,
+    size_t errlen, int *nwarn)
+{
+	FILE *f = fmemopen(errs, errlen, "w");
+	int n;
+
+	ck_assert_ptr_nonnull(f);
+	memset(errs, 0, errlen);
+	n = config_check_files(c, qemu_conf, f, nwarn);
+	fclose(f);
+	return n;
+}
+
+/* Every template in use is read and checked once, at its key's line. */
+START_TEST(check_templates)
+{
+	const char *fmt =
+	    "[summond]\n"				/* 1 */
+	    "hypervisor = test:///default\n"		/* 2 */
+	    "templates = @D@/tpl\n"			/* 3 */
+	    "[dns]\n"					/* 4 */
+	    "listen =\n"				/* 5 */
+	    "[service \"a\"]\n"			/* 6 */
+	    "kernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "[service \"b\"]\n"			/* 10 */
+	    "template = @D@/bad.xml\n"			/* 11 */
+	    "kernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "[service \"c\"]\n"			/* 15 */
+	    "template = @D@/unterm.xml\n"		/* 16 */
+	    "kernel = /k\naddress = 127.0.0.4\nports = 80\n"
+	    "[service \"d\"]\n"			/* 20 */
+	    "template = @D@/missing.xml\n"		/* 21 */
+	    "kernel = /k\naddress = 127.0.0.5\nports = 80\n"
+	    "[service \"e\"]\n"			/* 25 */
+	    "template = @D@/meta.xml\n"			/* 26 */
+	    "kernel = /k\naddress = 127.0.0.6\nports = 80\n"
+	    "[service \"f\"]\n"			/* 30 */
+	    "template = @D@/bad.xml\n"			/* 31: once is enough */
+	    "kernel = /k\naddress = 127.0.0.7\nports = 80\n"
+	    "[service \"g\"]\n"			/* 35 */
+	    "template = @D@/open.xml\n"			/* 36 */
+	    "kernel = /k\naddress = 127.0.0.8\nports = 80\n";
+	char dir[] = "/tmp/test_config.XXXXXX", errs[4096], want[2048];
+	struct config *c;
+	int nwarn;
+
+	make_templates(dir);
+	c = parse_fmt(errs, sizeof(errs), fmt, dir);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_int_eq(check_files(c, NULL, errs, sizeof(errs), &nwarn), 5);
+	ck_assert_int_eq(nwarn, 0);
+	snprintf(want, sizeof(want),
+	    "t.conf:11: template: %s/bad.xml:3: unknown variable '${nope}'\n"
+	    "t.conf:16: template: %s/unterm.xml:1: unterminated '${' at "
+	    "'${name</domain>?'\n"
+	    "t.conf:21: template: %s/missing.xml: No such file or directory\n"
+	    "t.conf:26: template: %s/meta.xml:1: a <metadata> element (summon "
+	    "adds its own)\n"
+	    "t.conf:36: template: %s/open.xml: no </domain>\n",
+	    dir, dir, dir, dir, dir);
+	ck_assert_str_eq(errs, want);
+	config_free(c);
+
+	/* In user mode the -user template is the one used. */
+	c = parse_fmt(errs, sizeof(errs), "[summond]\nhypervisor = "
+	    "test:///default\ntemplates = @D@/tpl\n[dns]\nlisten =\n"
+	    "[network]\nmode = user\n[service \"a\"]\nkernel = /k\n"
+	    "address = 127.0.0.2\nports = 80\n", dir);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_int_eq(check_files(c, NULL, errs, sizeof(errs), NULL), 1);
+	snprintf(want, sizeof(want), "t.conf:3: templates: %s/tpl/"
+	    "microvm-user.xml: No such file or directory\n", dir);
+	ck_assert_str_eq(errs, want);
+	config_free(c);
+
+	/* A missing directory is said once, not once a service. */
+	c = parse_fmt(errs, sizeof(errs), "[summond]\nhypervisor = "
+	    "test:///default\ntemplates = @D@/none\n[dns]\nlisten =\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80\n[service \"b\"]\ntemplate = pc\nkernel = /k\n"
+	    "address = 127.0.0.3\nports = 80\n", dir);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_int_eq(check_files(c, NULL, errs, sizeof(errs), NULL), 1);
+	snprintf(want, sizeof(want), "t.conf:3: templates: %s/none: No such "
+	    "file or directory\n", dir);
+	ck_assert_str_eq(errs, want);
+	config_free(c);
+
+	/* Unset, the default directory is blamed at the service. */
+	c = parse_fmt(errs, sizeof(errs), "[summond]\nhypervisor = "
+	    "test:///default\n[dns]\nlisten =\n[service \"a\"]\n"
+	    "template = pc\nkernel = @D@/k\naddress = 127.0.0.2\n"
+	    "ports = 80\n", dir);
+	ck_assert_msg(c != NULL, "%s", errs);
+	if (access(c->templates, F_OK) == -1) {
+		ck_assert_int_eq(check_files(c, NULL, errs, sizeof(errs),
+		    NULL), 1);
+		snprintf(want, sizeof(want), "t.conf:6: service \"a\": "
+		    "template pc: %s: No such file or directory\n",
+		    c->templates);
+		ck_assert_str_eq(errs, want);
+	}
+	config_free(c);
+	rm_tree(dir);
+}
+END_TEST
+
+/*
+ * A kernel the hypervisor's user cannot reach is a warning (QEMU may be
+ * elsewhere, or run as another user), and only for a local QEMU.
+ */
+START_TEST(check_kernels)
+{
+	const char *fmt =
+	    "[summond]\n"				/* 1 */
+	    "hypervisor = @U@\n"			/* 2 */
+	    "templates = @D@/tpl\n"			/* 3 */
+	    "[dns]\nlisten =\n"			/* 4, 5 */
+	    "[service \"a\"]\n"			/* 6 */
+	    "kernel = @D@/k.elf\n"			/* 7 */
+	    "address = 127.0.0.2\nports = 80\n"
+	    "[service \"b\"]\n"			/* 10 */
+	    "address = 127.0.0.3\nports = 80\n"
+	    "kernel = /nonexistent/k.elf\n"		/* 13 */
+	    "[service \"c\"]\n"			/* 14 */
+	    "kernel = @D@/k.elf\n"			/* 15: checked at 7 */
+	    "address = 127.0.0.4\nports = 80\n";
+	char dir[] = "/tmp/test_config.XXXXXX", errs[4096], want[1024];
+	char text[2048], qconf[128], kernel[128];
+	const char *uris[] = { "qemu:///system", "test:///default",
+	    "qemu+ssh://elsewhere/system" };
+	struct passwd *pw = getpwnam("nobody");
+	struct config *c;
+	size_t i;
+	int n, nwarn;
+
+	if (pw == NULL || getuid() == pw->pw_uid)
+		return;		/* no other user to check for */
+	make_templates(dir);
+	snprintf(kernel, sizeof(kernel), "%s/k.elf", dir);
+	write_str(kernel, "ELF");
+	snprintf(qconf, sizeof(qconf), "%s/qemu.conf", dir);
+	write_str(qconf, "# QEMU as nobody\nuser = \"nobody\"\n"
+	    "group = \"+65534\"\n");
+	for (i = 0; i < 3; i++) {
+		fill(text, sizeof(text), fmt, dir, uris[i]);
+		c = parse(text, errs, sizeof(errs), &n);
+		ck_assert_msg(c != NULL, "%s", errs);
+		ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs),
+		    &nwarn), 0);
+		if (i > 0) {
+			/* test:///default and remote QEMU: not our files. */
+			ck_assert_str_eq(errs, "");
+			ck_assert_int_eq(nwarn, 0);
+		} else {
+			/* mkdtemp made dir 0700. */
+			snprintf(want, sizeof(want), "t.conf:7: warning: "
+			    "kernel %s: nobody, the user QEMU runs as, cannot "
+			    "search %s\nt.conf:13: warning: kernel "
+			    "/nonexistent/k.elf: No such file or directory\n",
+			    kernel, dir);
+			ck_assert_str_eq(errs, want);
+			ck_assert_int_eq(nwarn, 2);
+		}
+		config_free(c);
+	}
+
+	/* Reachable: nothing to say about it. */
+	fill(text, sizeof(text), fmt, dir, uris[0]);
+	c = parse(text, errs, sizeof(errs), &n);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(chmod(kernel, 0600), 0);
+	ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs), &nwarn), 0);
+	ck_assert_int_eq(nwarn, 1);
+	ck_assert_ptr_null(strstr(errs, "t.conf:7:"));
+	/* Unreadable counts only when libvirt does not chown it to QEMU. */
+	write_str(qconf, "user = \"nobody\"\ndynamic_ownership = 0\n");
+	ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs), &nwarn), 0);
+	ck_assert_int_eq(nwarn, 2);
+	snprintf(want, sizeof(want), "t.conf:7: warning: kernel %s: nobody, "
+	    "the user QEMU runs as, cannot read it\n", kernel);
+	ck_assert_ptr_nonnull(strstr(errs, want));
+	/* Root QEMU reads anything. */
+	write_str(qconf, "user = \"+0\"\n");
+	ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs), &nwarn), 0);
+	ck_assert_int_eq(nwarn, 1);
+	config_free(c);
+	rm_tree(dir);
+}
+END_TEST
+
+/* control may not reach the state database through a symbolic link. */
+START_TEST(check_control_through_link)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", errs[1024], want[512];
+	char real[64], link[64], text[1024];
+	struct config *c;
+	int n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(mkdir(real, 0700), 0);
+	ck_assert_int_eq(symlink(real, link), 0);
+	snprintf(text, sizeof(text), "[summond]\nhypervisor = test:///default"
+	    "\nstate = %s/state.db\ncontrol = %s/state.db-shm\n[dns]\n"
+	    "listen =\n", real, link);
+	c = parse(text, errs, sizeof(errs), &n);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_int_eq(check_files(c, NULL, errs, sizeof(errs), NULL), 1);
+	snprintf(want, sizeof(want), "t.conf:4: control: %s/state.db-shm is "
+	    "the state database's -shm file\n", link);
+	ck_assert_str_eq(errs, want);
+	config_free(c);
+	rm_tree(dir);
 }
 END_TEST
 
@@ -522,6 +1110,16 @@ suite(void)
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, cross_service_checks);
 	tcase_add_test(tc, continuation_and_long_lines);
+	tcase_add_test(tc, control_characters);
+	tcase_add_test(tc, not_utf8);
+	tcase_add_test(tc, crlf_and_tabs);
+	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, read_errors);
+	tcase_add_test(tc, long_values);
+	tcase_add_test(tc, each_bad_word);
+	tcase_add_test(tc, check_templates);
+	tcase_add_test(tc, check_kernels);
+	tcase_add_test(tc, check_control_through_link);
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, shipped_files);
 	tcase_add_test(tc, keys_documented);

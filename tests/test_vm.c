@@ -658,6 +658,51 @@ START_TEST(template_errors)
 }
 END_TEST
 
+/*
+ * The command line is a template inside the template: ${kernel} in it
+ * is filled in raw and the line escaped as a whole, so a kernel path
+ * with ' and & comes out escaped once (not "&amp;apos;"), in both
+ * places.
+ */
+START_TEST(template_cmdline_escaped_once)
+{
+	static const char *const vars[] = { "name", "kernel", "cmdline" };
+	const char *values[] = { "summon-web-1", "/img/it's&co.elf",
+	    "k=${kernel} n=${name} a<b \"q\"" };
+	char err[256], *out;
+
+	out = vm_template_expand("<kernel>${kernel}</kernel>"
+	    "<cmdline>${cmdline}</cmdline>", vars, values, 3, err,
+	    sizeof(err));
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(out, "<kernel>/img/it&apos;s&amp;co.elf</kernel>"
+	    "<cmdline>k=/img/it&apos;s&amp;co.elf n=summon-web-1 a&lt;b "
+	    "&quot;q&quot;</cmdline>");
+	free(out);
+
+	/* A value holding "${...}" is not expanded again, nor escaped twice. */
+	values[1] = "/img/${name}&";
+	out = vm_template_expand("${cmdline}", vars, values, 3, err,
+	    sizeof(err));
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(out, "k=/img/${name}&amp; n=summon-web-1 a&lt;b "
+	    "&quot;q&quot;");
+	free(out);
+
+	/* The command line may not hold itself, nor an unknown variable. */
+	values[2] = "x=${cmdline}";
+	out = vm_template_expand("${cmdline}", vars, values, 3, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_str_eq(err, "cmdline: unknown variable \"${cmdline}\"");
+	values[2] = "x=${nope";
+	out = vm_template_expand("<c>${cmdline}</c>", vars, values, 3, err,
+	    sizeof(err));
+	ck_assert_ptr_null(out);
+	ck_assert_ptr_nonnull(strstr(err, "cmdline: unterminated"));
+}
+END_TEST
+
 START_TEST(metadata)
 {
 	struct vm_owner o;
@@ -754,6 +799,7 @@ suite(void)
 	tc = tcase_create("pure");
 	tcase_add_test(tc, template_expand);
 	tcase_add_test(tc, template_errors);
+	tcase_add_test(tc, template_cmdline_escaped_once);
 	tcase_add_test(tc, metadata);
 	tcase_add_test(tc, mac);
 	tcase_add_test(tc, mac_spread);

@@ -9,14 +9,21 @@
  * table of keys, converts and checks each value, then checks the
  * configuration as a whole.  All errors are reported, not just the first.
  */
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -24,6 +31,12 @@
 #include "config.h"
 
 #define LINE_MAX_LEN	4096	/* longest line we accept */
+/*
+ * Longest value, continuation lines joined: room for MAX_NAMES names of
+ * 255 bytes.  Anything longer is an error, never a truncation.
+ */
+#define VALUE_MAX	65536
+#define FILE_MAX	(64 << 20)	/* 40,000 services take ~4 MB */
 
 enum sect { S_NONE, S_SUMMOND, S_DNS, S_PROXY, S_NETWORK, S_METRICS,
 	    S_SERVICE, S_UNKNOWN };
@@ -42,6 +55,7 @@ struct entry {
 	char		*value;
 	int		 line;
 	bool		 used;
+	bool		 bad;		/* already reported: not applied */
 };
 
 /* One [section] header as it appeared. */
@@ -53,7 +67,10 @@ struct section {
 	size_t		 first, count;	/* its entries, contiguous */
 };
 
-/* An error, kept until the end so that all are printed in line order. */
+/*
+ * An error or a warning, kept until the end so that all are printed in
+ * line order.
+ */
 struct perror {
 	int		 line;
 	int		 seq;
@@ -64,7 +81,11 @@ struct parser {
 	const char	*file;
 	FILE		*errf;
 	int		 nerrors;
+	int		 nwarnings;
+	int		 nmsgs;		/* both, kept in errs */
 	struct perror	*errs;
+	int		 readerr;	/* errno of a failed read, or 0 */
+	size_t		 nread;		/* bytes read, up to FILE_MAX */
 
 	/* line source: a stdio stream or a string */
 	FILE		*in;
@@ -80,28 +101,59 @@ struct parser {
 
 	struct config	*cfg;
 	int		*keyline;	/* line of each global key, or 0 */
+	const struct entry *cur;	/* the entry being applied */
 };
 
 static void *xreallocarray(void *, size_t, size_t);
+static void vmsg(struct parser *, int, const char *, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
 static void perr(struct parser *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static void pwarn(struct parser *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static int seterr(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-perr(struct parser *p, int line, const char *fmt, ...)
+vmsg(struct parser *p, int line, const char *prefix, const char *fmt,
+    va_list ap)
 {
 	struct perror *e;
+	char *msg;
+
+	p->errs = xreallocarray(p->errs, (size_t)p->nmsgs + 1,
+	    sizeof(*p->errs));
+	e = &p->errs[p->nmsgs];
+	e->line = line;
+	e->seq = p->nmsgs++;
+	e->msg = NULL;
+	if (vasprintf(&msg, fmt, ap) == -1)
+		return;
+	if (asprintf(&e->msg, "%s%s", prefix, msg) == -1)
+		e->msg = NULL;
+	free(msg);
+}
+
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+{
 	va_list ap;
 
-	p->errs = xreallocarray(p->errs, (size_t)p->nerrors + 1,
-	    sizeof(*p->errs));
-	e = &p->errs[p->nerrors];
-	e->line = line;
-	e->seq = p->nerrors++;
+	p->nerrors++;
 	va_start(ap, fmt);
-	if (vasprintf(&e->msg, fmt, ap) == -1)
-		e->msg = NULL;
+	vmsg(p, line, "", fmt, ap);
+	va_end(ap);
+}
+
+/* Something that may stop a boot, which the file cannot settle. */
+static void
+pwarn(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nwarnings++;
+	va_start(ap, fmt);
+	vmsg(p, line, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -113,16 +165,19 @@ perror_cmp(const void *a, const void *b)
 	return x->line != y->line ? x->line - y->line : x->seq - y->seq;
 }
 
-/* Print the errors in line order (then in the order found), and free. */
+/*
+ * Print the errors and warnings in line order (then in the order found),
+ * and free them.
+ */
 static void
 print_errors(struct parser *p)
 {
 	int i;
 
-	if (p->nerrors == 0)
+	if (p->nmsgs == 0)
 		return;
-	qsort(p->errs, (size_t)p->nerrors, sizeof(*p->errs), perror_cmp);
-	for (i = 0; i < p->nerrors; i++) {
+	qsort(p->errs, (size_t)p->nmsgs, sizeof(*p->errs), perror_cmp);
+	for (i = 0; i < p->nmsgs; i++) {
 		if (p->errf != NULL)
 			fprintf(p->errf, "%s:%d: %s\n", p->file,
 			    p->errs[i].line, p->errs[i].msg ? p->errs[i].msg :
@@ -327,22 +382,40 @@ skip_blank(char *s)
 	return s;
 }
 
-/* Read one physical line into buf (with its newline) from file or text. */
+/*
+ * Read one physical line into buf (with its newline) from file or text.
+ * A NUL byte is kept in buf but noted in *nul: inih and everything after
+ * it see C strings, which would end the line there without a word.  A
+ * read error ends the file and is kept in p->readerr.
+ */
 static bool
-next_line(struct parser *p, char *buf, size_t size, bool *toolong)
+next_line(struct parser *p, char *buf, size_t size, bool *toolong,
+    bool *nul)
 {
 	size_t n = 0;
 	int c;
 
-	*toolong = false;
+	*toolong = *nul = false;
+	if (p->readerr != 0)
+		return false;
 	for (;;) {
-		if (p->in != NULL)
+		if (p->in != NULL) {
+			errno = 0;
 			c = getc(p->in);
-		else
+		} else
 			c = p->text[p->textpos] != '\0' ?
 			    (unsigned char)p->text[p->textpos++] : EOF;
-		if (c == EOF)
+		if (c == EOF) {
+			if (p->in != NULL && ferror(p->in))
+				p->readerr = errno != 0 ? errno : EIO;
 			break;
+		}
+		if (++p->nread > FILE_MAX) {
+			p->readerr = EFBIG;	/* or /dev/zero, for ever */
+			break;
+		}
+		if (c == '\0')
+			*nul = true;
 		if (n + 2 < size)
 			buf[n++] = (char)c;
 		else
@@ -354,12 +427,11 @@ next_line(struct parser *p, char *buf, size_t size, bool *toolong)
 	return n > 0 || *toolong;
 }
 
-static void
-parse_section_header(struct parser *p, char *s)
+/* A new section at the current line, unknown until its header is read. */
+static struct section *
+add_section(struct parser *p)
 {
 	struct section *sec;
-	char *end, *name;
-	size_t i, len;
 
 	if (p->nsections == p->capsections) {
 		p->capsections = p->capsections ? p->capsections * 2 : 16;
@@ -370,6 +442,15 @@ parse_section_header(struct parser *p, char *s)
 	memset(sec, 0, sizeof(*sec));
 	sec->line = p->lineno;
 	sec->sect = S_UNKNOWN;
+	return sec;
+}
+
+static void
+parse_section_header(struct parser *p, char *s)
+{
+	struct section *sec = add_section(p);
+	char *end, *name;
+	size_t i, len;
 
 	end = strchr(s, ']');
 	if (end == NULL) {
@@ -413,26 +494,121 @@ parse_section_header(struct parser *p, char *s)
 }
 
 /*
+ * The length of the UTF-8 sequence at s (1 to 4), or 0 if it is not
+ * one: a stray continuation byte, an overlong form, a surrogate, past
+ * U+10FFFF, or cut short.
+ */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * The first byte of line that the file may not hold, or NULL: a control
+ * character other than tab, a carriage return other than a CRLF line
+ * end, or a byte that is not UTF-8.  XML 1.0 forbids the first two in
+ * the domain XML even escaped, and libvirt's parser refuses the last;
+ * all of them would reach terminals, logs and JSON raw.
+ */
+static const char *
+find_control(const char *line)
+{
+	const unsigned char *s;
+	size_t n;
+
+	for (s = (const unsigned char *)line; *s != '\0'; s += n) {
+		if ((*s < 0x20 && *s != '\t' && *s != '\n' &&
+		    !(*s == '\r' && (s[1] == '\n' || s[1] == '\0'))) ||
+		    *s == 0x7f || (n = utf8_len(s)) == 0)
+			return (const char *)s;
+	}
+	return NULL;
+}
+
+/* Report bad, a control character in line, with its key where known. */
+static void
+report_control(struct parser *p, char *line, const char *bad)
+{
+	const struct entry *last = p->nentries > 0 ?
+	    &p->entries[p->nentries - 1] : NULL;
+	unsigned c = (unsigned char)*bad;
+	const char *what = c >= 0x80 ? "byte that is not UTF-8" :
+	    "control character";
+	char *s = skip_blank(line), *sep;
+	int len;
+
+	if (p->indented && last != NULL &&
+	    last->section + 1 == p->nsections) {
+		perr(p, p->lineno, "%s: %s 0x%02x in value", last->key, what,
+		    c);
+		return;
+	}
+	if (*s != '[' && *s != ';' && *s != '#' &&
+	    (sep = strpbrk(s, "=:")) != NULL && sep < bad) {
+		for (len = (int)(sep - s); len > 0 && (s[len - 1] == ' ' ||
+		    s[len - 1] == '\t'); len--)
+			;
+		perr(p, p->lineno, "%.*s: %s 0x%02x in value", len, s, what,
+		    c);
+		return;
+	}
+	perr(p, p->lineno, "%s 0x%02x", what, c);
+}
+
+/*
  * inih's line source.  Besides counting lines it notes section headers
- * and rejects what inih would silently truncate or skip.
+ * and rejects what inih would silently truncate or skip.  A rejected
+ * line reaches inih as an empty one.
  */
 static char *
 reader(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
 	char line[LINE_MAX_LEN + 2], copy[LINE_MAX_LEN + 2], *s;
-	bool toolong;
+	const char *bad = NULL;
+	bool toolong, nul;
 	size_t len;
 
-	if (!next_line(p, line, sizeof(line), &toolong))
+	if (!next_line(p, line, sizeof(line), &toolong, &nul))
 		return NULL;
 	p->lineno++;
 	p->indented = line[0] == ' ' || line[0] == '\t';
 	len = strlen(line);
-	if (toolong || len >= (size_t)num - 1) {
-		/* inih's buffer holds num bytes: the line, '\n' and NUL. */
+	/* inih's buffer holds num bytes: the line, '\n' and NUL. */
+	toolong = toolong || len >= (size_t)num - 1;
+	if (nul)
+		perr(p, p->lineno, "NUL byte");
+	else if (toolong)
 		perr(p, p->lineno, "line too long (at most %d characters)",
 		    num - 3 < LINE_MAX_LEN ? num - 3 : LINE_MAX_LEN);
+	else if ((bad = find_control(line)) != NULL)
+		report_control(p, line, bad);
+	if (nul || toolong || bad != NULL) {
+		/* The keys under a rejected header go with it, unreported. */
+		if (*skip_blank(line) == '[')
+			add_section(p)->bad = true;
 		snprintf(str, (size_t)num, "\n");
 		return str;
 	}
@@ -464,8 +640,16 @@ handler(void *user, const char *section, const char *key, const char *value)
 	last = p->nentries > 0 ? &p->entries[p->nentries - 1] : NULL;
 	if (p->indented && last != NULL && strcmp(last->key, key) == 0 &&
 	    last->section == p->nsections - 1) {
-		vlen = strlen(last->value) + 1 + strlen(value) + 1;
-		last->value = xreallocarray(last->value, vlen, 1);
+		if (last->bad)
+			return 1;
+		vlen = strlen(last->value) + 1 + strlen(value);
+		if (vlen > VALUE_MAX) {
+			perr(p, p->lineno, "%s: value longer than %d bytes",
+			    key, VALUE_MAX);
+			last->bad = true;
+			return 1;
+		}
+		last->value = xreallocarray(last->value, vlen + 1, 1);
 		strcat(last->value, " ");
 		strcat(last->value, value);
 		return 1;
@@ -697,23 +881,41 @@ normalise_dname(const char *in, char *out, size_t outlen, char *err,
 	return 0;
 }
 
-/* Split a space-separated list in place; returns count, 0 if empty. */
-static size_t
-split_words(char *s, char **words, size_t max)
+/* The words of a blank-separated list. */
+struct words {
+	char		*buf;	/* a copy of the value, cut at the blanks */
+	char		**w;	/* into buf */
+	size_t		 n;	/* 0 for an empty list */
+};
+
+/* Split v at spaces and tabs into wl, which words_free() frees. */
+static void
+words_split(struct words *wl, const char *v)
 {
-	size_t n = 0;
+	size_t cap = 0;
 	char *tok, *save = NULL;
 
-	for (tok = strtok_r(s, " \t", &save); tok != NULL;
+	memset(wl, 0, sizeof(*wl));
+	wl->buf = xstrdup(v);
+	for (tok = strtok_r(wl->buf, " \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t", &save)) {
-		if (n == max)
-			return max + 1;
-		words[n++] = tok;
+		if (wl->n == cap) {
+			cap = cap == 0 ? 8 : 2 * cap;
+			wl->w = xreallocarray(wl->w, cap, sizeof(*wl->w));
+		}
+		wl->w[wl->n++] = tok;
 	}
-	return n;
 }
 
-#define MAX_WORDS	64
+static void
+words_free(struct words *wl)
+{
+	free(wl->w);
+	free(wl->buf);
+}
+
+#define MAX_WORDS	64	/* addresses, zones, ports */
+#define MAX_NAMES	256	/* names of one service */
 
 /* ---- the key table ------------------------------------------------ */
 
@@ -738,8 +940,29 @@ field(struct parser *p, const struct key *k, struct cfg_service *svc)
 	    k->off;
 }
 
+/*
+ * A list reports each bad word on its own, at the line of the entry
+ * being applied, and goes on with the next word.
+ */
+static void
+word_err(struct parser *p, const char *msg)
+{
+	perr(p, p->cur->line, "%s: %s", p->cur->key, msg);
+}
+
+/* The end of a list: -1 with an empty err when words were reported. */
 static int
-k_string(struct parser *p, const struct key *k, struct cfg_service *svc,
+words_done(struct words *wl, size_t nbad, char *err)
+{
+	words_free(wl);
+	if (nbad == 0)
+		return 0;
+	err[0] = '\0';
+	return -1;
+}
+
+static int
+store_string(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
 	char **f = field(p, k, svc);
@@ -748,6 +971,21 @@ k_string(struct parser *p, const struct key *k, struct cfg_service *svc,
 		return seterr(err, errlen, "must not be empty");
 	*f = pstrdup(p, v);
 	return 0;
+}
+
+/*
+ * A path, URI or name: a tab in one is refused, because the XML parser
+ * turns a tab in an attribute (<source path='${serial_log}'/>) into a
+ * space, and because tabs elsewhere only separate words of a list.
+ */
+static int
+k_string(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (strchr(v, '\t') != NULL)
+		return seterr(err, errlen, "tab in value (tabs only separate "
+		    "the words of a list)");
+	return store_string(p, k, svc, v, err, errlen);
 }
 
 static int
@@ -870,22 +1108,27 @@ k_listen(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
 	struct config *c = p->cfg;
-	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS];
-	size_t n, i;
+	struct words wl;
+	size_t i, nbad = 0;
 
-	snprintf(buf, sizeof(buf), "%s", v);
-	n = split_words(buf, w, MAX_WORDS);
-	if (n > MAX_WORDS)
-		return seterr(err, errlen, "too many addresses");
-	c->dns_listen = pcalloc(p, n, sizeof(*c->dns_listen));
+	words_split(&wl, v);
+	if (wl.n > MAX_WORDS) {
+		words_free(&wl);
+		return seterr(err, errlen, "too many addresses (at most %d)",
+		    MAX_WORDS);
+	}
+	c->dns_listen = pcalloc(p, wl.n, sizeof(*c->dns_listen));
 	c->ndns_listen = 0;
-	for (i = 0; i < n; i++) {
-		if (config_parse_addr(w[i], 53, &c->dns_listen[i], err,
-		    errlen) == -1)
-			return -1;
+	for (i = 0; i < wl.n; i++) {
+		if (config_parse_addr(wl.w[i], 53,
+		    &c->dns_listen[c->ndns_listen], err, errlen) == -1) {
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
 		c->ndns_listen++;
 	}
-	return 0;
+	return words_done(&wl, nbad, err);
 }
 
 static int
@@ -893,26 +1136,37 @@ k_zone(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
 	struct config *c = p->cfg;
-	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS], name[CFG_DNS_NAME_MAX + 2];
-	size_t n, i, j;
+	char name[CFG_DNS_NAME_MAX + 2];
+	struct words wl;
+	size_t i, j, nbad = 0;
 
-	snprintf(buf, sizeof(buf), "%s", v);
-	n = split_words(buf, w, MAX_WORDS);
-	if (n > MAX_WORDS)
-		return seterr(err, errlen, "too many zones");
-	c->zones = pcalloc(p, n, sizeof(*c->zones));
+	words_split(&wl, v);
+	if (wl.n > MAX_WORDS) {
+		words_free(&wl);
+		return seterr(err, errlen, "too many zones (at most %d)",
+		    MAX_WORDS);
+	}
+	c->zones = pcalloc(p, wl.n, sizeof(*c->zones));
 	c->nzones = 0;
-	for (i = 0; i < n; i++) {
-		if (normalise_dname(w[i], name, sizeof(name), err,
-		    errlen) == -1)
-			return -1;
+	for (i = 0; i < wl.n; i++) {
+		if (normalise_dname(wl.w[i], name, sizeof(name), err,
+		    errlen) == -1) {
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
 		for (j = 0; j < c->nzones; j++)
 			if (strcmp(c->zones[j], name) == 0)
-				return seterr(err, errlen, "zone %s listed "
-				    "twice", name);
+				break;
+		if (j < c->nzones) {
+			seterr(err, errlen, "zone %s listed twice", name);
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
 		c->zones[c->nzones++] = pstrdup(p, name);
 	}
-	return 0;
+	return words_done(&wl, nbad, err);
 }
 
 static int
@@ -959,6 +1213,19 @@ parse_port(const char *s, uint16_t *port, bool zero_ok)
 	return 0;
 }
 
+/* v into buf, or -1: a value cut short could read as another one. */
+static int
+copy_value(char *buf, size_t size, const char *v, char *err, size_t errlen)
+{
+	size_t len = strlen(v);
+
+	if (len >= size)
+		return seterr(err, errlen, "'%.32s...' is too long (at most "
+		    "%zu characters)", v, size - 1);
+	memcpy(buf, v, len + 1);
+	return 0;
+}
+
 static int
 k_port_range(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
@@ -966,7 +1233,8 @@ k_port_range(struct parser *p, const struct key *k, struct cfg_service *svc,
 	struct config *c = p->cfg;
 	char buf[64], *dash;
 
-	snprintf(buf, sizeof(buf), "%s", v);
+	if (copy_value(buf, sizeof(buf), v, err, errlen) == -1)
+		return -1;
 	dash = strchr(buf, '-');
 	if (dash == NULL)
 		return seterr(err, errlen, "'%s' is not a range LO-HI", v);
@@ -988,7 +1256,8 @@ k_gateway(struct parser *p, const struct key *k, struct cfg_service *svc,
 	const char *end;
 	uint64_t pfx;
 
-	snprintf(buf, sizeof(buf), "%s", v);
+	if (copy_value(buf, sizeof(buf), v, err, errlen) == -1)
+		return -1;
 	slash = strchr(buf, '/');
 	if (slash == NULL)
 		return seterr(err, errlen, "'%s' needs a prefix length "
@@ -1011,7 +1280,8 @@ k_pool(struct parser *p, const struct key *k, struct cfg_service *svc,
 	struct config *c = p->cfg;
 	char buf[64], *dash;
 
-	snprintf(buf, sizeof(buf), "%s", v);
+	if (copy_value(buf, sizeof(buf), v, err, errlen) == -1)
+		return -1;
 	dash = strchr(buf, '-');
 	if (dash == NULL)
 		return seterr(err, errlen, "'%s' is not a range FIRST-LAST", v);
@@ -1032,25 +1302,37 @@ static int
 k_names(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
-	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS];
-	size_t n, i;
+	char name[CFG_DNS_NAME_MAX + 2];
+	struct words wl;
+	size_t i, nbad = 0;
 
-	snprintf(buf, sizeof(buf), "%s", v);
-	n = split_words(buf, w, MAX_WORDS);
-	if (n > MAX_WORDS)
+	words_split(&wl, v);
+	if (wl.n > MAX_NAMES) {
+		words_free(&wl);
 		return seterr(err, errlen, "too many names (at most %d)",
-		    MAX_WORDS);
-	if (n == 0)
+		    MAX_NAMES);
+	}
+	if (wl.n == 0) {
+		words_free(&wl);
 		return seterr(err, errlen, "must not be empty");
+	}
 	/*
 	 * Kept raw here: relative names are expanded once the zones are
-	 * known, which may be later in the file.
+	 * known, which may be later in the file.  Their spelling is
+	 * checked now, at this line.
 	 */
-	svc->names = pcalloc(p, n, sizeof(char *));
-	for (i = 0; i < n; i++)
-		svc->names[i] = pstrdup(p, w[i]);
-	svc->nnames = n;
-	return 0;
+	svc->names = pcalloc(p, wl.n, sizeof(char *));
+	svc->nnames = 0;
+	for (i = 0; i < wl.n; i++) {
+		if (normalise_dname(wl.w[i], name, sizeof(name), err,
+		    errlen) == -1) {
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
+		svc->names[svc->nnames++] = pstrdup(p, wl.w[i]);
+	}
+	return words_done(&wl, nbad, err);
 }
 
 static int
@@ -1085,36 +1367,48 @@ static int
 k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
-	char buf[LINE_MAX_LEN + 1], *w[MAX_WORDS], *colon;
-	size_t n, i, j;
+	struct words wl;
+	char *colon;
+	size_t i, j, nbad = 0;
 
-	snprintf(buf, sizeof(buf), "%s", v);
-	n = split_words(buf, w, MAX_WORDS);
-	if (n > MAX_WORDS)
+	words_split(&wl, v);
+	if (wl.n > MAX_WORDS) {
+		words_free(&wl);
 		return seterr(err, errlen, "too many ports (at most %d)",
 		    MAX_WORDS);
-	svc->ports = pcalloc(p, n, sizeof(*svc->ports));
+	}
+	svc->ports = pcalloc(p, wl.n, sizeof(*svc->ports));
 	svc->nports = 0;
-	for (i = 0; i < n; i++) {
-		struct cfg_port *pt = &svc->ports[i];
-		colon = strchr(w[i], ':');
+	for (i = 0; i < wl.n; i++) {
+		struct cfg_port *pt = &svc->ports[svc->nports];
+		colon = strchr(wl.w[i], ':');
 		if (colon != NULL)
 			*colon = '\0';
-		if (parse_port(w[i], &pt->public_port, false) == -1 ||
+		if (parse_port(wl.w[i], &pt->public_port, false) == -1 ||
 		    (colon != NULL &&
-		    parse_port(colon + 1, &pt->guest_port, false) == -1))
-			return seterr(err, errlen, "bad port '%s%s%s' (want "
-			    "PUBLIC or PUBLIC:GUEST, 1-65535)", w[i],
+		    parse_port(colon + 1, &pt->guest_port, false) == -1)) {
+			seterr(err, errlen, "bad port '%s%s%s' (want "
+			    "PUBLIC or PUBLIC:GUEST, 1-65535)", wl.w[i],
 			    colon ? ":" : "", colon ? colon + 1 : "");
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
 		if (colon == NULL)
 			pt->guest_port = pt->public_port;
-		for (j = 0; j < i; j++)
+		for (j = 0; j < svc->nports; j++)
 			if (svc->ports[j].public_port == pt->public_port)
-				return seterr(err, errlen, "public port %u "
-				    "listed twice", pt->public_port);
+				break;
+		if (j < svc->nports) {
+			seterr(err, errlen, "public port %u listed twice",
+			    pt->public_port);
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
 		svc->nports++;
 	}
-	return 0;
+	return words_done(&wl, nbad, err);
 }
 
 static int
@@ -1138,44 +1432,82 @@ k_ready(struct parser *p, const struct key *k, struct cfg_service *svc,
 	return seterr(err, errlen, "'%s' is not tcp:PORT or serial:TEXT", v);
 }
 
-/* Variables a command line or template may use (SPEC.md section 4). */
+/* Variables a domain template may use (docs/configuration.md). */
 static const char *const template_vars[] = {
 	"name", "kernel", "cmdline", "memory_kib", "vcpus", "mac", "ip",
-	"prefix", "gateway", "network", "serial_log", NULL,
+	"prefix", "gateway", "network", "serial_log", "domain_type",
+	"hostfwd", NULL,
 };
 
+/* A command line may use all but itself and the two about the domain. */
+static bool
+template_only(const char *var)
+{
+	return strcmp(var, "cmdline") == 0 ||
+	    strcmp(var, "domain_type") == 0 || strcmp(var, "hostfwd") == 0;
+}
+
+/*
+ * Up to n bytes of s for a message, on one line: a template file may
+ * hold anything after a "${".
+ */
+static const char *
+excerpt(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < size && s[i] != '\0'; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * Check the ${...} variables of a command line (in_template false) or of
+ * a domain template.  On error *at, when not NULL, is the offset of the
+ * "${" at fault.
+ */
 static int
-check_vars(const char *v, bool allow_cmdline, char *err, size_t errlen)
+check_vars(const char *v, bool in_template, size_t *at, char *err,
+    size_t errlen)
 {
 	const char *s = v, *end;
+	char buf[48];
 	size_t i, len;
 
 	while ((s = strstr(s, "${")) != NULL) {
+		if (at != NULL)
+			*at = (size_t)(s - v);
 		end = strchr(s, '}');
 		if (end == NULL)
-			return seterr(err, errlen, "unterminated '${' in '%s'",
-			    v);
+			return seterr(err, errlen, "unterminated '${' at '%s'",
+			    excerpt(buf, sizeof(buf), s, 32));
 		len = (size_t)(end - s - 2);
 		for (i = 0; template_vars[i] != NULL; i++)
 			if (strlen(template_vars[i]) == len &&
 			    strncmp(template_vars[i], s + 2, len) == 0)
 				break;
 		if (template_vars[i] == NULL ||
-		    (!allow_cmdline && strcmp(template_vars[i], "cmdline") == 0))
+		    (!in_template && template_only(template_vars[i])))
 			return seterr(err, errlen, "unknown variable "
-			    "'${%.*s}'", (int)len, s + 2);
+			    "'${%s}'", excerpt(buf, sizeof(buf), s + 2,
+			    len < 32 ? len : 32));
 		s = end + 1;
 	}
 	return 0;
 }
 
+/*
+ * The command line goes inside the domain XML and on to the guest: tabs
+ * are blanks there, so unlike a path it may hold them.
+ */
 static int
 k_cmdline(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
-	if (check_vars(v, false, err, errlen) == -1)
+	if (check_vars(v, false, NULL, err, errlen) == -1)
 		return -1;
-	return k_string(p, k, svc, v, err, errlen);
+	return store_string(p, k, svc, v, err, errlen);
 }
 
 static int
@@ -1185,7 +1517,16 @@ k_template(struct parser *p, const struct key *k, struct cfg_service *svc,
 	if (strcmp(v, "microvm") != 0 && strcmp(v, "pc") != 0 && v[0] != '/')
 		return seterr(err, errlen, "'%s' is not microvm, pc or an "
 		    "absolute path to a domain XML template", v);
+	svc->template_line = p->cur->line;
 	return k_string(p, k, svc, v, err, errlen);
+}
+
+static int
+k_kernel(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	svc->kernel_line = p->cur->line;
+	return k_path(p, k, svc, v, err, errlen);
 }
 
 static const char *const on_exit_names[] = { "keep", "stop", NULL };
@@ -1223,6 +1564,8 @@ static const struct key keys[] = {
 	{ S_DNS, "tcp-idle-timeout", k_duration, C(dns_tcp_idle_ms),
 	    MS(100), SEC(3600), NULL },
 	{ S_DNS, "tcp-clients", k_uint, C(dns_tcp_max), 1, 65536, NULL },
+	{ S_DNS, "tcp-clients-per-source", k_uint, C(dns_tcp_per_source), 0,
+	    65536, NULL },
 
 	{ S_PROXY, "hold-timeout", k_duration, C(hold_timeout_ms), MS(10),
 	    SEC(3600), NULL },
@@ -1244,7 +1587,7 @@ static const struct key keys[] = {
 	{ S_METRICS, "listen", k_metrics, 0, 0, 0, NULL },
 
 	{ S_SERVICE, "names", k_names, 0, 0, 0, NULL },
-	{ S_SERVICE, "kernel", k_path, V(kernel), 0, 0, NULL },
+	{ S_SERVICE, "kernel", k_kernel, V(kernel), 0, 0, NULL },
 	{ S_SERVICE, "cmdline", k_cmdline, V(cmdline), 0, 0, NULL },
 	{ S_SERVICE, "memory", k_size, V(memory), MIB(1), GIB(1) << 10,
 	    NULL },
@@ -1314,6 +1657,7 @@ config_defaults(struct parser *p)
 	c->rate_limit = 200;
 	c->dns_tcp_idle_ms = SEC(10);
 	c->dns_tcp_max = 256;
+	c->dns_tcp_per_source = 16;
 
 	c->hold_timeout_ms = SEC(10);
 	c->max_held = 256;
@@ -1374,8 +1718,8 @@ apply_entry(struct parser *p, struct entry *e, struct cfg_service *svc,
 	char err[512];
 	size_t ki;
 
-	if (p->sections[e->section].bad)
-		return;	/* the header was already reported */
+	if (p->sections[e->section].bad || e->bad)
+		return;	/* the header or the value was already reported */
 	k = find_key(e->sect, e->key);
 	if (k == NULL) {
 		perr(p, e->line, "unknown key '%s' in [%s]", e->key,
@@ -1391,8 +1735,13 @@ apply_entry(struct parser *p, struct entry *e, struct cfg_service *svc,
 	seen[ki] = e;
 	if (k->sect != S_SERVICE)
 		p->keyline[ki] = e->line;
-	if (k->fn(p, k, svc, e->value, err, sizeof(err)) == -1)
+	p->cur = e;
+	err[0] = '\0';
+	/* An empty err: a list reported each of its bad words already. */
+	if (k->fn(p, k, svc, e->value, err, sizeof(err)) == -1 &&
+	    err[0] != '\0')
 		perr(p, e->line, "%s: %s", e->key, err);
+	p->cur = NULL;
 }
 
 static bool
@@ -1610,12 +1959,89 @@ key_line(struct parser *p, enum sect s, const char *name)
 	return line > 0 ? line : (p->lineno > 0 ? p->lineno : 1);
 }
 
+/*
+ * A copy of path with runs of '/', "/./" and a trailing '/' folded away:
+ * one file, however it is written.  ".." stays: after a symbolic link it
+ * is not the parent that the text shows.
+ */
+static char *
+path_fold(const char *path)
+{
+	char *out = xstrdup(path), *w = out;
+	const char *r = path;
+
+	while (*r != '\0') {
+		if (r[0] == '/' && (r[1] == '/' || (r[1] == '.' &&
+		    (r[2] == '/' || r[2] == '\0')))) {
+			r += r[1] == '/' ? 1 : 2;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	if (w > out + 1 && w[-1] == '/')
+		w--;
+	*w = '\0';
+	return out;
+}
+
+/*
+ * The state database and the files that SQLite and summond keep beside
+ * it, which summond creates, locks or deletes as its own.
+ */
+static const char *const state_files[] = {
+	"", "-wal", "-shm", "-journal", ".lock", NULL,
+};
+
+/* The state_files entry that control names, or NULL. */
+static const char *
+state_clash(const char *control, const char *state)
+{
+	size_t i, n = strlen(state);
+
+	for (i = 0; state_files[i] != NULL; i++)
+		if (strncmp(control, state, n) == 0 &&
+		    strcmp(control + n, state_files[i]) == 0)
+			return state_files[i];
+	return NULL;
+}
+
+static void
+clash_err(struct parser *p, int line, const char *suffix,
+    const char *control)
+{
+	if (*suffix == '\0')
+		perr(p, line, "control: %s is the state database's path",
+		    control);
+	else
+		perr(p, line, "control: %s is the state database's %s file",
+		    control, suffix);
+}
+
 static void
 check_global(struct parser *p)
 {
 	struct config *c = p->cfg;
 	uint32_t lo = ntohl(c->pool_lo.s_addr), hi = ntohl(c->pool_hi.s_addr);
 	uint32_t gw = ntohl(c->gateway.s_addr);
+	char *control, *state;
+	const char *suffix;
+	int line;
+
+	/*
+	 * summond removes a stale socket at control before it binds: there
+	 * it would delete the state database.  Compared as written, folded;
+	 * config_check_files() compares them again through the file system.
+	 */
+	control = path_fold(c->control);
+	state = path_fold(c->state);
+	if ((suffix = state_clash(control, state)) != NULL) {
+		/* At control's line; at state's when control is the default. */
+		line = p->keyline[find_key(S_SUMMOND, "control") - keys];
+		clash_err(p, line > 0 ? line : key_line(p, S_SUMMOND, "state"),
+		    suffix, c->control);
+	}
+	free(control);
+	free(state);
 
 	if (c->ndns_listen > 0 && c->nzones == 0)
 		perr(p, key_line(p, S_DNS, "zone"), "[dns] needs at least one 'zone' (or an empty "
@@ -1719,6 +2145,11 @@ parse(struct parser *p)
 	for (i = 0; i < c->nservices; i++)
 		check_service(p, &c->services[i]);
 	check_across(p);
+	/* For config_check_files(), which runs after this parser is gone. */
+	c->templates_line = p->keyline[find_key(S_SUMMOND, "templates") -
+	    keys];
+	c->control_line = p->keyline[find_key(S_SUMMOND, "control") - keys];
+	c->state_line = p->keyline[find_key(S_SUMMOND, "state") - keys];
 	pool_seal(c->pool);
 	return c;
 }
@@ -1741,7 +2172,26 @@ static struct config *
 finish(struct parser *p, int *nerrors)
 {
 	struct config *c = parse(p);
+	int i;
 
+	if (p->readerr != 0) {
+		/*
+		 * What was read is not the file: its errors ("needs a zone"
+		 * in an empty read of a directory) would mislead.
+		 */
+		for (i = 0; i < p->nmsgs; i++)
+			free(p->errs[i].msg);
+		free(p->errs);
+		p->errs = NULL;
+		p->nmsgs = 0;
+		if (p->errf != NULL && p->readerr == EFBIG)
+			fprintf(p->errf, "%s: larger than %d MiB\n", p->file,
+			    FILE_MAX >> 20);
+		else if (p->errf != NULL)
+			fprintf(p->errf, "%s: %s\n", p->file,
+			    strerror(p->readerr));
+		p->nerrors = 1;
+	}
 	print_errors(p);
 	parser_free(p);
 	if (nerrors != NULL)
@@ -1751,6 +2201,489 @@ finish(struct parser *p, int *nerrors)
 		return NULL;
 	}
 	return c;
+}
+
+/* ---- what the file names, on this host ------------------------------ */
+
+/* libvirt's configuration of its QEMU driver: the user QEMU runs as. */
+#define QEMU_CONF	"/etc/libvirt/qemu.conf"
+/* Debian's libvirt runs QEMU as these when qemu.conf does not say. */
+#define QEMU_USER	"libvirt-qemu"
+#define QEMU_GROUP	"libvirt-qemu"
+
+/* A template is a few KiB; vm_template_expand() refuses 1 MiB of XML. */
+#define TEMPLATE_FILE_MAX	(1024 * 1024)
+
+/* The 1-based line of text that offset at is on. */
+static size_t
+line_of(const char *text, size_t at)
+{
+	size_t i, line = 1;
+
+	for (i = 0; i < at; i++)
+		if (text[i] == '\n')
+			line++;
+	return line;
+}
+
+/*
+ * Check the template at path for what each boot would find out too
+ * late: that it is a readable file, that every ${...} in it is a known
+ * variable, and that it has the </domain> and not the <metadata> that
+ * vm_add_metadata() needs.  0, or -1 with a message in err.
+ */
+static int
+check_template_file(const char *path, char *err, size_t errlen)
+{
+	char msg[128], *text = NULL, *s;
+	struct stat st;
+	size_t len = 0, at;
+	ssize_t n;
+	int fd, rc = -1;
+
+	/* Not blocking: the path may name a FIFO. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : "not a regular file");
+		goto done;
+	}
+	if (st.st_size > TEMPLATE_FILE_MAX) {
+		seterr(err, errlen, "%s: larger than %d bytes", path,
+		    TEMPLATE_FILE_MAX);
+		goto done;
+	}
+	text = xcalloc(1, (size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size &&
+	    (n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
+		if (n == -1) {
+			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			goto done;
+		}
+		len += (size_t)n;
+	}
+	if ((s = memchr(text, '\0', len)) != NULL) {
+		seterr(err, errlen, "%s:%zu: NUL byte", path,
+		    line_of(text, (size_t)(s - text)));
+		goto done;
+	}
+	if (check_vars(text, true, &at, msg, sizeof(msg)) == -1) {
+		seterr(err, errlen, "%s:%zu: %s", path, line_of(text, at), msg);
+		goto done;
+	}
+	if (strstr(text, "</domain>") == NULL) {
+		seterr(err, errlen, "%s: no </domain>", path);
+		goto done;
+	}
+	if ((s = strstr(text, "<metadata")) != NULL) {
+		seterr(err, errlen, "%s:%zu: a <metadata> element (summon adds "
+		    "its own)", path, line_of(text, (size_t)(s - text)));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd != -1)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+/* A file that services name: a template or a kernel. */
+struct file_ref {
+	const char	*name;
+	int		 line;
+	size_t		 svc;
+};
+
+static int
+file_ref_cmp(const void *a, const void *b)
+{
+	const struct file_ref *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	return r != 0 ? r : x->line - y->line;
+}
+
+/*
+ * Each service's template or kernel, sorted by name and then line, so
+ * that a file that 10,000 services share is checked once, at the first.
+ */
+static struct file_ref *
+file_refs(const struct config *c, bool kernels)
+{
+	struct file_ref *r = xcalloc(c->nservices, sizeof(*r));
+	size_t i;
+
+	for (i = 0; i < c->nservices; i++) {
+		const struct cfg_service *s = &c->services[i];
+
+		r[i].name = kernels ? s->kernel : s->template;
+		r[i].line = kernels ? s->kernel_line : s->template_line;
+		if (r[i].line == 0)
+			r[i].line = s->line;
+		r[i].svc = i;
+	}
+	qsort(r, c->nservices, sizeof(*r), file_ref_cmp);
+	return r;
+}
+
+/* 0 if path is a directory, else the errno that says why not. */
+static int
+dir_error(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return errno;
+	return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
+/*
+ * Every template in use: a path of its own, at the service's template
+ * line, or a built-in one in the templates directory, at that key's line
+ * (the first service using it when the default directory is at fault).
+ */
+static void
+check_templates(struct parser *p, const struct config *c)
+{
+	const char *suffix = c->net_mode == CFG_NET_USER ? "-user" : "";
+	struct file_ref *r = file_refs(c, false);
+	char err[512], *path, who[CFG_SERVICE_NAME_MAX + 32];
+	bool dir_checked = false, dir_bad = false;
+	size_t i;
+	int line, e;
+
+	for (i = 0; i < c->nservices; i++) {
+		if (i > 0 && strcmp(r[i].name, r[i - 1].name) == 0)
+			continue;
+		if (r[i].name[0] == '/') {
+			if (check_template_file(r[i].name, err,
+			    sizeof(err)) == -1)
+				perr(p, r[i].line, "template: %s", err);
+			continue;
+		}
+		line = c->templates_line > 0 ? c->templates_line : r[i].line;
+		if (c->templates_line > 0)
+			snprintf(who, sizeof(who), "templates");
+		else
+			snprintf(who, sizeof(who), "service \"%s\": "
+			    "template %s", c->services[r[i].svc].name,
+			    r[i].name);
+		if (!dir_checked) {
+			dir_checked = true;
+			if ((e = dir_error(c->templates)) != 0) {
+				perr(p, line, "%s: %s: %s", who, c->templates,
+				    strerror(e));
+				dir_bad = true;
+			}
+		}
+		if (dir_bad)
+			continue;
+		if (asprintf(&path, "%s/%s%s.xml", c->templates, r[i].name,
+		    suffix) == -1) {
+			perror("summond: asprintf");
+			exit(1);
+		}
+		if (check_template_file(path, err, sizeof(err)) == -1)
+			perr(p, line, "%s: %s", who, err);
+		free(path);
+	}
+	free(r);
+}
+
+/* Who QEMU runs as, for a local qemu:///system. */
+struct qemu_id {
+	char		 name[64];
+	uid_t		 uid;
+	gid_t		*gids;		/* its group and supplementary ones */
+	int		 ngids;
+	bool		 chown;		/* libvirt chowns the kernel to it */
+};
+
+/* The value of "key = value" in a line of qemu.conf, unquoted, or NULL. */
+static const char *
+qemu_conf_value(const char *line, const char *key, char *buf, size_t size)
+{
+	size_t n = strlen(key);
+	const char *s = line, *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strncmp(s, key, n) != 0)
+		return NULL;
+	for (s += n; *s == ' ' || *s == '\t'; s++)
+		;
+	if (*s++ != '=')
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '"')
+		e = strchr(++s, '"');
+	else
+		e = s + strspn(s, "0123456789");
+	if (e == NULL || e == s || (size_t)(e - s) >= size)
+		return NULL;
+	memcpy(buf, s, (size_t)(e - s));
+	buf[e - s] = '\0';
+	return buf;
+}
+
+/*
+ * A qemu.conf "user" or "group": "+N" is the id N, a name is looked up,
+ * and a number that is no name is an id.  0, or -1 when unknown here.
+ */
+static int
+qemu_conf_id(const char *v, bool group, unsigned *id)
+{
+	char buf[4096], *end;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	unsigned long n;
+
+	if (v[0] != '+') {
+		if (group)
+			getgrnam_r(v, &gr, buf, sizeof(buf), &grp);
+		else
+			getpwnam_r(v, &pw, buf, sizeof(buf), &pwp);
+		if (grp != NULL || pwp != NULL) {
+			*id = group ? grp->gr_gid : pwp->pw_uid;
+			return 0;
+		}
+	} else
+		v++;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n > UINT_MAX - 1)
+		return -1;
+	*id = (unsigned)n;
+	return 0;
+}
+
+/*
+ * Who QEMU runs as under qemu:///system, from qemu_conf.  false when
+ * that cannot be known here (no such user) or needs no check (root).
+ */
+static bool
+qemu_identity(const char *qemu_conf, struct qemu_id *q)
+{
+	char line[512], user[64] = QEMU_USER, group[64] = QEMU_GROUP;
+	char val[64], buf[4096];
+	struct passwd pw, *pwp = NULL;
+	unsigned uid, gid;
+	FILE *f;
+	int n;
+
+	memset(q, 0, sizeof(*q));
+	q->chown = true;
+	if ((f = fopen(qemu_conf, "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (qemu_conf_value(line, "user", val,
+			    sizeof(val)) != NULL)
+				snprintf(user, sizeof(user), "%s", val);
+			else if (qemu_conf_value(line, "group", val,
+			    sizeof(val)) != NULL)
+				snprintf(group, sizeof(group), "%s", val);
+			else if (qemu_conf_value(line, "dynamic_ownership",
+			    val, sizeof(val)) != NULL)
+				q->chown = strcmp(val, "0") != 0;
+		}
+		fclose(f);
+	}
+	if (qemu_conf_id(user, false, &uid) == -1 || uid == 0)
+		return false;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+		return false;
+	if (qemu_conf_id(group, true, &gid) == -1)
+		gid = pw.pw_gid;
+	snprintf(q->name, sizeof(q->name), "%s", pw.pw_name);
+	q->uid = uid;
+	/* libvirt gives QEMU the user's supplementary groups as well. */
+	n = 16;
+	for (;;) {
+		int want = n;
+
+		q->gids = xreallocarray(q->gids, (size_t)n, sizeof(*q->gids));
+		if (getgrouplist(pw.pw_name, gid, q->gids, &n) != -1)
+			break;
+		if (n <= want)
+			n = want * 2;
+	}
+	q->ngids = n;
+	return true;
+}
+
+/* Whether q may read (bit 4) or search (bit 1) what st describes. */
+static bool
+qemu_may(const struct qemu_id *q, const struct stat *st, mode_t bit)
+{
+	int i;
+
+	if (st->st_uid == q->uid)
+		return (st->st_mode & (bit << 6)) != 0;
+	for (i = 0; i < q->ngids; i++)
+		if (st->st_gid == q->gids[i])
+			return (st->st_mode & (bit << 3)) != 0;
+	return (st->st_mode & bit) != 0;
+}
+
+/*
+ * The first directory on the way to path (absolute) that q may not
+ * search, or NULL.
+ */
+static char *
+qemu_blocked_dir(const struct qemu_id *q, const char *path)
+{
+	char *dir = xstrdup(path), *slash;
+	struct stat st;
+
+	if (stat("/", &st) == 0 && !qemu_may(q, &st, 1)) {
+		snprintf(dir, strlen(dir) + 1, "/");
+		return dir;
+	}
+	for (slash = dir; (slash = strchr(slash + 1, '/')) != NULL; ) {
+		*slash = '\0';
+		if (stat(dir, &st) == 0 && !qemu_may(q, &st, 1))
+			return dir;
+		*slash = '/';
+	}
+	free(dir);
+	return NULL;
+}
+
+/*
+ * Warn about a kernel that QEMU will not open: missing here, or, with q,
+ * behind a directory q cannot search or (when libvirt does not chown
+ * it) unreadable by q.  By the mode bits: ACLs are not read.
+ */
+static void
+check_kernel(struct parser *p, int line, const char *kernel,
+    const struct qemu_id *q)
+{
+	char *real, *dir = NULL;
+	struct stat st;
+
+	if (stat(kernel, &st) == -1) {
+		pwarn(p, line, "kernel %s: %s", kernel, strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pwarn(p, line, "kernel %s: not a regular file", kernel);
+		return;
+	}
+	if (q == NULL)
+		return;
+	/* QEMU opens the path as written, then whatever it links to. */
+	if ((dir = qemu_blocked_dir(q, kernel)) == NULL &&
+	    (real = realpath(kernel, NULL)) != NULL) {
+		dir = qemu_blocked_dir(q, real);
+		free(real);
+	}
+	if (dir != NULL)
+		pwarn(p, line, "kernel %s: %s, the user QEMU runs as, cannot "
+		    "search %s", kernel, q->name, dir);
+	else if (!q->chown && !qemu_may(q, &st, 4))
+		pwarn(p, line, "kernel %s: %s, the user QEMU runs as, cannot "
+		    "read it", kernel, q->name);
+	free(dir);
+}
+
+/*
+ * Whether uri is a hypervisor on this host, whose QEMU opens the kernel
+ * here; *system says whether it is the system instance.
+ */
+static bool
+local_qemu(const char *uri, bool *system)
+{
+	const char *path;
+
+	if (strncmp(uri, "qemu:///", 8) == 0)
+		path = uri + 7;
+	else if (strncmp(uri, "qemu+unix:///", 13) == 0)
+		path = uri + 12;
+	else
+		return false;
+	*system = strncmp(path, "/system", 7) == 0 &&
+	    (path[7] == '\0' || path[7] == '?');
+	return true;
+}
+
+static void
+check_kernels(struct parser *p, const struct config *c,
+    const char *qemu_conf)
+{
+	struct file_ref *r;
+	struct qemu_id q;
+	bool system, known = false;
+	size_t i;
+
+	if (!local_qemu(c->hypervisor, &system))
+		return;		/* the kernel is another host's file */
+	if (system)
+		known = qemu_identity(qemu_conf, &q);
+	r = file_refs(c, true);
+	for (i = 0; i < c->nservices; i++)
+		if (i == 0 || strcmp(r[i].name, r[i - 1].name) != 0)
+			check_kernel(p, r[i].line, r[i].name,
+			    known ? &q : NULL);
+	free(r);
+	if (known)
+		free(q.gids);
+}
+
+/*
+ * path with its directory resolved through the file system where it
+ * exists, else folded as written.
+ */
+static char *
+path_real(const char *path)
+{
+	char *dir = path_fold(path), *base, *real, *out;
+
+	base = strrchr(dir, '/');
+	if (base == NULL)
+		return dir;
+	*base++ = '\0';
+	if ((real = realpath(dir[0] == '\0' ? "/" : dir, NULL)) == NULL) {
+		free(dir);
+		return path_fold(path);
+	}
+	if (asprintf(&out, "%s/%s", strcmp(real, "/") == 0 ? "" : real,
+	    base) == -1) {
+		perror("summond: asprintf");
+		exit(1);
+	}
+	free(real);
+	free(dir);
+	return out;
+}
+
+int
+config_check_files(const struct config *c, const char *qemu_conf,
+    FILE *errf, int *nwarnings)
+{
+	struct parser p = { .file = c->path, .errf = errf };
+	char *control, *state;
+	const char *suffix;
+
+	check_templates(&p, c);
+	/* config_load() compared them as written; now through links. */
+	control = path_real(c->control);
+	state = path_real(c->state);
+	if ((suffix = state_clash(control, state)) != NULL)
+		clash_err(&p, c->control_line > 0 ? c->control_line :
+		    c->state_line > 0 ? c->state_line : 1, suffix,
+		    c->control);
+	free(control);
+	free(state);
+	check_kernels(&p, c, qemu_conf != NULL ? qemu_conf : QEMU_CONF);
+	print_errors(&p);
+	if (nwarnings != NULL)
+		*nwarnings = p.nwarnings;
+	return p.nerrors;
 }
 
 struct config *

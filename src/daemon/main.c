@@ -107,6 +107,12 @@ main(int argc, char *argv[])
 
 	tune_malloc();
 	cfg = config_load(path, stderr, &nerr);
+	/* What the file names must be there too: templates, kernels. */
+	if (cfg != NULL &&
+	    (nerr = config_check_files(cfg, NULL, stderr, NULL)) > 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (check) {
 		if (cfg == NULL) {
 			fprintf(stderr, "%s: %d error%s\n", path, nerr,

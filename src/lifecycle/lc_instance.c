@@ -296,12 +296,12 @@ build_xml(struct instance *in, char *err, size_t errlen)
 	bool user = cfg->net_mode == CFG_NET_USER;
 	char path[1024], mac[18], mem[32], vcpus[16], ip[INET_ADDRSTRLEN];
 	char gw[INET_ADDRSTRLEN], prefix[8], serial[1024], hostfwd[1024];
-	char *tmpl = NULL, *cmdline = NULL, *xml = NULL, *full = NULL;
+	char *tmpl = NULL, *xml = NULL, *full = NULL;
 	const char *names[] = { "name", "kernel", "memory_kib", "vcpus",
 	    "mac", "ip", "prefix", "gateway", "network", "serial_log",
 	    "domain_type", "hostfwd", "cmdline" };
 	const char *values[13];
-	size_t i, n = 12, len = 0;
+	size_t i, n = 13, len = 0;
 
 	if (sc->template[0] == '/')
 		snprintf(path, sizeof(path), "%s", sc->template);
@@ -343,17 +343,8 @@ build_xml(struct instance *in, char *err, size_t errlen)
 	values[9] = serial;
 	values[10] = lc->vmops->kvm(lc->vm) ? "kvm" : "qemu";
 	values[11] = hostfwd;
-
-	/* The command line is a template too, filled in first. */
-	cmdline = vm_template_expand(sc->cmdline, names, values, n, err,
-	    errlen);
-	if (cmdline == NULL)
-		goto done;
-	values[n++] = cmdline;
-	/*
-	 * Values are XML-escaped by the expansion; the command line was
-	 * expanded raw above and is escaped here, once.
-	 */
+	/* A template too: the expansion fills it in, then escapes it once. */
+	values[12] = sc->cmdline;
 	xml = vm_template_expand(tmpl, names, values, n, err, errlen);
 	if (xml == NULL)
 		goto done;
@@ -361,7 +352,6 @@ build_xml(struct instance *in, char *err, size_t errlen)
 	    errlen);
 done:
 	free(tmpl);
-	free(cmdline);
 	free(xml);
 	return full;
 }

@@ -77,50 +77,117 @@ buf_error(char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 }
 
-char *
-vm_template_expand(const char *tmpl, const char *const *names,
+/* The variable that holds the command line, itself a template. */
+#define CMDLINE_VAR	"cmdline"
+
+static int expand(struct vm_buf *, const char *, const char *const *,
+    const char *const *, size_t, bool, char *, size_t);
+
+/*
+ * Add the command line v: its own variables filled in raw, then the
+ * whole line escaped, so that each byte is escaped once.  0, or -1 with
+ * a message in err.
+ */
+static int
+add_cmdline(struct vm_buf *b, const char *v, const char *const *names,
     const char *const *values, size_t n, char *err, size_t errlen)
 {
-	struct vm_buf b = { .limit = TEMPLATE_MAX };
-	const char *s, *end;
+	struct vm_buf line = { .limit = TEMPLATE_MAX };
+	int rc = -1;
+
+	if (expand(&line, v, names, values, n, true, err, errlen) == -1)
+		goto done;
+	if (vm_buf_add_escaped(b, line.p != NULL ? line.p : "") == -1) {
+		buf_error(err, errlen);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(line.p);
+	return rc;
+}
+
+/*
+ * Expand tmpl into b: the domain XML, whose values are escaped, or
+ * (in_cmdline) the command line, whose values go in raw because the
+ * whole line is escaped afterwards.  0, or -1 with a message in err.
+ */
+static int
+expand(struct vm_buf *b, const char *tmpl, const char *const *names,
+    const char *const *values, size_t n, bool in_cmdline, char *err,
+    size_t errlen)
+{
+	const char *s, *end, *v, *where = in_cmdline ? "cmdline: " : "";
 	size_t i, len;
+	int rc;
 
 	for (s = tmpl; *s != '\0'; ) {
 		/* Copy up to the next "${"; a lone '$' is literal text. */
 		for (end = s; *end != '\0' &&
 		    !(end[0] == '$' && end[1] == '{'); end++)
 			;
-		if (vm_buf_add(&b, s, (size_t)(end - s)) == -1)
+		if (vm_buf_add(b, s, (size_t)(end - s)) == -1)
 			goto nobuf;
 		if (*end == '\0')
 			break;
 		s = end + 2;
 		if ((end = strchr(s, '}')) == NULL) {
-			snprintf(err, errlen, "unterminated \"${%.32s\" at "
-			    "offset %zu", s, (size_t)(s - 2 - tmpl));
-			goto fail;
+			snprintf(err, errlen, "%sunterminated \"${%.32s\" at "
+			    "offset %zu", where, s, (size_t)(s - 2 - tmpl));
+			return -1;
 		}
 		len = (size_t)(end - s);
 		for (i = 0; i < n; i++)
 			if (strncmp(names[i], s, len) == 0 &&
 			    names[i][len] == '\0')
 				break;
-		if (i == n) {
-			snprintf(err, errlen, "unknown variable \"${%.*s}\"",
-			    len > 64 ? 64 : (int)len, s);
-			goto fail;
+		/* The command line may not hold itself. */
+		if (i == n || (in_cmdline &&
+		    strcmp(names[i], CMDLINE_VAR) == 0)) {
+			snprintf(err, errlen, "%sunknown variable \"${%.*s}\"",
+			    where, len > 64 ? 64 : (int)len, s);
+			return -1;
 		}
-		if (vm_buf_add_escaped(&b, values[i] != NULL ?
-		    values[i] : "") == -1)
+		v = values[i] != NULL ? values[i] : "";
+		if (in_cmdline)
+			rc = vm_buf_add(b, v, strlen(v));
+		else if (strcmp(names[i], CMDLINE_VAR) == 0) {
+			if (add_cmdline(b, v, names, values, n, err,
+			    errlen) == -1)
+				return -1;
+			rc = 0;
+		} else
+			rc = vm_buf_add_escaped(b, v);
+		if (rc == -1)
 			goto nobuf;
 		s = end + 1;
 	}
-	/* An empty template still yields a string. */
-	if (b.p == NULL && vm_buf_add(&b, "", 0) == -1)
-		goto nobuf;
-	return b.p;
+	return 0;
 nobuf:
 	buf_error(err, errlen);
+	return -1;
+}
+
+/*
+ * Each value is escaped once.  The one named "cmdline" is the service's
+ * command line, a template of its own: the caller passes it as written
+ * and it is filled in here, so that a ${kernel} inside it is not escaped
+ * twice (&amp;apos;).
+ */
+char *
+vm_template_expand(const char *tmpl, const char *const *names,
+    const char *const *values, size_t n, char *err, size_t errlen)
+{
+	struct vm_buf b = { .limit = TEMPLATE_MAX };
+
+	if (expand(&b, tmpl, names, values, n, false, err, errlen) == -1)
+		goto fail;
+	/* An empty template still yields a string. */
+	if (b.p == NULL && vm_buf_add(&b, "", 0) == -1) {
+		buf_error(err, errlen);
+		goto fail;
+	}
+	return b.p;
 fail:
 	free(b.p);
 	return NULL;

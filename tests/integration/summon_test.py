@@ -77,8 +77,11 @@ class Summond:
         self.logf = None
 
     def write_conf(self, text):
+        """@DIR@ is the test's directory, @TEMPLATES@ the templates of
+        this tree (summond checks at load that they are there)."""
         with open(self.conf, "w") as f:
-            f.write(text.replace("@DIR@", self.dir))
+            f.write(text.replace("@DIR@", self.dir).replace(
+                "@TEMPLATES@", os.path.join(SRCDIR, "images", "templates")))
 
     def start(self, wait=True):
         self.logf = open(self.log, "ab")

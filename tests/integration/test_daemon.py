@@ -19,6 +19,7 @@ state = @DIR@/state.db
 control = @DIR@/summond.sock
 hypervisor = test:///default
 serial-dir = @DIR@/serial
+templates = @TEMPLATES@
 
 [dns]
 listen =
@@ -26,15 +27,22 @@ listen =
 [metrics]
 listen =
 
+[network]
+mode = user
+user-ports = 32300-32320
+
 [service "hello"]
 kernel = /nonexistent/hello.elf
 address = 127.0.0.2
 ports = 8080:80
+ready = serial:READY
+boot-timeout = 1s
 
 [service "web"]
 kernel = /nonexistent/web.elf
 address = 127.0.0.3
 ports = 8081:80
+ready = serial:READY
 """
 
 EXTRA = """
@@ -98,10 +106,8 @@ class DaemonTest(unittest.TestCase):
         client may leave waiting is sent whole: the client is not
         dropped (it was, above ~25,000 services)."""
         n = 40000
-        # Templates, so that the boot below gets as far as a create.
-        conf = CONF.split("[service")[0].replace(
-            "serial-dir", "templates = %s\nserial-dir" %
-            os.path.join(SRCDIR, "images", "templates")) + "".join(
+        # CONF has the templates, so the boot below gets to a create.
+        conf = CONF.split("[service")[0] + "".join(
             '[service "s%d"]\nkernel = /k\naddress = 127.1.%d.%d\n'
             'ready = serial:READY\n' % (i, i // 250, 1 + i % 250)
             for i in range(n))
@@ -297,8 +303,20 @@ class CheckConfigTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=30)
 
     def test_shipped_configs(self):
+        """Valid, with the templates where this tree has them (summond
+        checks at load that they are there; the demo copies them)."""
         for name in ("summond.conf", "demo.conf"):
-            p = self.check(os.path.join(SRCDIR, "conf", name))
+            with open(os.path.join(SRCDIR, "conf", name)) as f:
+                text = f.read()
+            for where in ("/usr/share/summon/templates",
+                          "/tmp/summon-demo/templates"):
+                text = text.replace(where, os.path.join(
+                    SRCDIR, "images", "templates"))
+            with tempfile.TemporaryDirectory() as tmp:
+                conf = os.path.join(tmp, name)
+                with open(conf, "w") as f:
+                    f.write(text)
+                p = self.check(conf)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("configuration OK", p.stdout)
 

@@ -16,6 +16,7 @@ state = @DIR@/state.db
 control = @DIR@/summond.sock
 hypervisor = test:///default
 serial-dir = @DIR@/serial
+templates = @TEMPLATES@
 [dns]
 listen = 127.0.0.1:%(port)d
 zone = svc.test.

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
 from summon_test import BUILD, SRCDIR, SUMMOND
@@ -134,9 +135,16 @@ class Pages(unittest.TestCase):
         for sect, key in parser_keys():
             self.assertIn((sect, key), have, "conf/summond.conf does not "
                           "set [%s] %s" % (sect, key))
-        # And it is a valid file.
-        p = subprocess.run([SUMMOND, "-n", "-f", path], capture_output=True,
-                           text=True, timeout=60)
+        # And it is a valid file, with the templates where they are in
+        # this tree rather than where they are installed.
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "summond.conf")
+            with open(conf, "w") as f:
+                f.write(read(path).replace(
+                    "/usr/share/summon/templates",
+                    os.path.join(SRCDIR, "images", "templates")))
+            p = subprocess.run([SUMMOND, "-n", "-f", conf],
+                               capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_template_variables(self):

@@ -193,10 +193,21 @@ class Install(unittest.TestCase):
         self.assertEqual(out, "", "systemd-analyze verify is not clean")
 
     def test_installed_config_is_valid(self):
+        """Valid, and naming the templates and image this install put
+        in place: checked in the staging tree, where they are."""
         summond = self.staged(self.path(self.dirs["sbindir"], "summond"))
         conf = self.staged(self.path(self.dirs["sysconfdir"], "summon",
                                      "summond.conf"))
-        p = subprocess.run([summond, "-n", "-f", conf], capture_output=True,
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("templates = " + self.path(self.dirs["datadir"],
+                                                 "summon", "templates"),
+                      text)
+        staged = os.path.join(self.destdir, "staged.conf")
+        with open(staged, "w") as f:
+            f.write(text.replace(" = " + self.prefix, " = " +
+                                 self.staged(self.prefix)))
+        p = subprocess.run([summond, "-n", "-f", staged], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
@@ -229,6 +240,7 @@ state = @DIR@/state.db
 control = @DIR@/summond.sock
 hypervisor = test:///default
 serial-dir = @DIR@/serial
+templates = @TEMPLATES@
 
 [dns]
 listen =
