@@ -23,11 +23,22 @@ struct dns;
 enum dns_stat {
 	DNS_STAT_NOERROR, DNS_STAT_FORMERR, DNS_STAT_SERVFAIL,
 	DNS_STAT_NXDOMAIN, DNS_STAT_NOTIMP, DNS_STAT_REFUSED,
+	DNS_STAT_NOTAUTH,	/* TSIG-signed: we hold no keys (BADKEY) */
 	DNS_STAT_BADVERS,
 	DNS_STAT_OTHER,		/* any other rcode, from the forwarder */
 	DNS_STAT_DROPPED,	/* nothing sent: malformed, QR=1, RRL */
 };
 #define DNS_NSTATS	(DNS_STAT_DROPPED + 1)
+
+/* Why summond closed a TCP connection, counted in dns_stats.tcp_closed[]. */
+enum dns_tcp_close {
+	DNS_TCP_IDLE,		/* tcp-idle-timeout: no byte, or ours unread */
+	DNS_TCP_SLOW,		/* a message not whole within its deadline */
+	DNS_TCP_EVICTED,	/* the longest idle, to admit a new client */
+	DNS_TCP_PER_SOURCE,	/* at accept: over tcp-clients-per-source */
+	DNS_TCP_FULL,		/* at accept: tcp-clients, none evictable */
+};
+#define DNS_TCP_NCLOSE	(DNS_TCP_FULL + 1)
 
 struct dns_stats {
 	/* Every query once, by the rcode of its response or as dropped. */
@@ -37,6 +48,8 @@ struct dns_stats {
 	uint64_t	 forwarded;	/* relayed to the forwarder */
 	uint64_t	 held;		/* waited for a guest to be ready */
 	uint64_t	 tcp_accepted;	/* TCP connections */
+	/* TCP connections summond closed (or refused), by why. */
+	uint64_t	 tcp_closed[DNS_TCP_NCLOSE];
 };
 
 /*
@@ -77,5 +90,11 @@ const struct dns_stats *dns_stats(struct dns *);
 
 /* The label of a counter: "NOERROR", ..., "OTHER", "dropped". */
 const char	*dns_stat_name(enum dns_stat);
+
+/*
+ * The label of a TCP close reason: "idle-timeout", "message-timeout",
+ * "evicted", "per-source", "full".
+ */
+const char	*dns_tcp_close_name(enum dns_tcp_close);
 
 #endif

@@ -620,6 +620,15 @@ struct bad {
 #define QN		5, 'h', 'e', 'l', 'l', 'o', 3, 's', 'v', 'c', 4, 't', 'e', 's', 't', 0
 #define QT		0, 1, 0, 1
 #define OPT		0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0
+/*
+ * A TSIG RR (34 bytes): key "k.", algorithm "x.", time signed 12345,
+ * fudge 300, a 2-byte MAC, original ID 0x1234, no error, no other.
+ */
+#define TSIG_RD		1, 'x', 0, 0, 0, 0, 0, 0x30, 0x39, 0x01, 0x2c, \
+			0, 2, 0xaa, 0xbb, 0x12, 0x34, 0, 0, 0, 0
+#define TSIG_AS(class, ttl) 1, 'k', 0, 0, 250, 0, class, 0, 0, 0, ttl, \
+			0, 21, TSIG_RD
+#define TSIG		TSIG_AS(255, 0)
 
 static const struct bad bad[] = {
 	{ "zero length", { 0 }, 0, -1 },
@@ -652,6 +661,26 @@ static const struct bad bad[] = {
 	{ "OPT not at the root", { HDR(0, 0, 1), QN, QT, 1, 'x', OPT },
 	    45, 1 },
 	{ "OPT cut", { HDR(0, 0, 1), QN, QT, OPT }, 40, 1 },
+	/* RFC 8945: one TSIG, the last record, class ANY, TTL 0, exact. */
+	{ "TSIG not last", { HDR(0, 0, 2), QN, QT, TSIG, OPT }, 77, 1 },
+	{ "two TSIG", { HDR(0, 0, 2), QN, QT, TSIG, TSIG }, 100, 1 },
+	{ "TSIG in answer", { HDR(1, 0, 0), QN, QT, TSIG }, 66, 1 },
+	{ "TSIG in authority", { HDR(0, 1, 0), QN, QT, TSIG }, 66, 1 },
+	{ "TSIG of class IN", { HDR(0, 0, 1), QN, QT, TSIG_AS(1, 0) }, 66,
+	    1 },
+	{ "TSIG with a TTL", { HDR(0, 0, 1), QN, QT, TSIG_AS(255, 1) }, 66,
+	    1 },
+	{ "TSIG MAC past its RDATA", { HDR(0, 0, 1), QN, QT, 1, 'k', 0,
+	    0, 250, 0, 255, 0, 0, 0, 0, 0, 21, 1, 'x', 0, 0, 0, 0, 0, 0, 1,
+	    0x01, 0x2c, 0, 9, 0xaa, 0xbb, 0x12, 0x34, 0, 0, 0, 0 }, 66, 1 },
+	{ "TSIG other length past its RDATA", { HDR(0, 0, 1), QN, QT, 1,
+	    'k', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 21, 1, 'x', 0, 0, 0, 0, 0,
+	    0, 1, 0x01, 0x2c, 0, 2, 0xaa, 0xbb, 0x12, 0x34, 0, 0, 0, 1 }, 66,
+	    1 },
+	{ "TSIG RDATA longer than its fields", { HDR(0, 0, 1), QN, QT, 1,
+	    'k', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 22, TSIG_RD, 0 }, 67, 1 },
+	{ "TSIG algorithm past its RDATA", { HDR(0, 0, 1), QN, QT, 1, 'k',
+	    0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 2, 1, 'x' }, 47, 1 },
 	{ "response (QR=1)", { 0x12, 0x34, 0x81, 0, 0, 1, 0, 0, 0, 0, 0, 0,
 	    QN, QT }, 32, -1 },
 };
@@ -694,6 +723,264 @@ START_TEST(wellformed_extras)
 
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
 	ck_assert(ldns_pkt_edns(p));
+	ck_assert_uint_eq(ldns_pkt_ancount(p), 1);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/*
+ * QCLASS ANY: we hold class IN only, so the answer cannot be
+ * authoritative (AA=0), whatever it holds; the records are class IN.
+ */
+START_TEST(qclass_any_not_authoritative)
+{
+	static const struct {
+		const char	*name;
+		ldns_rr_type	 type;
+		ldns_pkt_rcode	 rcode;
+		size_t		 an, ns;
+	} c[] = {
+		{ "hello.svc.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, 1, 0 },
+		{ "hello.svc.test.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR, 0,
+		    1 },
+		{ "nope.svc.test.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, 0, 1 },
+		{ "svc.test.", LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR, 1, 0 },
+		{ "apex.test.", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR, 3, 0 },
+	};
+	static const uint8_t guest[4] = { 10, 99, 0, 7 };
+	uint8_t q[512], out[1232];
+	struct dns_result r;
+	size_t i, len;
+	ldns_pkt *p;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		len = make_query(q, sizeof(q), c[i].name, c[i].type,
+		    LDNS_RR_CLASS_ANY, 0, false);
+		p = answer_pkt(q, len, false, sizeof(out), &r, out);
+		check_header(p, c[i].rcode, false);
+		ck_assert_uint_eq(ldns_pkt_ancount(p), c[i].an);
+		ck_assert_uint_eq(ldns_pkt_nscount(p), c[i].ns);
+		ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(
+		    c[i].an > 0 ? ldns_pkt_answer(p) : ldns_pkt_authority(p),
+		    0)), LDNS_RR_CLASS_IN);
+		ck_assert_int_eq(ldns_rr_get_class(ldns_rr_list_rr(
+		    ldns_pkt_question(p), 0)), LDNS_RR_CLASS_ANY);
+		ldns_pkt_free(p);
+	}
+	/* Still a wake; a held answer is not authoritative either. */
+	len = make_query(q, sizeof(q), "late.svc.test.", LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_ANY, 0, false);
+	dns_answer(ix, q, len, false, out, sizeof(out), &r);
+	ck_assert_int_eq(r.action, DNS_ACT_HOLD);
+	ck_assert_int_eq(r.svc, svc_index("late"));
+	dns_answer_guest(ix, &r, AF_INET, guest, false, out, sizeof(out));
+	ck_assert_int_eq(ldns_wire2pkt(&p, out, r.len), LDNS_STATUS_OK);
+	check_header(p, LDNS_RCODE_NOERROR, false);
+	ck_assert_uint_eq(ldns_pkt_ancount(p), 1);
+	ldns_pkt_free(p);
+}
+END_TEST
+
+#define TSIG_KEY	"c2VjcmV0IGtleSBzdW1tb25kIGRvZXMgbm90IGtub3c="
+
+/*
+ * A query for name signed with TSIG by ldns, under a key (named key)
+ * that we cannot know.
+ */
+static size_t
+make_signed(uint8_t *buf, size_t cap, const char *name, const char *key,
+    uint16_t edns_size, ldns_pkt **signed_pkt)
+{
+	ldns_pkt *p;
+	uint8_t *wire;
+	size_t len;
+
+	ck_assert_int_eq(ldns_pkt_query_new_frm_str(&p, name, LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, LDNS_RD), LDNS_STATUS_OK);
+	ldns_pkt_set_id(p, 0x1234);
+	if (edns_size != 0)
+		ldns_pkt_set_edns_udp_size(p, edns_size);
+	ck_assert_int_eq(ldns_pkt_tsig_sign(p, key, TSIG_KEY, 300,
+	    "hmac-sha256.", NULL), LDNS_STATUS_OK);
+	ck_assert_int_eq(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+	ck_assert_uint_le(len, cap);
+	memcpy(buf, wire, len);
+	free(wire);
+	*signed_pkt = p;
+	return len;
+}
+
+/*
+ * What RFC 8945 5.3.2 has a server send back: the request's TSIG with
+ * the MAC emptied, error BADKEY and no other data, in wire form.
+ */
+static size_t
+badkey_rr(const ldns_pkt *signed_pkt, uint8_t **wire)
+{
+	ldns_rr *rr = ldns_rr_clone(ldns_pkt_tsig(signed_pkt));
+	static const uint8_t empty[2];
+	size_t len;
+
+	ck_assert_ptr_nonnull(rr);
+	ldns_rdf_deep_free(ldns_rr_set_rdf(rr, ldns_rdf_new_frm_data(
+	    LDNS_RDF_TYPE_INT16_DATA, 2, empty), 3));
+	ldns_rdf_deep_free(ldns_rr_set_rdf(rr, ldns_native2rdf_int16(
+	    LDNS_RDF_TYPE_INT16, 17), 5));
+	ldns_rdf_deep_free(ldns_rr_set_rdf(rr, ldns_rdf_new_frm_data(
+	    LDNS_RDF_TYPE_INT16_DATA, 2, empty), 6));
+	ck_assert_int_eq(ldns_rr2wire(wire, rr, LDNS_SECTION_ADDITIONAL,
+	    &len), LDNS_STATUS_OK);
+	ldns_rr_free(rr);
+	return len;
+}
+
+/*
+ * A TSIG-signed query: we hold no keys, so NOTAUTH with the TSIG sent
+ * back unsigned, error BADKEY (RFC 8945 5.2.1), before anything else
+ * about the query is looked at: no wake, no hold, no forward.
+ */
+START_TEST(tsig_badkey)
+{
+	static const char *names[] = { "hello.svc.test.", "late.svc.test.",
+	    "nope.svc.test.", "example.com." };
+	uint8_t q[1024], out[1232], *want;
+	struct dns_result r;
+	ldns_pkt *sp, *p;
+	size_t i, len, wlen;
+	ldns_rr *t;
+
+	for (i = 0; i < 2 * sizeof(names) / sizeof(names[0]); i++) {
+		len = make_signed(q, sizeof(q), names[i / 2], "Key.Example.",
+		    i % 2 ? 1232 : 0, &sp);
+		p = answer_pkt(q, len, false, sizeof(out), &r, out);
+		ck_assert_int_eq(r.action, DNS_ACT_SEND);
+		ck_assert_int_eq(r.svc, -1);
+		ck_assert_int_eq(r.rcode, DNS_RCODE_NOTAUTH);
+		check_header(p, LDNS_RCODE_NOTAUTH, false);
+		ck_assert_uint_eq(ldns_pkt_qdcount(p), 1);
+		ck_assert_uint_eq(ldns_pkt_ancount(p), 0);
+		ck_assert_uint_eq(ldns_pkt_nscount(p), 0);
+		/* OPT (if asked), then the TSIG, last. */
+		ck_assert_int_eq(ldns_pkt_edns(p), i % 2 == 1);
+		ck_assert_uint_eq(out[10] << 8 | out[11], 1 + i % 2);
+		t = ldns_pkt_tsig(p);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_eq(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)), 17);
+		/* Byte for byte what RFC 8945 asks, ending the response. */
+		wlen = badkey_rr(sp, &want);
+		ck_assert_uint_ge(r.len, wlen);
+		ck_assert_mem_eq(out + r.len - wlen, want, wlen);
+		free(want);
+		ldns_pkt_free(p);
+		ldns_pkt_free(sp);
+	}
+}
+END_TEST
+
+/*
+ * The TSIG's names are written uncompressed, whatever the request did;
+ * the rest is checked byte for byte.
+ */
+START_TEST(tsig_badkey_wire)
+{
+	static const uint8_t q[] = { HDR(0, 0, 1), QN, QT,
+	    0xc0, 12, 0, 250, 0, 255, 0, 0, 0, 0, 0, 20,
+	    0xc0, 18, 0, 0, 0, 0, 0x30, 0x39, 0x01, 0x2c, 0, 2, 0xaa, 0xbb,
+	    0x77, 0x66, 0, 0, 0, 0 };
+	static const uint8_t want[] = { 0x12, 0x34, 0x81, 0x09, 0, 1, 0, 0,
+	    0, 0, 0, 1, QN, QT,
+	    QN, 0, 250, 0, 255, 0, 0, 0, 0, 0, 26,
+	    3, 's', 'v', 'c', 4, 't', 'e', 's', 't', 0,
+	    0, 0, 0, 0, 0x30, 0x39, 0x01, 0x2c, 0, 0, 0x77, 0x66, 0, 17, 0, 0 };
+	uint8_t out[1232];
+	struct dns_result r;
+	ldns_pkt *p = answer_pkt(q, sizeof(q), false, sizeof(out), &r, out);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(r.len, sizeof(want));
+	ck_assert_mem_eq(out, want, sizeof(want));
+	ldns_pkt_free(p);
+}
+END_TEST
+
+/*
+ * A BADKEY response too large for the client's UDP size is cut like
+ * any other: TC=1, the question and OPT, no TSIG; over TCP it is
+ * whole.  A rate-limited client's slip drops the TSIG too.
+ */
+START_TEST(tsig_badkey_truncated)
+{
+	uint8_t q[2048], out[DNS_TCP_MAX];
+	struct dns_result r;
+	ldns_pkt *sp, *p;
+	size_t len, full;
+
+	/* Two names of over 240 bytes: more than 512 without EDNS. */
+	len = make_signed(q, sizeof(q), LONGNAME, L60 "." L60 "." L60 "."
+	    L60 ".", 0, &sp);
+	p = answer_pkt(q, len, true, sizeof(out), &r, out);
+	ck_assert(!ldns_pkt_tc(p));
+	ck_assert_ptr_nonnull(ldns_pkt_tsig(p));
+	full = r.len;
+	ldns_pkt_free(p);
+
+	p = answer_pkt(q, len, false, sizeof(out), &r, out);
+	ck_assert_uint_gt(full, DNS_UDP_MIN);
+	ck_assert(ldns_pkt_tc(p));
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOTAUTH);
+	ck_assert_ptr_null(ldns_pkt_tsig(p));
+	ck_assert_uint_eq(ldns_pkt_qdcount(p), 1);
+	ck_assert_uint_eq(out[10] << 8 | out[11], 0);
+	ldns_pkt_free(p);
+	ldns_pkt_free(sp);
+
+	len = make_signed(q, sizeof(q), "hello.svc.test.", "k.", 1232, &sp);
+	dns_answer(ix, q, len, false, out, sizeof(out), &r);
+	dns_truncate(&r, out);
+	ck_assert_int_eq(ldns_wire2pkt(&p, out, r.len), LDNS_STATUS_OK);
+	ck_assert(ldns_pkt_tc(p));
+	ck_assert(ldns_pkt_edns(p));
+	ck_assert_ptr_null(ldns_pkt_tsig(p));
+	ck_assert_uint_eq(out[10] << 8 | out[11], 1);
+	ldns_pkt_free(p);
+	ldns_pkt_free(sp);
+}
+END_TEST
+
+/*
+ * A query for hello.svc.test. of exactly size bytes (at least 47): its
+ * OPT, last, carries one padding option (RFC 7830) making up the rest.
+ */
+static void
+make_padded(uint8_t *q, size_t size, uint16_t id)
+{
+	size_t len = make_query(q, size, "hello.svc.test.", LDNS_RR_TYPE_A,
+	    LDNS_RR_CLASS_IN, 1232, false), pad;
+
+	ck_assert_uint_ge(size, len + 4);
+	pad = size - len - 4;
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = id & 0xff;
+	q[len - 2] = (uint8_t)((pad + 4) >> 8);
+	q[len - 1] = (pad + 4) & 0xff;
+	q[len] = 0;
+	q[len + 1] = 12;
+	q[len + 2] = (uint8_t)(pad >> 8);
+	q[len + 3] = pad & 0xff;
+	memset(q + len + 4, 0, pad);
+}
+
+/* A query as long as a DNS message can be is answered. */
+START_TEST(large_query)
+{
+	static uint8_t q[DNS_TCP_MAX];
+	uint8_t out[1232];
+	struct dns_result r;
+	ldns_pkt *p;
+
+	make_padded(q, sizeof(q), 0x1234);
+	p = answer_pkt(q, sizeof(q), false, sizeof(out), &r, out);
+	check_header(p, LDNS_RCODE_NOERROR, true);
 	ck_assert_uint_eq(ldns_pkt_ancount(p), 1);
 	ldns_pkt_free(p);
 }
@@ -1140,6 +1427,51 @@ START_TEST(udp_queries)
 }
 END_TEST
 
+/*
+ * UDP queries of any length a datagram can carry, several in one
+ * batch, each answered (a 1500-byte read once dropped the long ones).
+ */
+START_TEST(udp_large_queries)
+{
+	static const size_t sizes[] = { 60, 4000, 65507, 100, 1501, 20000,
+	    1500 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	static uint8_t q[65527];
+	int fd = client(AF_INET, SOCK_DGRAM, 0), seen = 0, i;
+	int sndbuf = 1 << 20;
+	ldns_pkt *p;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	/* All sent before the server reads: they share a recvmmsg. */
+	for (i = 0; i < N; i++) {
+		make_padded(q, sizes[i], (uint16_t)(i + 1));
+		ck_assert_int_eq(send(fd, q, sizes[i], 0), (ssize_t)sizes[i]);
+	}
+	for (i = 0; i < N; i++) {
+		p = udp_recv(fd, 2000);
+		ck_assert_msg(p != NULL, "%d answers of %d", i, N);
+		ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		ck_assert_uint_eq(ldns_pkt_ancount(p), 1);
+		seen |= 1 << (ldns_pkt_id(p) - 1);
+		ldns_pkt_free(p);
+	}
+	ck_assert_int_eq(seen, (1 << N) - 1);
+	ck_assert_uint_eq(dns_stats(srv)->queries[DNS_STAT_DROPPED], 0);
+	close(fd);
+
+	/* The longest over IPv6 (65535 less the UDP header). */
+	fd = client(AF_INET6, SOCK_DGRAM, 1);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	make_padded(q, sizeof(q), 99);
+	ck_assert_int_eq(send(fd, q, sizeof(q), 0), (ssize_t)sizeof(q));
+	p = udp_recv(fd, 2000);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(ldns_pkt_id(p), 99);
+	ldns_pkt_free(p);
+	close(fd);
+}
+END_TEST
+
 /* Append a length-prefixed query to buf. */
 static size_t
 add_tcp_query(uint8_t *buf, const char *name, ldns_rr_type type,
@@ -1188,32 +1520,262 @@ START_TEST(tcp_pipelined)
 }
 END_TEST
 
-START_TEST(tcp_idle_and_cap)
+START_TEST(tcp_idle_timeout)
 {
-	uint8_t buf[600], c;
-	size_t len = add_tcp_query(buf, "hello.svc.test.", LDNS_RR_TYPE_A, 1);
-	int a = client(AF_INET, SOCK_STREAM, 0);
-	int b = client(AF_INET, SOCK_STREAM, 0);
-	int third = client(AF_INET, SOCK_STREAM, 0);
-	ldns_pkt *p;
-
-	/* tcp-clients = 2: the third waits in the backlog, unanswered. */
-	ck_assert_int_eq(send(third, buf, len, 0), (ssize_t)len);
-	ck_assert(!pump(third, 100));
-	ck_assert_uint_eq(dns_stats(srv)->tcp_accepted, 2);
+	uint8_t c;
+	int fd = client(AF_INET, SOCK_STREAM, 0);
 
 	/* Idle for tcp-idle-timeout (300 ms): closed by the server. */
-	ck_assert(pump(a, 2000));
-	ck_assert_int_eq(recv(a, &c, 1, 0), 0);
-	/* That freed a place: the third is accepted and answered. */
-	p = tcp_read_one(third, 2000);
+	ck_assert(pump(fd, 2000));
+	ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_IDLE], 1);
+	ck_assert_str_eq(dns_tcp_close_name(DNS_TCP_IDLE), "idle-timeout");
+	close(fd);
+}
+END_TEST
+
+/* Run the loop for ms of wall time, however slow each turn is. */
+static void
+pump_for(int ms)
+{
+	uint64_t end = clock_mono_ms() + (uint64_t)ms;
+
+	while (clock_mono_ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/* True if the server has closed fd (EOF or reset) within ms. */
+static bool
+closed_within(int fd, int ms)
+{
+	uint8_t c;
+
+	return pump(fd, ms) && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* The server of this test on a configuration of its own. */
+static struct config *
+reconfigure(const char *tcp)
+{
+	char text[1024];
+	struct config *c;
+
+	snprintf(text, sizeof(text), "[dns]\nlisten = 127.0.0.1:0 [::1]:0\n"
+	    "zone = svc.test\nrate-limit = 0\n%s[service \"hello\"]\n"
+	    "kernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "[service \"late\"]\nkernel = /k\naddress = 127.0.0.3\n"
+	    "ports = 80\nboot-timeout = 300ms\ndns-answer = guest\n", tcp);
+	c = load(text);
+	ck_assert_int_eq(dns_reload(srv, c), 0);
+	return c;
+}
+
+/* Ask one query on a TCP client and check the answer comes. */
+static void
+tcp_ask_ok(int fd, uint16_t id)
+{
+	uint8_t buf[600];
+	size_t len = add_tcp_query(buf, "hello.svc.test.", LDNS_RR_TYPE_A,
+	    id);
+	ldns_pkt *p;
+
+	ck_assert_int_eq(send(fd, buf, len, 0), (ssize_t)len);
+	p = tcp_read_one(fd, 2000);
 	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(ldns_pkt_id(p), 1);
+	ck_assert_uint_eq(ldns_pkt_id(p), id);
 	ldns_pkt_free(p);
+}
+
+/*
+ * At tcp-clients a new client takes the place of the one idle longest
+ * (RFC 7766 section 10): it is answered at once, long before an idle
+ * timeout would have made room.
+ */
+START_TEST(tcp_full_evicts_idle)
+{
+	struct config *c = reconfigure("tcp-clients = 2\n"
+	    "tcp-idle-timeout = 30s\n");
+	int a, b, third;
+
+	a = client(AF_INET, SOCK_STREAM, 0);
+	pump(-1, 20);
+	b = client(AF_INET, SOCK_STREAM, 0);
+	tcp_ask_ok(b, 1);
+	/* a has been idle longest. */
+	third = client(AF_INET, SOCK_STREAM, 0);
+	tcp_ask_ok(third, 2);
+	ck_assert(closed_within(a, 2000));
+	ck_assert(!pump(b, 50));
+	tcp_ask_ok(b, 3);
 	ck_assert_uint_eq(dns_stats(srv)->tcp_accepted, 3);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_EVICTED], 1);
 	close(a);
 	close(b);
 	close(third);
+	dns_free(srv);
+	srv = NULL;
+	config_free(c);
+}
+END_TEST
+
+/*
+ * A connection with a query waiting is never evicted: when every one
+ * has, a new client is closed at once and accepting pauses until one
+ * is evictable again.
+ */
+START_TEST(tcp_full_of_waiting)
+{
+	struct config *c = reconfigure("tcp-clients = 2\n"
+	    "tcp-idle-timeout = 30s\n");
+	uint8_t buf[600];
+	size_t len = add_tcp_query(buf, "late.svc.test.", LDNS_RR_TYPE_A, 9);
+	int a = client(AF_INET, SOCK_STREAM, 0);
+	int b = client(AF_INET, SOCK_STREAM, 0);
+	int third, fourth;
+	ldns_pkt *p;
+
+	ck_assert_int_eq(send(a, buf, len, 0), (ssize_t)len);
+	ck_assert_int_eq(send(b, buf, len, 0), (ssize_t)len);
+	pump(-1, 50);
+	ck_assert_int_eq(lc.waiting, 2);
+	third = client(AF_INET, SOCK_STREAM, 0);
+	ck_assert(closed_within(third, 2000));
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_FULL], 1);
+	/* Paused: the next one waits in the backlog... */
+	fourth = client(AF_INET, SOCK_STREAM, 0);
+	ck_assert(!pump(fourth, 50));
+	/* ...until boot-timeout (300 ms) answers a and b SERVFAIL. */
+	p = tcp_read_one(a, 2000);
+	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	ldns_pkt_free(p);
+	tcp_ask_ok(fourth, 4);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_FULL], 1);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_EVICTED], 1);
+	close(a);
+	close(b);
+	close(third);
+	close(fourth);
+	dns_free(srv);
+	srv = NULL;
+	config_free(c);
+}
+END_TEST
+
+/* A TCP client connecting from src (an IPv4 loopback address). */
+static int
+client_from(const char *src)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, src, &sin.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)dns_bound_port(srv, 0));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	return fd;
+}
+
+/* Over tcp-clients-per-source, a connection is closed at once. */
+START_TEST(tcp_per_source)
+{
+	struct config *c = reconfigure("tcp-clients = 8\n"
+	    "tcp-clients-per-source = 2\ntcp-idle-timeout = 30s\n");
+	int a = client_from("127.0.0.1"), b = client_from("127.0.0.1");
+	int over, other, six[3], i;
+
+	pump(-1, 20);
+	over = client_from("127.0.0.1");
+	ck_assert(closed_within(over, 2000));
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_PER_SOURCE], 1);
+	/* The first two are still served, and so is another source. */
+	tcp_ask_ok(a, 1);
+	tcp_ask_ok(b, 2);
+	other = client_from("127.0.0.2");
+	tcp_ask_ok(other, 3);
+	/* IPv6 counts by /64: ::1 is one source. */
+	for (i = 0; i < 3; i++) {
+		six[i] = client(AF_INET6, SOCK_STREAM, 1);
+		pump(-1, 20);
+	}
+	ck_assert(closed_within(six[2], 2000));
+	tcp_ask_ok(six[0], 4);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_PER_SOURCE], 2);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_EVICTED], 0);
+	for (i = 0; i < 3; i++)
+		close(six[i]);
+	close(a);
+	close(b);
+	close(over);
+	close(other);
+	dns_free(srv);
+	srv = NULL;
+	config_free(c);
+}
+END_TEST
+
+/*
+ * A message begun must be whole within min(tcp-idle-timeout, 3 s):
+ * one byte every 50 ms never lets the idle timeout (300 ms) run out,
+ * but the message deadline closes the connection.
+ */
+START_TEST(tcp_message_deadline)
+{
+	uint8_t buf[600];
+	size_t len = add_tcp_query(buf, "hello.svc.test.", LDNS_RR_TYPE_A, 1);
+	int fd = client(AF_INET, SOCK_STREAM, 0);
+	size_t i;
+	bool closed = false;
+
+	for (i = 0; i < len - 1 && !closed; i++) {
+		if (send(fd, buf + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		pump_for(50);
+		closed = closed_within(fd, 1);
+	}
+	ck_assert_msg(closed || i < len - 1, "still open after %zu bytes", i);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_SLOW], 1);
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_IDLE], 0);
+	close(fd);
+}
+END_TEST
+
+/* Each message has its own deadline, from its own first byte. */
+START_TEST(tcp_message_deadline_each)
+{
+	struct config *c = reconfigure("tcp-idle-timeout = 1s\n");
+	uint8_t buf[3 * 600];
+	size_t l1, l2, l3;
+	int fd = client(AF_INET, SOCK_STREAM, 0), i;
+	ldns_pkt *p;
+
+	l1 = add_tcp_query(buf, "hello.svc.test.", LDNS_RR_TYPE_A, 1);
+	l2 = add_tcp_query(buf + l1, "hello.svc.test.", LDNS_RR_TYPE_A, 2);
+	l3 = add_tcp_query(buf + l1 + l2, "hello.svc.test.", LDNS_RR_TYPE_A,
+	    3);
+	/* 0 ms: 1 and the start of 2; 600: the rest of 2, start of 3. */
+	ck_assert_int_eq(send(fd, buf, l1 + 1, 0), (ssize_t)l1 + 1);
+	pump_for(600);
+	ck_assert_int_eq(send(fd, buf + l1 + 1, l2, 0), (ssize_t)l2);
+	pump_for(600);
+	/* 1200 ms: past 2's first byte by more than 1 s, not 3's. */
+	ck_assert_int_eq(send(fd, buf + l1 + l2 + 1, l3 - 1, 0),
+	    (ssize_t)l3 - 1);
+	for (i = 1; i <= 3; i++) {
+		p = tcp_read_one(fd, 2000);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(ldns_pkt_id(p), i);
+		ldns_pkt_free(p);
+	}
+	ck_assert_uint_eq(dns_stats(srv)->tcp_closed[DNS_TCP_SLOW], 0);
+	close(fd);
+	dns_free(srv);
+	srv = NULL;
+	config_free(c);
 }
 END_TEST
 
@@ -1539,6 +2101,11 @@ suite(void)
 	tcase_add_test(tc, slip_truncates);
 	tcase_add_loop_test(tc, malformed, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, wellformed_extras);
+	tcase_add_test(tc, qclass_any_not_authoritative);
+	tcase_add_test(tc, tsig_badkey);
+	tcase_add_test(tc, tsig_badkey_wire);
+	tcase_add_test(tc, tsig_badkey_truncated);
+	tcase_add_test(tc, large_query);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("index");
@@ -1554,8 +2121,14 @@ suite(void)
 	tc = tcase_create("server");
 	tcase_add_checked_fixture(tc, server_setup, server_teardown);
 	tcase_add_test(tc, udp_queries);
+	tcase_add_test(tc, udp_large_queries);
 	tcase_add_test(tc, tcp_pipelined);
-	tcase_add_test(tc, tcp_idle_and_cap);
+	tcase_add_test(tc, tcp_idle_timeout);
+	tcase_add_test(tc, tcp_full_evicts_idle);
+	tcase_add_test(tc, tcp_full_of_waiting);
+	tcase_add_test(tc, tcp_per_source);
+	tcase_add_test(tc, tcp_message_deadline);
+	tcase_add_test(tc, tcp_message_deadline_each);
 	tcase_add_test(tc, tcp_half_close);
 	tcase_add_test(tc, guest_held_until_ready);
 	tcase_add_test(tc, guest_boot_fails_or_times_out);

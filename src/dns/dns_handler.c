@@ -11,7 +11,8 @@
  *
  * Every read is bounds-checked against the packet length; a name in
  * the question may not use compression, and names elsewhere are only
- * skipped (a pointer ends them), so no input can make us loop.
+ * skipped, or copied out of a TSIG, following pointers backwards only
+ * and for 255 bytes at most, so no input can make us loop.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #define T_SOA		6
 #define T_AAAA		28
 #define T_OPT		41
+#define T_TSIG		250
 #define T_IXFR		251
 #define T_AXFR		252
 #define T_ANY		255
@@ -37,6 +39,9 @@
 #define F_CD		0x0010
 
 #define OPT_LEN		11
+/* A TSIG RR with an empty MAC: two names, RR header, 16 fixed bytes. */
+#define TSIG_RR_MAX	(2 * DNS_NAME_MAX + 10 + 16)
+#define TSIG_BADKEY	17
 #define PTR(off)	(0xc000 | (off))
 
 /* SOA timers: fixed; only the serial and the negative TTL vary. */
@@ -96,12 +101,15 @@ set16(uint8_t *p, uint16_t v)
 }
 
 /*
- * Step over a name outside the question.  Compression pointers are
- * followed to check what they point at, but only backwards, to before
- * the label holding them, so they cannot loop.
+ * Step over a name outside the question, copying it uncompressed into
+ * dst (DNS_NAME_MAX bytes) unless dst is NULL.  Returns its length in
+ * wire form, or -1.  Compression pointers are followed to check what
+ * they point at, but only backwards, to before the label holding them,
+ * and the 255-byte bound on the whole name ends any other walk, so
+ * they cannot loop.
  */
 static int
-skip_name(const uint8_t *pkt, size_t len, size_t *off)
+read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *dst)
 {
 	size_t o = *off, total = 0, end = 0;
 	uint8_t c;
@@ -122,15 +130,17 @@ skip_name(const uint8_t *pkt, size_t len, size_t *off)
 		}
 		if (c & 0xc0)
 			return -1;	/* extended label types */
-		total += 1u + c;
-		if (total > DNS_NAME_MAX)
+		if (total + 1u + c > DNS_NAME_MAX || o + 1u + c > len)
 			return -1;
+		if (dst != NULL)
+			memcpy(dst + total, pkt + o, 1u + c);
+		total += 1u + c;
 		o += 1u + c;
 		if (c == 0)
 			break;
 	}
 	*off = end != 0 ? end : o;
-	return 0;
+	return (int)total;
 }
 
 /* The question's name, uncompressed (nothing precedes it to point at). */
@@ -159,10 +169,43 @@ read_qname(const uint8_t *pkt, size_t len, size_t *off, struct dns_query *q)
 	return 0;
 }
 
-/* Walk the answer, authority and additional sections; pick up OPT. */
+/*
+ * A request's TSIG RR (RFC 8945), as offsets into the packet of what a
+ * BADKEY response copies; owner 0: the request has none.
+ */
+struct tsig {
+	size_t		 owner;
+	size_t		 alg;
+	size_t		 time;		/* time signed and fudge: 8 bytes */
+	size_t		 orig_id;
+};
+
+/* A TSIG's RDATA, at rd for rdlen bytes, must be whole and exact. */
+static int
+read_tsig(const uint8_t *pkt, size_t rd, uint16_t rdlen, struct tsig *t)
+{
+	size_t o = rd, end = rd + rdlen, mac;
+
+	t->alg = o;
+	if (read_name(pkt, end, &o, NULL) == -1 || end - o < 10)
+		return -1;
+	t->time = o;
+	mac = get16(pkt + o + 8);
+	o += 10;
+	/* The MAC, then original ID, error and other length. */
+	if (end - o < mac + 6)
+		return -1;
+	o += mac;
+	t->orig_id = o;
+	if (end - o - 6 != get16(pkt + o + 4))
+		return -1;
+	return 0;
+}
+
+/* Walk the answer, authority and additional sections; pick up OPT, TSIG. */
 static int
 read_records(const uint8_t *pkt, size_t len, size_t *off,
-    struct dns_query *q)
+    struct dns_query *q, struct tsig *t)
 {
 	uint32_t i, n, an_ns;
 	size_t o = *off, owner;
@@ -172,7 +215,7 @@ read_records(const uint8_t *pkt, size_t len, size_t *off,
 	n = an_ns + get16(pkt + 10);
 	for (i = 0; i < n; i++) {
 		owner = o;
-		if (skip_name(pkt, len, &o) == -1 || len - o < 10)
+		if (read_name(pkt, len, &o, NULL) == -1 || len - o < 10)
 			return -1;
 		type = get16(pkt + o);
 		rdlen = get16(pkt + o + 8);
@@ -189,6 +232,19 @@ read_records(const uint8_t *pkt, size_t len, size_t *off,
 			q->edns_version = pkt[o + 5];
 			q->dnssec_ok = (pkt[o + 6] & 0x80) != 0;
 		}
+		if (type == T_TSIG) {
+			/*
+			 * RFC 8945: the last record of the additional
+			 * section, class ANY, TTL 0; anywhere else, or a
+			 * second one, is a format error.
+			 */
+			if (i < an_ns || i != n - 1 ||
+			    get16(pkt + o + 2) != C_ANY ||
+			    (get16(pkt + o + 4) | get16(pkt + o + 6)) != 0 ||
+			    read_tsig(pkt, o + 10, rdlen, t) == -1)
+				return -1;
+			t->owner = owner;
+		}
 		o += 10u + rdlen;
 	}
 	*off = o;
@@ -196,7 +252,7 @@ read_records(const uint8_t *pkt, size_t len, size_t *off,
 }
 
 static enum parse
-parse(const uint8_t *pkt, size_t len, struct dns_result *r)
+parse(const uint8_t *pkt, size_t len, struct dns_result *r, struct tsig *t)
 {
 	struct dns_query *q = &r->q;
 	size_t off = DNS_HDR_LEN;
@@ -216,7 +272,7 @@ parse(const uint8_t *pkt, size_t len, struct dns_result *r)
 	q->qtype = get16(pkt + off);
 	q->qclass = get16(pkt + off + 2);
 	off += 4;
-	if (read_records(pkt, len, &off, q) == -1 || off != len)
+	if (read_records(pkt, len, &off, q, t) == -1 || off != len)
 		return P_FORMERR;	/* short, or trailing garbage */
 	r->has_question = true;
 	return P_OK;
@@ -300,17 +356,23 @@ put_soa(struct wbuf *w, const struct dns_index *ix, uint16_t apex)
 	put32(w, ttl);
 }
 
-/* Close the response: counts, OPT, and TC=1 if it did not fit. */
+/*
+ * Close the response: counts, OPT, tail (tlen bytes: a TSIG RR, the
+ * last record), and TC=1 if it did not fit.
+ */
 static void
 finish(struct wbuf *w, struct dns_result *r, uint16_t an, uint16_t ns,
-    size_t limit)
+    size_t limit, const uint8_t *tail, size_t tlen)
 {
-	if (w->full || w->len + (r->q.edns ? OPT_LEN : 0) > limit) {
+	uint16_t ar = 0;
+
+	if (w->full || w->len + (r->q.edns ? OPT_LEN : 0) + tlen > limit) {
 		/* Keep the question and OPT: the client retries over TCP. */
 		w->full = false;
 		w->cap = limit;
 		w->len = r->qend;
 		an = ns = 0;
+		tlen = 0;
 		w->p[2] |= F_TC >> 8;
 	}
 	set16(w->p + 6, an);
@@ -319,8 +381,13 @@ finish(struct wbuf *w, struct dns_result *r, uint16_t an, uint16_t ns,
 	r->opt = r->q.edns;
 	if (r->opt) {
 		put_opt(w, r);
-		set16(w->p + 10, 1);
+		ar++;
 	}
+	if (tlen > 0) {
+		put(w, tail, tlen);
+		ar++;
+	}
+	set16(w->p + 10, ar);
 	r->len = w->len;
 }
 
@@ -340,7 +407,47 @@ static void
 respond_empty(struct dns_result *r, struct wbuf *w, size_t limit)
 {
 	put_head(w, r, false);
-	finish(w, r, 0, 0, limit);
+	finish(w, r, 0, 0, limit, NULL, 0);
+}
+
+/*
+ * A signed query.  summond holds no keys, so every key is unknown (RFC
+ * 8945 5.2.1): NOTAUTH, and the request's TSIG RR sent back unsigned
+ * (5.3.2): the key and algorithm names, time signed, fudge and
+ * original ID copied, MAC size 0, error BADKEY, no other data.  The
+ * question is echoed, as in our other error responses.
+ */
+static void
+respond_badkey(struct dns_result *r, struct wbuf *w, const uint8_t *pkt,
+    size_t len, const struct tsig *t, size_t limit)
+{
+	uint8_t rr[TSIG_RR_MAX], name[DNS_NAME_MAX];
+	struct wbuf tw = { .p = rr, .cap = sizeof(rr) };
+	size_t off, rdlen_at;
+	int n;
+
+	/* parse() has checked the whole record: these reads succeed. */
+	off = t->owner;
+	n = read_name(pkt, len, &off, name);
+	put(&tw, name, (size_t)n);
+	put16(&tw, T_TSIG);
+	put16(&tw, C_ANY);
+	put32(&tw, 0);
+	rdlen_at = tw.len;
+	put16(&tw, 0);
+	off = t->alg;
+	n = read_name(pkt, len, &off, name);
+	put(&tw, name, (size_t)n);
+	put(&tw, pkt + t->time, 8);
+	put16(&tw, 0);			/* MAC size */
+	put(&tw, pkt + t->orig_id, 2);
+	put16(&tw, TSIG_BADKEY);
+	put16(&tw, 0);			/* other length */
+	set16(rr + rdlen_at, (uint16_t)(tw.len - rdlen_at - 2));
+
+	r->rcode = DNS_RCODE_NOTAUTH;
+	put_head(w, r, false);
+	finish(w, r, 0, 0, limit, rr, tw.len);
 }
 
 /*
@@ -407,7 +514,11 @@ respond(const struct dns_index *ix, struct dns_result *r, int family,
 	}
 	if (l.kind == DNS_LOOKUP_NXDOMAIN)
 		r->rcode = DNS_RCODE_NXDOMAIN;
-	put_head(&w, r, true);
+	/*
+	 * We hold class IN only, so an answer to QCLASS ANY cannot be
+	 * complete, and is never authoritative (RFC 1034 3.7.1, RFC 6895).
+	 */
+	put_head(&w, r, q->qclass != C_ANY);
 	if (l.apex && (t == T_SOA || t == T_ANY)) {
 		put_soa(&w, ix, apex);
 		an++;
@@ -435,13 +546,14 @@ respond(const struct dns_index *ix, struct dns_result *r, int family,
 		put_soa(&w, ix, apex);
 		ns++;
 	}
-	finish(&w, r, an, ns, limit);
+	finish(&w, r, an, ns, limit, NULL, 0);
 }
 
 void
 dns_answer(const struct dns_index *ix, const uint8_t *pkt, size_t len,
     bool tcp, uint8_t *out, size_t cap, struct dns_result *r)
 {
+	struct tsig t = { 0 };
 	struct wbuf w;
 
 	memset(&r->q, 0, sizeof(r->q));
@@ -451,9 +563,14 @@ dns_answer(const struct dns_index *ix, const uint8_t *pkt, size_t len,
 		r->action = DNS_ACT_DROP;
 		return;
 	}
-	switch (parse(pkt, len, r)) {
+	switch (parse(pkt, len, r, &t)) {
 	case P_OK:
-		respond(ix, r, AF_UNSPEC, NULL, tcp, out, cap);
+		/* Before anything else: the query is not processed. */
+		if (t.owner != 0)
+			respond_badkey(r, &w, pkt, len, &t,
+			    udp_limit(&r->q, tcp, cap));
+		else
+			respond(ix, r, AF_UNSPEC, NULL, tcp, out, cap);
 		return;
 	case P_DROP:
 		r->action = DNS_ACT_DROP;
@@ -495,19 +612,18 @@ dns_answer_rcode(struct dns_result *r, int rcode, bool tcp, uint8_t *out,
 size_t
 dns_truncate(struct dns_result *r, uint8_t *out)
 {
-	uint8_t opt[OPT_LEN];
+	struct wbuf w = { .p = out, .len = r->qend,
+	    .cap = r->qend + OPT_LEN };
 
 	if (r->len == 0 || r->qend == 0)
 		return r->len;
-	if (r->opt)
-		memcpy(opt, out + r->len - OPT_LEN, OPT_LEN);
 	out[2] |= F_TC >> 8;
 	set16(out + 6, 0);
 	set16(out + 8, 0);
-	r->len = r->qend;
-	if (r->opt) {
-		memcpy(out + r->len, opt, OPT_LEN);
-		r->len += OPT_LEN;
-	}
+	/* Only the OPT stays of the additional section (not a TSIG). */
+	set16(out + 10, r->opt ? 1 : 0);
+	if (r->opt)
+		put_opt(&w, r);
+	r->len = w.len;
 	return r->len;
 }

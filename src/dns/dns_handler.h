@@ -23,11 +23,14 @@
 /* The least out buffer: header, the longest question and OPT. */
 #define DNS_MIN_CAP	(DNS_HDR_LEN + DNS_NAME_MAX + 4 + 11)
 
-/* Response codes, BADVERS being EDNS0's extended one. */
+/*
+ * Response codes, BADVERS being EDNS0's extended one; NOTAUTH answers
+ * a TSIG-signed query (RFC 8945).
+ */
 enum dns_rcode {
 	DNS_RCODE_NOERROR = 0, DNS_RCODE_FORMERR = 1, DNS_RCODE_SERVFAIL = 2,
 	DNS_RCODE_NXDOMAIN = 3, DNS_RCODE_NOTIMP = 4, DNS_RCODE_REFUSED = 5,
-	DNS_RCODE_BADVERS = 16,
+	DNS_RCODE_NOTAUTH = 9, DNS_RCODE_BADVERS = 16,
 };
 
 enum dns_action {
@@ -59,7 +62,7 @@ struct dns_result {
 	long		 svc;		/* service woken (index), or -1 */
 	size_t		 len;		/* of the response in out, 0 if none */
 	size_t		 qend;		/* end of the question in out */
-	bool		 opt;		/* out ends with our OPT RR */
+	bool		 opt;		/* out has our OPT, maybe then a TSIG */
 };
 
 /*
@@ -69,7 +72,8 @@ struct dns_result {
  * large as cap, else it is limited by the client's UDP size and sent
  * with TC=1 when larger.  Fills *r; r->len == 0 means send nothing.
  * For DNS_ACT_FORWARD and DNS_ACT_HOLD, out holds a SERVFAIL to send
- * if the forward or the boot fails.
+ * if the forward or the boot fails.  A TSIG-signed query is answered
+ * NOTAUTH (BADKEY) and nothing else: no service, no forward.
  */
 void		 dns_answer(const struct dns_index *ix, const uint8_t *pkt,
 		    size_t len, bool tcp, uint8_t *out, size_t cap,

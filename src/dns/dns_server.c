@@ -7,6 +7,7 @@
  * a wildcard address the reply leaves from the address the query came
  * to (IP_PKTINFO / IPV6_PKTINFO).  A listener dropped by a reload stays
  * open, unread, until the last reply that owes it has been sent.
+ * Queries are read up to the longest a datagram can carry.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -30,6 +32,7 @@
 #define UDP_RCVBUF	(1 << 20)
 #define BIND_TRIES	8		/* port 0: UDP and TCP must agree */
 #define ACCEPT_RETRY_MS	1000
+#define BIG_STRIDE	65536		/* a slot's room for any query */
 
 struct dns_listener {
 	struct dns		*d;
@@ -53,32 +56,53 @@ union pktinfo_cmsg {
  * One batch of datagrams in and responses out.  It is set up for one
  * listener at a time; after a recvmmsg only the fields the kernel
  * wrote in the first `dirty' headers need resetting.
+ *
+ * A query longer than DNS_UDP_SLOT runs on through a second iovec into
+ * its slot's part of `big', where the two parts are then joined.  big
+ * is 64 KiB of address space a slot, mapped untouched: only the pages
+ * a long query lands on become resident, and they are given back as
+ * soon as it is answered.  So queries of any length are read in the
+ * same batches, the usual short ones cost what they did, and a flood
+ * of long ones holds at most what the socket buffer held, briefly.
  */
 struct dns_batch {
 	const struct dns_listener *owner;
 	unsigned		 dirty;
 	struct mmsghdr		 in[DNS_UDP_BATCH];
 	struct mmsghdr		 out[DNS_UDP_BATCH];
-	struct iovec		 iov_in[DNS_UDP_BATCH];
+	struct iovec		 iov_in[DNS_UDP_BATCH][2];
 	struct iovec		 iov_out[DNS_UDP_BATCH];
 	struct dns_client	 client[DNS_UDP_BATCH];
 	union pktinfo_cmsg	 cmsg[DNS_UDP_BATCH];
-	uint8_t			 query[DNS_UDP_BATCH][DNS_UDP_RECV];
+	uint8_t			 query[DNS_UDP_BATCH][DNS_UDP_SLOT];
 	uint8_t			 resp[DNS_UDP_BATCH][DNS_EDNS_SIZE];
+	uint8_t			*big;		/* BIG_STRIDE a slot */
 };
 
 static const char *const stat_names[DNS_NSTATS] = {
 	[DNS_STAT_NOERROR] = "NOERROR", [DNS_STAT_FORMERR] = "FORMERR",
 	[DNS_STAT_SERVFAIL] = "SERVFAIL", [DNS_STAT_NXDOMAIN] = "NXDOMAIN",
 	[DNS_STAT_NOTIMP] = "NOTIMP", [DNS_STAT_REFUSED] = "REFUSED",
-	[DNS_STAT_BADVERS] = "BADVERS", [DNS_STAT_OTHER] = "OTHER",
-	[DNS_STAT_DROPPED] = "dropped",
+	[DNS_STAT_NOTAUTH] = "NOTAUTH", [DNS_STAT_BADVERS] = "BADVERS",
+	[DNS_STAT_OTHER] = "OTHER", [DNS_STAT_DROPPED] = "dropped",
+};
+
+static const char *const tcp_close_names[DNS_TCP_NCLOSE] = {
+	[DNS_TCP_IDLE] = "idle-timeout", [DNS_TCP_SLOW] = "message-timeout",
+	[DNS_TCP_EVICTED] = "evicted", [DNS_TCP_PER_SOURCE] = "per-source",
+	[DNS_TCP_FULL] = "full",
 };
 
 const char *
 dns_stat_name(enum dns_stat s)
 {
 	return (unsigned)s < DNS_NSTATS ? stat_names[s] : "?";
+}
+
+const char *
+dns_tcp_close_name(enum dns_tcp_close c)
+{
+	return (unsigned)c < DNS_TCP_NCLOSE ? tcp_close_names[c] : "?";
 }
 
 const struct dns_stats *
@@ -101,6 +125,7 @@ dns_count(struct dns *d, int rcode)
 	case DNS_RCODE_NXDOMAIN:	s = DNS_STAT_NXDOMAIN; break;
 	case DNS_RCODE_NOTIMP:		s = DNS_STAT_NOTIMP; break;
 	case DNS_RCODE_REFUSED:		s = DNS_STAT_REFUSED; break;
+	case DNS_RCODE_NOTAUTH:		s = DNS_STAT_NOTAUTH; break;
 	case DNS_RCODE_BADVERS:		s = DNS_STAT_BADVERS; break;
 	default:			s = DNS_STAT_OTHER; break;
 	}
@@ -199,6 +224,31 @@ send_batch(struct dns_listener *l, struct mmsghdr *msgs, unsigned n)
 	}
 }
 
+static struct dns_batch *
+batch_new(void)
+{
+	struct dns_batch *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->big = mmap(NULL, (size_t)DNS_UDP_BATCH * BIG_STRIDE,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->big == MAP_FAILED) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void
+batch_free(struct dns_batch *b)
+{
+	if (b == NULL)
+		return;
+	munmap(b->big, (size_t)DNS_UDP_BATCH * BIG_STRIDE);
+	free(b);
+}
+
 static void
 batch_prepare(struct dns_batch *b, struct dns_listener *l)
 {
@@ -207,11 +257,14 @@ batch_prepare(struct dns_batch *b, struct dns_listener *l)
 	if (b->owner != l) {
 		for (i = 0; i < DNS_UDP_BATCH; i++) {
 			b->client[i] = (struct dns_client){ .udp = l };
-			b->iov_in[i] = (struct iovec){ b->query[i],
-			    DNS_UDP_RECV };
+			b->iov_in[i][0] = (struct iovec){ b->query[i],
+			    DNS_UDP_SLOT };
+			b->iov_in[i][1] = (struct iovec){
+			    b->big + i * BIG_STRIDE + DNS_UDP_SLOT,
+			    DNS_TCP_MAX - DNS_UDP_SLOT };
 			b->in[i].msg_hdr = (struct msghdr){
 				.msg_name = &b->client[i].ss,
-				.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
+				.msg_iov = b->iov_in[i], .msg_iovlen = 2,
 				.msg_control = l->pktinfo ? b->cmsg[i].buf :
 				    NULL,
 			};
@@ -235,6 +288,7 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 	struct dns_batch *b = d->batch;
 	struct msghdr *h;
 	unsigned i, k, round;
+	uint8_t *pkt;
 	size_t len;
 	int n;
 
@@ -252,11 +306,19 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 			h = &b->in[i].msg_hdr;
 			b->client[i].sslen = h->msg_namelen;
 			if (h->msg_flags & MSG_TRUNC) {
-				dns_count(d, -1);	/* over 1500 bytes */
+				dns_count(d, -1);	/* over 65535 bytes */
 				continue;
 			}
-			len = dns_query(d, b->query[i], b->in[i].msg_len,
+			pkt = b->query[i];
+			if (b->in[i].msg_len > DNS_UDP_SLOT) {
+				pkt = b->big + i * BIG_STRIDE;
+				memcpy(pkt, b->query[i], DNS_UDP_SLOT);
+			}
+			len = dns_query(d, pkt, b->in[i].msg_len,
 			    &b->client[i], b->resp[k], DNS_EDNS_SIZE);
+			/* Nothing keeps the query: give its pages back. */
+			if (pkt != b->query[i])
+				madvise(pkt, b->in[i].msg_len, MADV_DONTNEED);
 			if (len == 0)
 				continue;
 			b->iov_out[k] = (struct iovec){ b->resp[k], len };
@@ -339,10 +401,10 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 {
 	struct dns_listener *l = arg;
 
-	dns_tcp_accept(l->d, fd);
+	dns_tcp_accept(l->d, fd, sa);
 }
 
-/* Accept on every listener unless at the cap or after an error. */
+/* Accept on every listener unless full, none evictable, or after an error. */
 static void
 accept_update(struct dns *d)
 {
@@ -616,7 +678,8 @@ dns_new(struct event_base *base, const struct config *cfg,
 	d->cfg = cfg;
 	d->lc = lc;
 	TAILQ_INIT(&d->conns);
-	if ((d->batch = calloc(1, sizeof(*d->batch))) == NULL ||
+	d->tcp_seed = (uint64_t)arc4random() << 32 | arc4random();
+	if ((d->batch = batch_new()) == NULL ||
 	    (d->ix = dns_index_new(cfg, next_serial(d))) == NULL ||
 	    (d->hold = dns_hold_new(d)) == NULL ||
 	    (d->accept_retry = evtimer_new(base, accept_retry, d)) == NULL ||
@@ -693,7 +756,8 @@ dns_reload(struct dns *d, const struct config *cfg)
 		d->fwd = fwd;
 	}
 	d->cfg = cfg;
-	dns_accept_pause(d, d->nconns >= cfg->dns_tcp_max);
+	/* A full table with none evictable shows at the next accept. */
+	dns_accept_pause(d, false);
 	return 0;
 }
 
@@ -716,7 +780,7 @@ dns_free(struct dns *d)
 		event_free(d->accept_retry);
 	dns_rrl_free(d->rrl);
 	dns_index_free(d->ix);
-	free(d->batch);
+	batch_free(d->batch);
 	free(d);
 }
 

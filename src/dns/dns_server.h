@@ -20,11 +20,13 @@
 #include "dns_handler.h"
 
 #define DNS_UDP_BATCH	64	/* datagrams per recvmmsg/sendmmsg */
-#define DNS_UDP_RECV	1500	/* longest UDP query we read */
+#define DNS_UDP_SLOT	1500	/* a batch slot; longer queries overflow */
 #define DNS_HOLD_MAX	1024	/* replies held for guests, in all */
 #define DNS_FWD_MAX	1024	/* queries at the forwarder at once */
 #define DNS_FWD_TIMEOUT_MS 3000
 #define DNS_TCP_PENDING	64	/* per connection, before we stop reading */
+#define DNS_TCP_MSG_MS	3000	/* to finish a message once begun, at most */
+#define DNS_TCP_SRC_BITS 10	/* 1 << this buckets of conns by source */
 
 struct dns_batch;
 struct dns_listener;
@@ -67,9 +69,11 @@ struct dns {
 	struct dns_stats	 stats;
 
 	/* TCP connections (dns_tcp.c). */
-	TAILQ_HEAD(, dns_tcp)	 conns;
+	TAILQ_HEAD(, dns_tcp)	 conns;		/* least recently used first */
 	size_t			 nconns;
-	bool			 accept_paused;	/* at dns_tcp_max */
+	LIST_HEAD(, dns_tcp)	 by_src[1 << DNS_TCP_SRC_BITS];
+	uint64_t		 tcp_seed;	/* keys the by_src hash */
+	bool			 accept_paused;	/* full, none evictable */
 	struct event		*accept_retry;	/* after EMFILE */
 
 	/* Buffers: one loop, one query at a time. */
@@ -100,8 +104,14 @@ void		 dns_pending_begin(struct dns *, struct dns_pending *p,
 void		 dns_pending_reply(struct dns *, struct dns_pending *p,
 		    const uint8_t *pkt, size_t len, int rcode);
 
-/* TCP connections (dns_tcp.c).  Take an accepted socket (owns fd). */
-void		 dns_tcp_accept(struct dns *, int fd);
+/*
+ * TCP connections (dns_tcp.c).  Take a socket accepted from sa (owns
+ * fd): closed at once over the per-source limit; at the cap it evicts
+ * the connection idle longest, or is closed and pauses the listeners
+ * if every connection has a query waiting.
+ */
+void		 dns_tcp_accept(struct dns *, int fd,
+		    const struct sockaddr *sa);
 /* Queue pkt on the connection, with its 2-byte length. */
 void		 dns_tcp_send(struct dns_tcp *, const uint8_t *pkt,
 		    size_t len);
@@ -114,7 +124,7 @@ void		 dns_tcp_pending(struct dns_tcp *, struct dns_pending *p,
 /* Close every connection, abandoning what waits on them. */
 void		 dns_tcp_free_all(struct dns *);
 
-/* Pause (at dns_tcp_max) or resume accepting (dns_server.c). */
+/* Pause (full, none evictable) or resume accepting (dns_server.c). */
 void		 dns_accept_pause(struct dns *, bool pause);
 
 /* Held replies for dns-answer = guest (dns_hold.c). */
