@@ -60,8 +60,16 @@ struct store_event {
 
 /*
  * Open (creating if needed) the database at path and migrate it to
- * STORE_SCHEMA_VERSION.  A database written by a newer summond is
- * refused.  On failure returns NULL with a message in err.
+ * STORE_SCHEMA_VERSION.  A new file is made mode 0640 (less what the
+ * umask takes), and SQLite gives its -wal and -shm the same mode; an
+ * existing file keeps its mode (a warning is logged if every user may
+ * read it).  Refused: a database written by a newer summond, and one
+ * that is not summon's (tables but no schema version, or a schema
+ * version without summon's tables), both left as they were, journal
+ * mode included; one summond cannot write (the file, its -wal or -shm, or the
+ * directory SQLite makes them in), which SQLite would open for reading
+ * and fail every write of, and one it cannot read.  On failure returns
+ * NULL with "path: reason" in err.
  */
 struct store	*store_open(const char *path, char *err, size_t errlen);
 /*

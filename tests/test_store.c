@@ -1,13 +1,17 @@
 /*
  * test_store.c - the state database: schema and migrations, instances,
  * services, events, a kill -9 in the middle of writes, and writes kept
- * in memory while the disk is full.
+ * in memory while the disk is full; files it must not touch (read-only,
+ * another program's), and the mode of the files it makes.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -248,6 +252,404 @@ START_TEST(newer_schema_refused)
 	ck_assert_ptr_nonnull(strstr(err, "schema version 7 was written"));
 	ck_assert_int_eq(raw_int("SELECT journal_mode = 'delete' FROM"
 	    " pragma_journal_mode"), 1);
+}
+END_TEST
+
+/* The whole of a file, for byte-for-byte comparisons; *len its size. */
+static char *
+slurp(const char *file, size_t *len)
+{
+	char *buf;
+	FILE *f;
+	long n;
+
+	ck_assert_ptr_nonnull(f = fopen(file, "rb"));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	ck_assert_int_ge(n = ftell(f), 0);
+	rewind(f);
+	ck_assert_ptr_nonnull(buf = malloc((size_t)n + 1));
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static int
+exists(const char *file)
+{
+	return access(file, F_OK) == 0;
+}
+
+static mode_t
+file_mode(const char *file)
+{
+	struct stat sb;
+
+	ck_assert_msg(stat(file, &sb) == 0, "%s: %s", file, strerror(errno));
+	return sb.st_mode & 07777;
+}
+
+/* path's -wal or -shm file. */
+static const char *
+side(const char *suffix)
+{
+	static char p[160];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return p;
+}
+
+START_TEST(new_files_private)
+{
+	struct store *st;
+
+	/* The umask outside systemd; the test runs in its own process. */
+	umask(022);
+	st = open_ok();
+	ck_assert_int_eq(store_event_add(st, 1, "", 0, "boot", ""), 0);
+	/* SQLite gives -wal and -shm the database's mode. */
+	ck_assert_uint_eq(file_mode(path), 0640);
+	ck_assert_uint_eq(file_mode(side("-wal")), 0640);
+	ck_assert_uint_eq(file_mode(side("-shm")), 0640);
+	store_close(st);
+	ck_assert_uint_eq(file_mode(path), 0640);
+
+	/* A tighter umask still narrows it. */
+	unlink(path);
+	umask(077);
+	st = open_ok();
+	ck_assert_uint_eq(file_mode(path), 0600);
+	ck_assert_uint_eq(file_mode(side("-wal")), 0600);
+	ck_assert_uint_eq(file_mode(side("-shm")), 0600);
+	store_close(st);
+
+	/* An existing file keeps the mode its operator chose. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	st = open_ok();
+	ck_assert_uint_eq(file_mode(path), 0644);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(foreign_refused)
+{
+	char err[512], want[512];
+	char *before, *after;
+	size_t nbefore, nafter;
+
+	/* Another program's database, journal mode delete. */
+	raw_exec("CREATE TABLE foo (a TEXT); INSERT INTO foo VALUES ('mine')");
+	before = slurp(path, &nbefore);
+	/* Bytes 18 and 19: file format versions, 1 rollback journal, 2 WAL. */
+	ck_assert_uint_ge(nbefore, 100);
+	ck_assert_int_eq(before[18], 1);
+	ck_assert_int_eq(before[19], 1);
+
+	ck_assert_ptr_null(store_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a summon state database (no "
+	    "schema version, yet it holds table \"foo\"); refusing to touch "
+	    "it", path);
+	ck_assert_str_eq(err, want);
+	after = slurp(path, &nafter);
+	ck_assert_uint_eq(nafter, nbefore);
+	ck_assert_int_eq(memcmp(before, after, nbefore), 0);
+	ck_assert_int_eq(after[18], 1);
+	ck_assert_int_eq(after[19], 1);
+	ck_assert(!exists(side("-wal")));
+	ck_assert(!exists(side("-shm")));
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE"
+	    " name IN ('services', 'instances', 'events', 'owner')"), 0);
+	free(after);
+
+	/* One whose schema version says summon's, without summon's tables. */
+	raw_exec("PRAGMA user_version = 3");
+	free(before);
+	before = slurp(path, &nbefore);
+	ck_assert_ptr_null(store_open(path, err, sizeof(err)));
+	ck_assert_msg(strstr(err, ": not a summon state database (schema "
+	    "version 3 without table \"services\")") != NULL, "%s", err);
+	after = slurp(path, &nafter);
+	ck_assert_uint_eq(nafter, nbefore);
+	ck_assert_int_eq(memcmp(before, after, nbefore), 0);
+	ck_assert(!exists(side("-wal")));
+	free(after);
+	free(before);
+
+	/* Not a name for a log line: control characters come out as '?'. */
+	unlink(path);
+	raw_exec("CREATE VIEW \"a\nb\" AS SELECT 1");
+	ck_assert_ptr_null(store_open(path, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "holds view \"a?b\"") != NULL, "%s", err);
+
+	/* Not a regular file. */
+	unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0640), 0);
+	ck_assert_ptr_null(store_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file", path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* An empty file and an empty WAL database are how a new state starts. */
+START_TEST(empty_accepted)
+{
+	struct store *st;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fclose(f);
+	st = open_ok();
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+
+	unlink(path);
+	raw_exec("PRAGMA journal_mode = WAL");
+	st = open_ok();
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+}
+END_TEST
+
+/* Every older schema summon wrote is still summon's, and migrates. */
+START_TEST(migrate_each_version)
+{
+	char err[512];
+	struct store *st;
+	int v;
+
+	for (v = 1; v < STORE_SCHEMA_VERSION; v++) {
+		unlink(path);
+		st = store_open_version(path, v, err, sizeof(err));
+		ck_assert_msg(st != NULL, "%s", err);
+		store_close(st);
+		ck_assert_int_eq(raw_int("PRAGMA user_version"), v);
+		st = open_ok();
+		ck_assert_int_eq(store_schema_version(st),
+		    STORE_SCHEMA_VERSION);
+		store_close(st);
+	}
+}
+END_TEST
+
+#define NOBODY		65534
+#define SKIPPED		77	/* exit status: cannot be another user here */
+
+/*
+ * store_open(path) in a child process, as user nobody when the test
+ * runs as root (root writes any file whatever its mode, and a read-only
+ * database is about the user summond runs as); the message in err.
+ * Returns 0 if it opened, 1 if it was refused, SKIPPED if the child
+ * could not drop its privileges.
+ */
+static int
+open_in_child(char *err, size_t errlen)
+{
+	struct store *st;
+	ssize_t n;
+	size_t got = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		close(fds[0]);
+		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+		    setgid(NOBODY) == -1 || setuid(NOBODY) == -1))
+			_exit(SKIPPED);
+		if ((st = store_open(path, err, errlen)) == NULL) {
+			if (write(fds[1], err, strlen(err)) == -1)
+				_exit(2);
+			_exit(1);
+		}
+		store_close(st);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < errlen - 1 &&
+	    (n = read(fds[0], err + got, errlen - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child status %d", status);
+	return WEXITSTATUS(status);
+}
+
+/* Give the test directory and what it holds to nobody, when root. */
+static int
+give_away(void)
+{
+	const char *const files[] = { dir, path, side("-wal"), side("-shm") };
+	size_t i;
+
+	if (geteuid() != 0)
+		return 0;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (lchown(files[i], NOBODY, NOBODY) == -1 && errno != ENOENT)
+			return -1;
+	return 0;
+}
+
+/* A killed child's store, never closed on purpose (and not a leak). */
+static struct store *volatile abandoned;
+
+/* Leave a -wal and a -shm behind, as a summond killed with -9 does. */
+static void
+leave_wal(void)
+{
+	int status;
+	pid_t pid;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		abandoned = open_ok();
+		if (store_event_add(abandoned, 1, "", 0, "boot", "") == -1)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert(exists(side("-wal")) && exists(side("-shm")));
+}
+
+/*
+ * Have another process (not a fork of one that will open the database:
+ * SQLite shares a process's open files among its connections) hold path
+ * open with a read done, until *release is closed.
+ */
+static pid_t
+hold_open(int *release)
+{
+	sqlite3 *db;
+	char c;
+	int ready[2], hold[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		if (sqlite3_open(path, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "SELECT COUNT(*) FROM events", NULL,
+		    NULL, NULL) != SQLITE_OK)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(hold[0], &c, 1) == -1)
+			_exit(1);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	*release = hold[1];
+	return pid;
+}
+
+START_TEST(readonly_refused)
+{
+	char err[512], want[512];
+	char *before, *after;
+	size_t nbefore, nafter;
+	pid_t holder;
+	int release, status, rc;
+
+	store_close(open_ok());
+	if (give_away() == -1) {
+		fprintf(stderr, "readonly_refused: skipped: cannot chown to "
+		    "uid %d: %s\n", NOBODY, strerror(errno));
+		return;
+	}
+	/* The user summond runs as writes all of it: opened. */
+	if ((rc = open_in_child(err, sizeof(err))) == SKIPPED) {
+		fprintf(stderr, "readonly_refused: skipped: cannot become uid "
+		    "%d\n", NOBODY);
+		return;
+	}
+	ck_assert_msg(rc == 0, "%s", err);
+
+	/* The database itself: SQLite opens it for reading only. */
+	ck_assert_int_eq(chmod(path, 0440), 0);
+	before = slurp(path, &nbefore);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: the database is read-only "
+	    "(Permission denied)", path);
+	ck_assert_str_eq(err, want);
+	after = slurp(path, &nafter);
+	ck_assert_uint_eq(nafter, nbefore);
+	ck_assert_int_eq(memcmp(before, after, nbefore), 0);
+	ck_assert(!exists(side("-wal")));
+	free(before);
+	free(after);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+
+	/* Its directory: no -wal or -shm could be made there. */
+	ck_assert_int_eq(chmod(dir, 0500), 0);
+	rc = open_in_child(err, sizeof(err));
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(rc, 1);
+	snprintf(want, sizeof(want), "%s: its directory %s is not writable "
+	    "(Permission denied); SQLite keeps the -wal and -shm files there",
+	    path, dir);
+	ck_assert_str_eq(err, want);
+
+	/*
+	 * A -wal, then a -shm, summond cannot write (left by another user):
+	 * SQLite reads, and refuses only the write lock, which store_open
+	 * takes to find out.
+	 */
+	leave_wal();
+	ck_assert_int_eq(give_away(), 0);
+	ck_assert_int_eq(chmod(side("-wal"), 0440), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: the database is read-only "
+	    "(%s-wal: Permission denied)", path, path);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_int_eq(chmod(side("-wal"), 0640), 0);
+	ck_assert_int_eq(chmod(side("-shm"), 0440), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: the database is read-only "
+	    "(%s-shm: Permission denied)", path, path);
+	ck_assert_str_eq(err, want);
+
+	/* One it cannot even read: SQLite fails the first read. */
+	ck_assert_int_eq(chmod(side("-shm"), 0), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: cannot open the database "
+	    "(%s-shm: Permission denied)", path, path);
+	ck_assert_str_eq(err, want);
+
+	/*
+	 * The same while another process has it open (an operator's
+	 * sqlite3, say), when SQLite has no log to recover first.
+	 */
+	ck_assert_int_eq(chmod(side("-shm"), 0640), 0);
+	holder = hold_open(&release);
+	ck_assert_int_eq(chmod(side("-wal"), 0440), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: the database is read-only "
+	    "(%s-wal: Permission denied)", path, path);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(side("-wal"), 0640), 0);
+	ck_assert_int_eq(chmod(side("-shm"), 0440), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 1);
+	snprintf(want, sizeof(want), "%s: the database is read-only "
+	    "(%s-shm: Permission denied)", path, path);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(chmod(side("-shm"), 0640), 0);
+	close(release);
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Nothing was lost meanwhile. */
+	ck_assert_int_eq(give_away(), 0);
+	ck_assert_int_eq(open_in_child(err, sizeof(err)), 0);
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM events"), 1);
 }
 END_TEST
 
@@ -669,9 +1071,6 @@ END_TEST
  */
 #define ABRUPT_ROWS	300
 
-/* The killed child's store, never closed on purpose (and not a leak). */
-static struct store *volatile abandoned;
-
 START_TEST(abrupt_kill)
 {
 	struct store *st;
@@ -919,6 +1318,11 @@ suite(void)
 	tcase_add_test(tc, open_create_reopen);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, newer_schema_refused);
+	tcase_add_test(tc, new_files_private);
+	tcase_add_test(tc, foreign_refused);
+	tcase_add_test(tc, empty_accepted);
+	tcase_add_test(tc, migrate_each_version);
+	tcase_add_test(tc, readonly_refused);
 	tcase_add_test(tc, migrate_from_v1);
 	tcase_add_test(tc, instances);
 	tcase_add_test(tc, unique_live_address);

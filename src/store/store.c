@@ -13,12 +13,17 @@
  * MAX(id) + 1 read at open stays right for the life of the process.
  */
 #include <sys/queue.h>
+#include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -30,6 +35,7 @@
 #define STORE_FLUSH_BATCH	1000	/* pending writes per transaction */
 #define STORE_EVENT_PAGE	64	/* events read per statement run */
 #define STORE_CACHE_KIB		"-256"	/* page cache, KiB (negative) */
+#define STORE_FILE_MODE		0640	/* a new database; umask applies */
 
 /*
  * Migration n (counting from 0) takes the schema from version n to
@@ -85,6 +91,17 @@ static const char *const migrations[] = {
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
+
+/* The tables of summon's schema and the version that made each. */
+static const struct {
+	const char	*name;
+	int		 since;
+} store_tables[] = {
+	{ "services",	1 },
+	{ "instances",	1 },
+	{ "events",	1 },
+	{ "owner",	3 },
+};
 
 enum stmt {
 	S_SVC_REMOVE_ALL,
@@ -258,12 +275,23 @@ set_err(struct store *st, const char *fmt, ...)
 	copy_str(st->errmsg, sizeof(st->errmsg), st->reason);
 }
 
-/* Record SQLite's message for rc; returns rc. */
+/*
+ * Record SQLite's message for rc; returns rc.  "disk I/O error" alone
+ * does not tell a full disk from a failing one: add the system's word.
+ */
 static int
 db_err(struct store *st, int rc)
 {
-	set_err(st, "%s", rc == SQLITE_NOTFOUND ? "row not found" :
-	    sqlite3_errmsg(st->db));
+	int sys;
+
+	if (rc == SQLITE_NOTFOUND)
+		set_err(st, "row not found");
+	else if (((rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    (sys = sqlite3_system_errno(st->db)) != 0)
+		set_err(st, "%s (%s)", sqlite3_errmsg(st->db), strerror(sys));
+	else
+		set_err(st, "%s", sqlite3_errmsg(st->db));
 	return rc;
 }
 
@@ -478,6 +506,207 @@ set_wal(struct store *st)
 	return rc;
 }
 
+/*
+ * SQLite makes and removes the -wal and -shm files (and, while a new
+ * database turns to WAL, a -journal) beside the database.  In a
+ * directory summond cannot write, it would get by while they exist and
+ * fail every write once they are gone: refuse it now.
+ */
+static int
+check_dir(struct store *st)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", st->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	if (errno == ENOENT || errno == ENOTDIR)
+		set_err(st, "%s", strerror(errno));
+	else
+		set_err(st, "its directory %s is not writable (%s); SQLite "
+		    "keeps the -wal and -shm files there", dir,
+		    strerror(errno));
+	return -1;
+}
+
+/*
+ * Make the database if it is new, readable by owner and group only:
+ * SQLite would make it 0666 less the umask, and it gives the -wal and
+ * -shm files the mode of the database, so this one open decides all
+ * three.  An existing file keeps the mode its operator gave it; *mode
+ * is set to it.  Only a regular file will do.
+ */
+static int
+prepare_file(struct store *st, mode_t *mode)
+{
+	struct stat sb;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO given as the path must not hang the open. */
+	fd = open(st->path, O_RDONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+	    STORE_FILE_MODE);
+	if (fd == -1) {
+		set_err(st, "%s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		set_err(st, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!S_ISREG(sb.st_mode)) {
+		set_err(st, "not a regular file");
+		return -1;
+	}
+	*mode = sb.st_mode & 07777;
+	return 0;
+}
+
+/*
+ * SQLite cannot use the database as summond needs: it opens what it
+ * cannot write for reading and says so only at the first write
+ * (SQLITE_READONLY), and fails the first read on a -wal or -shm it
+ * cannot open (SQLITE_CANTOPEN).  Name the file, as far as access(2)
+ * tells, else keep SQLite's word, which is in st->reason.
+ */
+static void
+file_err(struct store *st, int rc)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char p[PATH_MAX], why[sizeof(st->reason)];
+	const char *what;
+	size_t i;
+
+	if ((rc & 0xff) == SQLITE_READONLY)
+		what = "the database is read-only";
+	else if ((rc & 0xff) == SQLITE_CANTOPEN)
+		what = "cannot open the database";
+	else
+		return;
+	copy_str(why, sizeof(why), st->reason);
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", st->path, suffix[i]);
+		if (access(p, R_OK | W_OK) == 0 || errno == ENOENT)
+			continue;
+		if (i == 0)
+			set_err(st, "%s (%s)", what, strerror(errno));
+		else
+			set_err(st, "%s (%s: %s)", what, p, strerror(errno));
+		return;
+	}
+	if ((rc & 0xff) == SQLITE_READONLY)
+		set_err(st, "%s (%s)", what, why);
+}
+
+/*
+ * Take the write lock once, writing nothing.  In WAL mode that needs a
+ * writable -wal and -shm, which another user may have left behind: a
+ * database SQLite can only read is refused here rather than losing every
+ * write later.
+ */
+static int
+check_writable(struct store *st)
+{
+	int rc;
+
+	if ((rc = exec_sql(st, "BEGIN IMMEDIATE")) == SQLITE_OK &&
+	    (rc = exec_sql(st, "COMMIT")) == SQLITE_OK)
+		return SQLITE_OK;
+	if (!sqlite3_get_autocommit(st->db))
+		exec_quiet(st, "ROLLBACK");
+	file_err(st, rc);
+	return rc;
+}
+
+/* A name read from a file someone else may have made, fit for a log. */
+static void
+copy_printable(char *dst, size_t len, const unsigned char *src)
+{
+	size_t i;
+
+	if (src == NULL)
+		src = (const unsigned char *)"";
+	for (i = 0; i < len - 1 && src[i] != '\0'; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"' ?
+		    (char)src[i] : '?';
+	dst[i] = '\0';
+}
+
+/*
+ * Is this summon's database?  At schema version 0 it holds nothing
+ * (each migration is one transaction, so no summond leaves half a
+ * schema behind); from version 1 it has the tables of its version.
+ * Anything else is another program's database given as `state` by
+ * mistake, and is refused before anything changes it, the journal mode
+ * included.  Returns SQLITE_NOTADB for a database that is not ours.
+ */
+static int
+check_ours(struct store *st, int64_t version)
+{
+	sqlite3_stmt *s;
+	char type[16], name[64];
+	size_t i;
+	int rc;
+
+	if (version == 0) {
+		rc = sqlite3_prepare_v2(st->db, "SELECT type, name FROM"
+		    " sqlite_master ORDER BY type <> 'table', rowid LIMIT 1",
+		    -1, &s, NULL);
+		if (rc != SQLITE_OK)
+			return db_err(st, rc);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			copy_printable(type, sizeof(type),
+			    sqlite3_column_text(s, 0));
+			copy_printable(name, sizeof(name),
+			    sqlite3_column_text(s, 1));
+			set_err(st, "not a summon state database (no schema "
+			    "version, yet it holds %s \"%s\"); refusing to "
+			    "touch it", type, name);
+			rc = SQLITE_NOTADB;
+		} else if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		else
+			db_err(st, rc);
+		sqlite3_finalize(s);
+		return rc;
+	}
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master"
+	    " WHERE type = 'table' AND name = ?1", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(st, rc);
+	for (i = 0; i < sizeof(store_tables) / sizeof(store_tables[0]);
+	    i++) {
+		if (store_tables[i].since > version)
+			continue;
+		sqlite3_bind_text(s, 1, store_tables[i].name, -1,
+		    SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			sqlite3_reset(s);
+			continue;
+		}
+		if (rc == SQLITE_DONE) {
+			set_err(st, "not a summon state database (schema "
+			    "version %" PRId64 " without table \"%s\"); "
+			    "refusing to touch it", version,
+			    store_tables[i].name);
+			rc = SQLITE_NOTADB;
+		} else
+			db_err(st, rc);
+		sqlite3_finalize(s);
+		return rc;
+	}
+	sqlite3_finalize(s);
+	return SQLITE_OK;
+}
+
 static int
 migrate(struct store *st, int from, int to)
 {
@@ -545,6 +774,7 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 {
 	struct store *st;
 	int64_t v;
+	mode_t mode;
 	int rc;
 
 	if (version < 1 || version > STORE_SCHEMA_VERSION) {
@@ -561,8 +791,15 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 	TAILQ_INIT(&st->queue);
 	TAILQ_INIT(&st->events);
 
+	if (strlen(path) + sizeof("-wal") > PATH_MAX) {
+		set_err(st, "path too long");
+		goto fail;
+	}
+	if (check_dir(st) == -1 || prepare_file(st, &mode) == -1)
+		goto fail;
+	/* Without CREATE: the file is made above, with its mode. */
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, NULL);
+	    SQLITE_OPEN_EXRESCODE, NULL);
 	if (rc != SQLITE_OK) {
 		if (st->db == NULL)
 			set_err(st, "%s", sqlite3_errstr(rc));
@@ -571,10 +808,17 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if (sqlite3_db_readonly(st->db, "main") != 0) {
+		set_err(st, "SQLite can open it only for reading");
+		file_err(st, SQLITE_READONLY);
+		goto fail;
+	}
 
 	/* Before anything changes the file: it may not be ours to touch. */
-	if (query_int64(st, "PRAGMA user_version", &v) != SQLITE_OK)
+	if ((rc = query_int64(st, "PRAGMA user_version", &v)) != SQLITE_OK) {
+		file_err(st, rc);
 		goto fail;
+	}
 	if (v > STORE_SCHEMA_VERSION) {
 		set_err(st, "schema version %" PRId64 " was written by a newer "
 		    "summond (this one knows %d); refusing to open", v,
@@ -585,6 +829,8 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 		set_err(st, "schema version %" PRId64 " is not ours", v);
 		goto fail;
 	}
+	if (check_ours(st, v) != SQLITE_OK)
+		goto fail;
 	/*
 	 * WAL: readers never wait for the writer, and a commit is an append
 	 * to the log.  synchronous=NORMAL gives up only the last commits on
@@ -596,12 +842,16 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 	 * write appends near the end of a table or index, and the file is
 	 * in the kernel's page cache anyway.
 	 */
-	if (set_wal(st) != SQLITE_OK ||
-	    exec_sql(st, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
+	if ((rc = set_wal(st)) != SQLITE_OK) {
+		file_err(st, rc);
+		goto fail;
+	}
+	if (exec_sql(st, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
 	    exec_sql(st, "PRAGMA foreign_keys = ON") != SQLITE_OK ||
 	    exec_sql(st, "PRAGMA cache_size = " STORE_CACHE_KIB) != SQLITE_OK)
 		goto fail;
-	if (migrate(st, (int)v, version) != SQLITE_OK)
+	if (check_writable(st) != SQLITE_OK ||
+	    migrate(st, (int)v, version) != SQLITE_OK)
 		goto fail;
 	if (query_int64(st, "PRAGMA user_version", &v) != SQLITE_OK ||
 	    query_int64(st, "SELECT COALESCE(MAX(id), 0) + 1 FROM instances",
@@ -612,6 +862,11 @@ store_open_version(const char *path, int version, char *err, size_t errlen)
 	st->version = (int)v;
 	if (st->version >= 3 && read_owner(st) != SQLITE_OK)
 		goto fail;
+	/* The operator's choice, but one worth a word. */
+	if (mode & S_IRWXO)
+		log_warnx("store: %s: mode %04o lets every user read the "
+		    "state; summond makes a new database %04o", path,
+		    (unsigned int)mode, STORE_FILE_MODE);
 	st->reason[0] = st->errmsg[0] = '\0';
 	return st;
 
