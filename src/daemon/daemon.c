@@ -206,6 +206,8 @@ daemon_reload(struct daemon *d, char **msg)
 {
 	struct config *new, *old = d->cfg;
 	const char *path = d->config_path;
+	struct metrics *fresh = NULL;	/* [metrics] listen turned on */
+	bool rebound = false;		/* a new metrics address bound */
 	size_t len = 0;
 	FILE *ef;
 	int rc = -1;
@@ -215,7 +217,8 @@ daemon_reload(struct daemon *d, char **msg)
 		log_warn("reload");
 		return -1;
 	}
-	if ((new = config_load(path, ef, NULL)) == NULL)
+	if ((new = config_load(path, ef, NULL)) == NULL ||
+	    config_check_files(new, NULL, ef, NULL) > 0)
 		goto done;
 	/* Settings that only a restart applies: compared with the running. */
 	if (strcmp(new->state, d->run_state) != 0)
@@ -236,6 +239,22 @@ daemon_reload(struct daemon *d, char **msg)
 		fprintf(ef, "%s: hypervisor is still %s until summond "
 		    "restarts\n", path, d->run_hypervisor);
 	/* Each module moves to the new file, or all stay on the old one. */
+	if (new->has_metrics && d->metrics == NULL &&
+	    (fresh = metrics_new(d->base, &new->metrics_listen,
+	    metrics_render, d)) == NULL) {
+		fprintf(ef, "%s: [metrics] listen %s cannot be bound (see the "
+		    "log)\n", path, new->metrics_listen.text);
+		goto done;
+	}
+	if (new->has_metrics && d->metrics != NULL) {
+		if (metrics_rebind_prepare(d->metrics,
+		    &new->metrics_listen) == -1) {
+			fprintf(ef, "%s: [metrics] listen %s cannot be bound "
+			    "(see the log)\n", path, new->metrics_listen.text);
+			goto done;
+		}
+		rebound = true;
+	}
 	if (proxy_reload(d->proxy, new) == -1) {
 		fprintf(ef, "%s: a proxy port cannot be bound (see the log)\n",
 		    path);
@@ -260,12 +279,25 @@ daemon_reload(struct daemon *d, char **msg)
 			dns_reload(d->dns, old);
 		goto done;
 	}
+	if (fresh != NULL) {
+		d->metrics = fresh;
+		fresh = NULL;
+	} else if (rebound) {
+		metrics_rebind_commit(d->metrics);
+		rebound = false;
+	} else if (!new->has_metrics && d->metrics != NULL) {
+		metrics_free(d->metrics);
+		d->metrics = NULL;
+	}
 	d->cfg = new;
 	new = NULL;
 	config_free(old);
 	d->reloads++;
 	rc = 0;
 done:
+	if (rebound)
+		metrics_rebind_abort(d->metrics);
+	metrics_free(fresh);
 	config_free(new);
 	if (fclose(ef) == EOF) {
 		log_warn("reload");
@@ -364,7 +396,8 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		log_warnx("cannot start the reaper");
 		return -1;
 	}
-	if (cfg->has_metrics && (d->metrics = metrics_new(d)) == NULL)
+	if (cfg->has_metrics && (d->metrics = metrics_new(d->base,
+	    &cfg->metrics_listen, metrics_render, d)) == NULL)
 		return -1;
 
 	tv.tv_sec = FLUSH_INTERVAL_S;

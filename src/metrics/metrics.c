@@ -1,32 +1,21 @@
 /*
- * metrics.c - the Prometheus text exposition (format 0.0.4).
+ * metrics.c - the Prometheus text exposition (format 0.0.4); served by
+ * metrics_http.c.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "dns.h"
 #include "hist.h"
 #include "lifecycle.h"
-#include "log.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "reaper.h"
-
-#define BIG_ANSWER	(1024 * 1024)	/* memory is released after it */
-
-struct metrics {
-	struct daemon		*d;
-	struct evhttp		*http;
-	struct evhttp_bound_socket *sock;
-};
 
 static void
 header(struct evbuffer *b, const char *name, const char *type,
@@ -82,8 +71,9 @@ snap_add(void *arg, const char *service, const struct proxy_stats *st)
 }
 
 void
-metrics_render(struct daemon *d, struct evbuffer *b)
+metrics_render(void *daemon, struct evbuffer *b)
 {
+	struct daemon *d = daemon;
 	const struct config *cfg = d->cfg;
 	const struct dns_stats *ds = d->dns != NULL ? dns_stats(d->dns) : NULL;
 	const struct lc_stats *ls = lifecycle_stats(d->lc);
@@ -99,6 +89,12 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 		evbuffer_add_printf(b, "summon_dns_queries_total{rcode=\"%s\"} "
 		    "%llu\n", dns_stat_name(i), (unsigned long long)(ds ?
 		    ds->queries[i] : 0));
+	header(b, "summon_dns_tcp_closed_total", "counter",
+	    "DNS-over-TCP connections summond closed or refused, by reason.");
+	for (i = 0; i < DNS_TCP_NCLOSE; i++)
+		evbuffer_add_printf(b, "summon_dns_tcp_closed_total{reason="
+		    "\"%s\"} %llu\n", dns_tcp_close_name(i),
+		    (unsigned long long)(ds ? ds->tcp_closed[i] : 0));
 
 	header(b, "summon_wakes_total", "counter",
 	    "Wakes of a service, by what woke it.");
@@ -209,94 +205,4 @@ metrics_render(struct daemon *d, struct evbuffer *b)
 		evbuffer_add_printf(b, "summon_reaps_total{reason=\"%s\"} "
 		    "%llu\n", lifecycle_reason_name(i),
 		    (unsigned long long)ls->stops[i]);
-}
-
-static void
-sent_big_answer(struct evhttp_request *req, void *arg)
-{
-	daemon_release_memory();
-}
-
-static void
-serve(struct evhttp_request *req, void *arg)
-{
-	struct metrics *m = arg;
-	struct evbuffer *b;
-
-	if (strcmp(evhttp_request_get_uri(req), "/metrics") != 0 ||
-	    (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)) {
-		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
-		return;
-	}
-	if ((b = evbuffer_new()) == NULL) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	metrics_render(m->d, b);
-	/* 3.4 MB with 10,000 services, kept resident once sent (holes). */
-	if (evbuffer_get_length(b) >= BIG_ANSWER)
-		evhttp_request_set_on_complete_cb(req, sent_big_answer, NULL);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
-	evbuffer_free(b);
-}
-
-struct metrics *
-metrics_new(struct daemon *d)
-{
-	const struct cfg_addr *a = &d->cfg->metrics_listen;
-	char host[INET6_ADDRSTRLEN];
-	struct metrics *m;
-	uint16_t port;
-
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		return NULL;
-	m->d = d;
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&a->ss;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&a->ss;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
-	if ((m->http = evhttp_new(d->base)) == NULL)
-		goto fail;
-	evhttp_set_gencb(m->http, serve, m);
-	evhttp_set_timeout(m->http, 10);
-	m->sock = evhttp_bind_socket_with_handle(m->http, host, port);
-	if (m->sock == NULL) {
-		log_warn("metrics: cannot listen on %s", a->text);
-		goto fail;
-	}
-	log_info("metrics: http://%s/metrics", a->text);
-	return m;
-fail:
-	metrics_free(m);
-	return NULL;
-}
-
-void
-metrics_free(struct metrics *m)
-{
-	if (m == NULL)
-		return;
-	if (m->http != NULL)
-		evhttp_free(m->http);
-	free(m);
-}
-
-int
-metrics_port(struct metrics *m)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd = evhttp_bound_socket_get_fd(m->sock);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }

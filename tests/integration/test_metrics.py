@@ -41,6 +41,7 @@ TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
 
 FAMILIES = {
     "summon_dns_queries_total": ("counter", {"rcode"}),
+    "summon_dns_tcp_closed_total": ("counter", {"reason"}),
     "summon_wakes_total": ("counter", {"service", "source"}),
     "summon_boots_total": ("counter", {"service", "result"}),
     "summon_cold_start_seconds": ("histogram", {"service"}),
@@ -50,6 +51,7 @@ FAMILIES = {
     "summon_proxy_held": ("gauge", {"service"}),
     "summon_proxy_hold_seconds": ("histogram", set()),
     "summon_proxy_refused_total": ("counter", {"service", "reason"}),
+    "summon_proxy_removed_total": ("counter", set()),
     "summon_reaps_total": ("counter", {"reason"}),
 }
 
