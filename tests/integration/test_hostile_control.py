@@ -258,6 +258,8 @@ class ControlPathTest(unittest.TestCase):
     def test_regular_file_is_kept(self):
         d = Summond((CONF % {"port": free_port()}).replace(
             "control = @DIR@/summond.sock", "control = @DIR@/precious"))
+        with open(os.path.join(d.dir, "test.xml"), "w") as f:
+            f.write(TEMPLATE)
         precious = os.path.join(d.dir, "precious")
         with open(precious, "w") as f:
             f.write("an operator's file\n")
