@@ -1,6 +1,11 @@
 /*
  * vm.h - the hypervisor backend: libvirt behind an ops table.
  *
+ * The lifecycle describes a guest (struct vm_guest: kernel, command
+ * line, memory, addresses, ...) and asks for operations on it; how a
+ * backend runs it (libvirt's domain XML from a template, QEMU's
+ * arguments) is the backend's own business and stays behind this seam.
+ *
  * The main loop never calls libvirt.  It submits jobs; two worker
  * threads run the blocking calls (one for starts, which a client may be
  * waiting on, one for stops, which take ~200 ms each in libvirt and must
@@ -20,8 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
-struct config;
 struct event_base;
 struct vm;
 
@@ -31,9 +36,9 @@ struct vm;
 #define VM_OWNER_MAX		40
 
 enum vm_op {
-	VM_CREATE,		/* xml: start a transient domain */
-	VM_CREATE_PAUSED,	/* xml: the same, VIR_DOMAIN_START_PAUSED */
-	VM_DEFINE_START,	/* xml: define persistent, then start (save mode) */
+	VM_CREATE,		/* guest: start a transient domain */
+	VM_CREATE_PAUSED,	/* guest: the same, its CPUs paused */
+	VM_DEFINE_START,	/* guest: define persistent, then start (save mode) */
 	VM_RESUME,		/* paused -> running */
 	VM_SUSPEND,		/* running -> paused */
 	VM_SAVE,		/* virDomainManagedSave (persistent domains) */
@@ -59,6 +64,75 @@ enum vm_event {
 	VM_EV_SHUTDOWN,		/* the guest shut itself down */
 };
 
+/*
+ * Whose a domain is, in lowercase hex: the state database's random id
+ * (store_owner()) and a hash of the database's path, so that a database
+ * made again at the same path still knows the domains of the one before.
+ * "" when the metadata has none (a summond from before owners); "?" when
+ * it has one that cannot be read.
+ */
+struct vm_owner {
+	char		 id[VM_OWNER_MAX];
+	char		 state[VM_OWNER_MAX];
+};
+
+/* How a guest is networked. */
+enum vm_net {
+	VM_NET_BRIDGE,		/* on a hypervisor network, at its address */
+	VM_NET_USER,		/* no bridge: its ports forwarded from loopback */
+};
+
+/* User mode: 127.0.0.1:host on the host reaches the guest's port guest. */
+struct vm_forward {
+	uint16_t	 host;
+	uint16_t	 guest;
+};
+
+/*
+ * A guest as the lifecycle describes it to a backend: what to run, not
+ * how.  The command line is as configured: its ${ip}, ${gateway}, ...
+ * are the backend's to fill in (in user mode the guest's address is the
+ * backend's, e.g. QEMU's 10.0.2.15).  A job carries a copy made by
+ * vm_guest_copy(), whose strings live as long as it does, so that a
+ * reload freeing the configuration cannot pull them from under a
+ * worker thread.
+ */
+struct vm_guest {
+	const char	*name;		/* the domain's */
+	const char	*service;	/* in the domain's metadata */
+	int64_t		 instance;	/* in the domain's metadata */
+	struct vm_owner	 owner;		/* in the domain's metadata */
+	const char	*template;	/* built-in name, or a path ("/...") */
+	const char	*templates;	/* directory of the built-in ones */
+	const char	*kernel;
+	const char	*cmdline;
+	uint64_t	 memory;	/* bytes */
+	unsigned	 vcpus;
+	char		 mac[18];
+	enum vm_net	 net;
+	const char	*network;	/* bridge: the hypervisor's network */
+	struct in_addr	 address;	/* bridge: the guest's */
+	struct in_addr	 gateway;	/* bridge */
+	unsigned	 prefix;	/* bridge: of address and gateway */
+	const struct vm_forward *forwards;	/* user mode */
+	size_t		 nforwards;
+	const char	*serial_log;	/* a file that receives serial port 0 */
+};
+
+/*
+ * A copy of g in one allocation, strings and forwards included; free()
+ * releases it.  NULL when out of memory.
+ */
+struct vm_guest	*vm_guest_copy(const struct vm_guest *g);
+
+/* The network guests attach to in bridge mode (ensure_network). */
+struct vm_network {
+	const char	*name;		/* the hypervisor's name for it */
+	const char	*bridge;	/* the host's bridge device */
+	struct in_addr	 gateway;	/* the host's address on it */
+	unsigned	 prefix;
+};
+
 struct vm_job;
 typedef void (*vm_done_fn)(struct vm_job *);
 
@@ -70,7 +144,7 @@ typedef void (*vm_done_fn)(struct vm_job *);
 struct vm_job {
 	enum vm_op	 op;
 	char		 domain[128];	/* domain name */
-	char		*xml;		/* VM_CREATE*, VM_DEFINE_START; borrowed */
+	struct vm_guest	*guest;		/* VM_CREATE*, VM_DEFINE_START */
 	uint64_t	 shutdown_ms;	/* VM_SHUTDOWN: wait before destroy */
 	vm_done_fn	 done;
 	void		*arg;
@@ -86,18 +160,6 @@ struct vm_job {
 	uint64_t	 finished_us;	/* when the call returned */
 
 	struct vm_job	*next;		/* backend's queue link */
-};
-
-/*
- * Whose a domain is, in lowercase hex: the state database's random id
- * (store_owner()) and a hash of the database's path, so that a database
- * made again at the same path still knows the domains of the one before.
- * "" when the metadata has none (a summond from before owners); "?" when
- * it has one that cannot be read.
- */
-struct vm_owner {
-	char		 id[VM_OWNER_MAX];
-	char		 state[VM_OWNER_MAX];
 };
 
 /* One domain of ours, as vm_list() reports it. */
@@ -121,7 +183,8 @@ struct vm_callbacks {
 
 /*
  * The backend ops table.  libvirt is the one backend; the table is the
- * seam for another (a Firecracker or raw-QEMU backend) and for tests.
+ * seam for another (a Firecracker or raw-QEMU backend) and for the
+ * tests' scripted one (tests/vm_script.c).
  */
 struct vm_backend_ops {
 	const char	*name;
@@ -140,47 +203,21 @@ struct vm_backend_ops {
 	struct vm_domain *(*list)(struct vm *, size_t *n, char *err,
 			    size_t errlen);
 	/*
-	 * Define and start the guests' network of cfg ([network] name,
-	 * bridge, gateway; no DHCP, no DNS) unless it exists; start it if
-	 * it is defined but inactive.  Blocking, at start-up only.
+	 * Define and start net (no DHCP, no DNS) unless it exists; start
+	 * it if it is defined but inactive.  Blocking, at start-up only.
 	 */
-	int		 (*ensure_network)(struct vm *, const struct config *cfg,
-			    char *err, size_t errlen);
+	int		 (*ensure_network)(struct vm *,
+			    const struct vm_network *net, char *err,
+			    size_t errlen);
 	/* Whether the connection is up right now. */
 	bool		 (*connected)(struct vm *);
-	/* Whether guests run under KVM (else TCG: domain type 'qemu'). */
-	bool		 (*kvm)(struct vm *);
 	/* Finish running jobs, drop queued ones (done() with rc -1). */
 	void		 (*close)(struct vm *);
 };
 
 extern const struct vm_backend_ops vm_libvirt_ops;
 
-/*
- * Template expansion (vm_template.c): replace each ${name} in tmpl by
- * the value of the variable of that name, XML-escaped.  names and values
- * are n parallel arrays.  The variable named "cmdline" is itself a
- * template: the caller passes the command line as written; its
- * variables are filled in raw and the whole line escaped once
- * (${cmdline} inside it is an error).  Returns a malloc'd string, or
- * NULL with a message in err for an unknown variable or an unterminated
- * "${".
- */
-char	*vm_template_expand(const char *tmpl, const char *const *names,
-	    const char *const *values, size_t n, char *err, size_t errlen);
-
 /* A locally administered MAC, stable for (service, instance). */
 void	 vm_mac(const char *service, int64_t instance, char out[18]);
-
-/*
- * Add summon's metadata element (owner, service, instance) to a domain
- * XML, just before its closing </domain>; owner's fields are left out
- * when "" (owner NULL: both).  Templates must not have a <metadata>
- * element of their own.  Returns a malloc'd string, or NULL with a
- * message in err.
- */
-char	*vm_add_metadata(const char *xml, const struct vm_owner *owner,
-	    const char *service,
-	    int64_t instance, char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,10 @@
 /*
- * test_lifecycle.c - the lifecycle against libvirt's test:///default.
+ * test_lifecycle.c - the lifecycle against the scripted vm backend.
  *
- * Real vm backend, real store, real event loop; only the guest is
- * simulated: services use ready = serial:READY and the test writes that
- * line into a domain's serial log to make it "boot".  Idle time comes
- * from a replaced clock.
+ * The scripted backend (vm_script.h), a real store, a real event loop;
+ * the guest is simulated: services use ready = serial:READY and the test
+ * writes that line into a domain's serial log to make it "boot".  Idle
+ * time comes from a replaced clock.
  */
 #include <check.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "lifecycle.h"
 #include "store.h"
 #include "vm.h"
+#include "vm_script.h"
 #include "check_main.h"
 
 static const char *template_xml =
@@ -104,7 +105,7 @@ test_config(const char *global, const char *svc_extra, bool with_a)
 	    "template = %s/test.xml\nready = serial:READY\n"
 	    "boot-timeout = 500ms\nidle-timeout = 1s\n%s", F.dir, svc_extra);
 	snprintf(text, sizeof(text),
-	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "[summond]\nstate = %s/state.db\nhypervisor = script:///\n"
 	    "serial-dir = %s/serial\nmemory-budget = 1G\n%s"
 	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
 	    "[network]\nmode = user\nuser-ports = 30000-30099\n%s"
@@ -137,7 +138,7 @@ setup_with(const char *global, const char *svc_extra)
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_msg(F.store != NULL, "%s", err);
 	F.base = event_base_new();
-	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
 	    sizeof(err));
 	ck_assert_msg(F.lc != NULL, "%s", err);
 }
@@ -692,11 +693,11 @@ START_TEST(lost_rows_closed_on_start)
 	lifecycle_wake(F.lc, "a", LC_SRC_DNS);
 	run_until_state("a", LC_READY, 5000);
 	/*
-	 * test:///default forgets its domains with its connection: the
+	 * The scripted backend forgets its domains when it is closed: the
 	 * next lifecycle finds the row but no domain.
 	 */
 	lifecycle_free(F.lc);
-	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
 	    sizeof(err));
 	ck_assert_msg(F.lc != NULL, "%s", err);
 	assert_row(1, "stopped", "lost");

@@ -1,7 +1,7 @@
 /*
  * test_proxy.c - the proxy with real sockets and a simulated guest.
  *
- * The lifecycle runs on libvirt's test:///default in user network mode,
+ * The lifecycle runs on the scripted vm backend in user network mode,
  * so a "ready" guest is reached at 127.0.0.1:<first user port>; the
  * test listens there itself (an echo server on a thread) and makes
  * boots succeed by writing the ready line into the serial log.  Clients
@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "store.h"
 #include "vm.h"
+#include "vm_script.h"
 #include "check_main.h"
 
 #define GUEST_PORT	31000	/* first of user-ports */
@@ -141,7 +142,7 @@ make_config(const char *proxy_extra, const char *name, const char *svc_extra)
 	int n;
 
 	snprintf(text, sizeof(text),
-	    "[summond]\nstate = %s/state.db\nhypervisor = test:///default\n"
+	    "[summond]\nstate = %s/state.db\nhypervisor = script:///\n"
 	    "serial-dir = %s/serial\n"
 	    "[dns]\nlisten =\n[metrics]\nlisten =\n"
 	    "[proxy]\n%s"
@@ -174,7 +175,7 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_ptr_nonnull(F.store);
 	F.base = event_base_new();
-	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_libvirt_ops, err,
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
 	    sizeof(err));
 	ck_assert_msg(F.lc != NULL, "%s", err);
 	F.proxy = proxy_new(F.base, F.cfg, F.lc);

@@ -25,7 +25,6 @@
 #include "store.h"
 
 #define SHUTDOWN_GRACE_MS	5000	/* ACPI shutdown, then destroy */
-#define TEMPLATE_MAX		(256 * 1024)
 
 static void	job_done(struct vm_job *);
 
@@ -248,112 +247,59 @@ lc_instance_free(struct instance *in)
 	free(in);
 }
 
-static int
-read_file(const char *path, char **out, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (st.st_size > TEMPLATE_MAX) {
-		snprintf(err, errlen, "%.400s: larger than %d bytes", path,
-		    TEMPLATE_MAX);
-		close(fd);
-		return -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf != NULL ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
-		free(buf);
-		return -1;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
-}
-
 /*
- * The domain XML of in: the service's template with every variable
- * filled in, and summon's metadata.  Templates are small files in the
- * page cache; reading one per boot costs microseconds.
+ * What the backend needs to create in: the service's guest with this
+ * instance's name, addresses and ports, in a copy the job owns (a
+ * reload may free the configuration while the job is out).
  */
-static char *
-build_xml(struct instance *in, char *err, size_t errlen)
+static struct vm_guest *
+describe(struct instance *in)
 {
 	struct lifecycle *lc = in->lc;
 	const struct config *cfg = lc->cfg;
 	const struct cfg_service *sc = in->svc->cfg;
-	bool user = cfg->net_mode == CFG_NET_USER;
-	char path[1024], mac[18], mem[32], vcpus[16], ip[INET_ADDRSTRLEN];
-	char gw[INET_ADDRSTRLEN], prefix[8], serial[1024], hostfwd[1024];
-	char *tmpl = NULL, *xml = NULL, *full = NULL;
-	const char *names[] = { "name", "kernel", "memory_kib", "vcpus",
-	    "mac", "ip", "prefix", "gateway", "network", "serial_log",
-	    "domain_type", "hostfwd", "cmdline" };
-	const char *values[13];
-	size_t i, n = 13, len = 0;
+	struct vm_forward *fwd = NULL;
+	struct vm_guest *copy;
+	char serial[1024];
+	struct vm_guest g = {
+		.name = in->domain,
+		.service = sc->name,
+		.instance = in->id,
+		.owner = lc->owner,
+		.template = sc->template,
+		.templates = cfg->templates,
+		.kernel = sc->kernel,
+		.cmdline = sc->cmdline,
+		.memory = sc->memory,
+		.vcpus = sc->vcpus,
+		.serial_log = serial,
+	};
+	size_t i;
 
-	if (sc->template[0] == '/')
-		snprintf(path, sizeof(path), "%s", sc->template);
-	else
-		snprintf(path, sizeof(path), "%s/%s%s.xml", cfg->templates,
-		    sc->template, user ? "-user" : "");
-	if (read_file(path, &tmpl, err, errlen) == -1)
-		return NULL;
-
-	vm_mac(sc->name, in->id, mac);
-	snprintf(mem, sizeof(mem), "%llu",
-	    (unsigned long long)(sc->memory / 1024));
-	snprintf(vcpus, sizeof(vcpus), "%u", sc->vcpus);
-	if (user) {
-		snprintf(ip, sizeof(ip), "10.0.2.15");
-		snprintf(gw, sizeof(gw), "10.0.2.2");
-		snprintf(prefix, sizeof(prefix), "24");
-	} else {
-		inet_ntop(AF_INET, &in->guest, ip, sizeof(ip));
-		inet_ntop(AF_INET, &cfg->gateway, gw, sizeof(gw));
-		snprintf(prefix, sizeof(prefix), "%u", cfg->prefix);
-	}
+	vm_mac(sc->name, in->id, g.mac);
 	snprintf(serial, sizeof(serial), "%s/%s.log", cfg->serial_dir,
 	    in->domain);
-	hostfwd[0] = '\0';
-	for (i = 0; i < in->nhost_ports && len < sizeof(hostfwd); i++)
-		len += (size_t)snprintf(hostfwd + len, sizeof(hostfwd) - len,
-		    "%shostfwd=tcp:127.0.0.1:%u-:%u", i ? "," : "",
-		    in->host_ports[i], sc->ports[i].guest_port);
-	values[0] = in->domain;
-	values[1] = sc->kernel;
-	values[2] = mem;
-	values[3] = vcpus;
-	values[4] = mac;
-	values[5] = ip;
-	values[6] = prefix;
-	values[7] = gw;
-	values[8] = cfg->net_name;
-	values[9] = serial;
-	values[10] = lc->vmops->kvm(lc->vm) ? "kvm" : "qemu";
-	values[11] = hostfwd;
-	/* A template too: the expansion fills it in, then escapes it once. */
-	values[12] = sc->cmdline;
-	xml = vm_template_expand(tmpl, names, values, n, err, errlen);
-	if (xml == NULL)
-		goto done;
-	full = vm_add_metadata(xml, &in->lc->owner, sc->name, in->id, err,
-	    errlen);
-done:
-	free(tmpl);
-	free(xml);
-	return full;
+	if (cfg->net_mode == CFG_NET_USER) {
+		g.net = VM_NET_USER;
+		if (in->nhost_ports > 0 &&
+		    (fwd = calloc(in->nhost_ports, sizeof(*fwd))) == NULL)
+			return NULL;
+		for (i = 0; i < in->nhost_ports && i < sc->nports; i++) {
+			fwd[i].host = in->host_ports[i];
+			fwd[i].guest = sc->ports[i].guest_port;
+		}
+		g.forwards = fwd;
+		g.nforwards = i;
+	} else {
+		g.net = VM_NET_BRIDGE;
+		g.network = cfg->net_name;
+		g.address = in->guest;
+		g.gateway = cfg->gateway;
+		g.prefix = cfg->prefix;
+	}
+	copy = vm_guest_copy(&g);
+	free(fwd);
+	return copy;
 }
 
 static void
@@ -460,8 +406,6 @@ lc_boot(struct lc_service *s)
 {
 	struct lifecycle *lc = s->lc;
 	struct instance *in = s->active;
-	char err[512];
-	char *xml;
 
 	if (s->cfg == NULL || lc->shutting_down)
 		return -1;
@@ -515,11 +459,10 @@ lc_boot(struct lc_service *s)
 	s->active = in;
 	in->woke_us = clock_mono_us();
 	lc_record(lc, s->name, in->id, "boot", "create %s", in->domain);
-	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
-		lc_instance_failed(in, err);
+	if ((in->job.guest = describe(in)) == NULL) {
+		lc_instance_failed(in, "out of memory");
 		return -1;
 	}
-	in->job.xml = xml;
 	submit(in, s->cfg->stop_mode == CFG_STOP_SAVE ? VM_DEFINE_START :
 	    VM_CREATE);
 	in->persistent = s->cfg->stop_mode == CFG_STOP_SAVE;
@@ -533,8 +476,6 @@ lc_make_standby(struct lc_service *s)
 	struct lifecycle *lc = s->lc;
 	bool booted = s->cfg->standby_booted;
 	struct instance *in;
-	char err[512];
-	char *xml;
 
 	if (lc->shutting_down || clock_mono_us() < s->sby_retry_at_us ||
 	    !lc_room_for(lc, s->cfg->memory, false))
@@ -544,11 +485,10 @@ lc_make_standby(struct lc_service *s)
 	TAILQ_INSERT_TAIL(&s->standby, in, sby);
 	s->nstandby++;
 	in->in_standby = true;
-	if ((xml = build_xml(in, err, sizeof(err))) == NULL) {
-		lc_instance_failed(in, err);
+	if ((in->job.guest = describe(in)) == NULL) {
+		lc_instance_failed(in, "out of memory");
 		return -1;
 	}
-	in->job.xml = xml;
 	in->sby_phase = booted ? SBY_BOOTING : SBY_COLD;
 	submit(in, booted ? VM_CREATE : VM_CREATE_PAUSED);
 	return 0;
@@ -717,8 +657,8 @@ job_done(struct vm_job *job)
 	const char *pending = in->stop_reason;
 
 	in->job_busy = false;
-	free(job->xml);
-	job->xml = NULL;
+	free(job->guest);
+	job->guest = NULL;
 	if (lc->closing)
 		return;		/* the rows stay; the next start settles them */
 	if (job->uuid[0] != '\0')

@@ -313,9 +313,13 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 	lc->vm = ops->open(base, cfg->hypervisor, &cbs, err, errlen);
 	if (lc->vm == NULL)
 		goto fail;
-	if (cfg->net_mode == CFG_NET_BRIDGE && cfg->net_create &&
-	    ops->ensure_network(lc->vm, cfg, err, errlen) == -1)
-		goto fail;
+	if (cfg->net_mode == CFG_NET_BRIDGE && cfg->net_create) {
+		struct vm_network net = { cfg->net_name, cfg->net_bridge,
+		    cfg->gateway, cfg->prefix };
+
+		if (ops->ensure_network(lc->vm, &net, err, errlen) == -1)
+			goto fail;
+	}
 	if (lc_reconcile(lc, err, errlen) == -1)
 		goto fail;
 	return lc;

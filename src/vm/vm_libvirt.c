@@ -118,7 +118,6 @@ struct vm {
 	struct event	*ev;
 	int		 efd;
 	char		*uri;
-	bool		 fake;		/* test:/// driver */
 	struct vm_callbacks cb;
 	bool		 evloop_held;
 
@@ -591,7 +590,7 @@ conn_open(struct vm *vm, int *ev_id, char *err, size_t errlen)
 		goto fail;
 	}
 	/* Find a dead libvirtd within ~20 s even when idle. */
-	if (!vm->fake && virConnectSetKeepAlive(c, 5, 3) == -1)
+	if (virConnectSetKeepAlive(c, 5, 3) == -1)
 		log_debug("keepalive: %s", virGetLastErrorMessage());
 	return c;
 fail:
@@ -840,23 +839,23 @@ op_shutdown(struct vm *vm, virDomainPtr d, struct vm_job *j, bool persistent,
 }
 
 /*
- * libvirt's test driver refuses VIR_DOMAIN_START_PAUSED; there (and only
- * there, where no guest runs) create and suspend, so that the standby
- * path can be tested against test:///default.
+ * KVM when /dev/kvm is read-write for us and hardware virtualisation is
+ * behind it (kvm_intel or kvm_amd).  A
+ * /dev/kvm made in software (kvm_pvm, on hosts that are VMs without
+ * nested virtualisation) runs only guest kernels built for it: the
+ * reference image stops at its first interrupt there, so TCG it is.
+ * We run as root, so this does not prove that QEMU's user
+ * (libvirt-qemu) can open /dev/kvm; without udev it may be 0600 root
+ * (scripts/setup fixes that), and a create then fails loudly, which
+ * beats silently running TCG.  scripts/accel makes the same choice for
+ * the tests and benchmarks.
  */
-static virDomainPtr
-fake_create_paused(virConnectPtr c, const char *xml)
+static bool
+kvm_usable(void)
 {
-	virDomainPtr d;
-
-	if ((d = virDomainCreateXML(c, xml, 0)) == NULL)
-		return NULL;
-	if (virDomainSuspend(d) == -1) {
-		virDomainDestroy(d);
-		virDomainFree(d);
-		return NULL;
-	}
-	return d;
+	return access("/dev/kvm", R_OK | W_OK) == 0 &&
+	    (access("/sys/module/kvm_intel", F_OK) == 0 ||
+	    access("/sys/module/kvm_amd", F_OK) == 0);
 }
 
 static int
@@ -865,6 +864,7 @@ op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code,
 {
 	virDomainPtr d = NULL;
 	bool persistent = false, stopping;
+	char *xml = NULL;
 	int rc = -1;
 
 	*code = VIR_ERR_OK;
@@ -874,17 +874,20 @@ op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code,
 	case VM_CREATE:
 	case VM_CREATE_PAUSED:
 	case VM_DEFINE_START:
-		if (j->xml == NULL) {
-			snprintf(j->err, sizeof(j->err), "no domain XML");
+		if (j->guest == NULL) {
+			snprintf(j->err, sizeof(j->err), "no guest to create");
+			j->rc = -1;
+			goto out;
+		}
+		if ((xml = vm_domain_xml(j->guest, kvm_usable(), j->err,
+		    sizeof(j->err))) == NULL) {
 			j->rc = -1;
 			goto out;
 		}
 		if (j->op == VM_DEFINE_START)
-			d = virDomainDefineXML(c, j->xml);
-		else if (j->op == VM_CREATE_PAUSED && vm->fake)
-			d = fake_create_paused(c, j->xml);
+			d = virDomainDefineXML(c, xml);
 		else
-			d = virDomainCreateXML(c, j->xml,
+			d = virDomainCreateXML(c, xml,
 			    j->op == VM_CREATE_PAUSED ?
 			    VIR_DOMAIN_START_PAUSED : 0);
 		/*
@@ -961,6 +964,7 @@ out:
 		    name_state(c, j->domain);
 	if (d != NULL)
 		virDomainFree(d);
+	free(xml);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -1176,7 +1180,6 @@ lvm_open(struct event_base *base, const char *uri,
 	vm->base = base;
 	vm->cb = *cb;
 	vm->backoff_ms = BACKOFF_MIN_MS;
-	vm->fake = strncmp(uri, "test:", 5) == 0;
 	pthread_mutex_init(&vm->cq_mtx, NULL);
 	pthread_mutex_init(&vm->conn_mtx, NULL);
 	for (i = 0; i < NLANES; i++) {
@@ -1419,20 +1422,20 @@ out:
  * command line), no DNS (summond answers DNS), hence no dnsmasq.
  */
 static char *
-network_xml(const struct config *cfg, char *err, size_t errlen)
+network_xml(const struct vm_network *n, char *err, size_t errlen)
 {
 	struct vm_buf b = { .limit = 64 * 1024 };
 	char gw[INET_ADDRSTRLEN], tail[64];
 	/* Alternately literal text and a value to escape. */
-	const char *parts[] = { "<network><name>", cfg->net_name,
-	    "</name><bridge name='", cfg->net_bridge,
+	const char *parts[] = { "<network><name>", n->name,
+	    "</name><bridge name='", n->bridge,
 	    "' stp='off' delay='0'/><dns enable='no'/><ip address='", gw,
 	    tail };
 	size_t i;
 
-	inet_ntop(AF_INET, &cfg->gateway, gw, sizeof(gw));
+	inet_ntop(AF_INET, &n->gateway, gw, sizeof(gw));
 	snprintf(tail, sizeof(tail), "' prefix='%u'/></network>",
-	    cfg->prefix);
+	    n->prefix);
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if ((i % 2 == 0 ? vm_buf_add(&b, parts[i], strlen(parts[i])) :
 		    vm_buf_add_escaped(&b, parts[i])) == -1) {
@@ -1445,7 +1448,7 @@ network_xml(const struct config *cfg, char *err, size_t errlen)
 
 /* Blocking, at start-up only (vm.h). */
 static int
-lvm_ensure_network(struct vm *vm, const struct config *cfg, char *err,
+lvm_ensure_network(struct vm *vm, const struct vm_network *n, char *err,
     size_t errlen)
 {
 	virNetworkPtr net = NULL;
@@ -1453,25 +1456,25 @@ lvm_ensure_network(struct vm *vm, const struct config *cfg, char *err,
 	char *xml = NULL;
 	int rc = -1, active;
 
-	if (cfg->net_name == NULL || cfg->net_bridge == NULL) {
+	if (n->name == NULL || n->bridge == NULL) {
 		snprintf(err, errlen, "no network name or bridge");
 		return -1;
 	}
 	if ((c = conn_ref(vm, err, errlen)) == NULL)
 		return -1;
-	if ((net = virNetworkLookupByName(c, cfg->net_name)) == NULL) {
+	if ((net = virNetworkLookupByName(c, n->name)) == NULL) {
 		if (virGetLastErrorCode() != VIR_ERR_NO_NETWORK) {
 			lv_error(err, errlen);
 			goto out;
 		}
-		if ((xml = network_xml(cfg, err, errlen)) == NULL)
+		if ((xml = network_xml(n, err, errlen)) == NULL)
 			goto out;
 		if ((net = virNetworkDefineXML(c, xml)) == NULL) {
 			lv_error(err, errlen);
 			goto out;
 		}
-		log_info("defined network %s (bridge %s)", cfg->net_name,
-		    cfg->net_bridge);
+		log_info("defined network %s (bridge %s)", n->name,
+		    n->bridge);
 	}
 	if ((active = virNetworkIsActive(net)) == -1) {
 		lv_error(err, errlen);
@@ -1482,7 +1485,7 @@ lvm_ensure_network(struct vm *vm, const struct config *cfg, char *err,
 			lv_error(err, errlen);
 			goto out;
 		}
-		log_info("started network %s", cfg->net_name);
+		log_info("started network %s", n->name);
 	}
 	rc = 0;
 out:
@@ -1504,26 +1507,6 @@ lvm_connected(struct vm *vm)
 	return up;
 }
 
-/*
- * KVM when the driver is a real one, /dev/kvm is read-write for us and
- * hardware virtualisation is behind it (kvm_intel or kvm_amd).  A
- * /dev/kvm made in software (kvm_pvm, on hosts that are VMs without
- * nested virtualisation) runs only guest kernels built for it: the
- * reference image stops at its first interrupt there, so TCG it is.
- * We run as root, so this does not prove that QEMU's user
- * (libvirt-qemu) can open /dev/kvm; without udev it may be 0600 root
- * (scripts/setup fixes that), and a create then fails loudly, which
- * beats silently running TCG.  scripts/accel makes the same choice for
- * the tests and benchmarks.
- */
-static bool
-lvm_kvm(struct vm *vm)
-{
-	return !vm->fake && access("/dev/kvm", R_OK | W_OK) == 0 &&
-	    (access("/sys/module/kvm_intel", F_OK) == 0 ||
-	    access("/sys/module/kvm_amd", F_OK) == 0);
-}
-
 const struct vm_backend_ops vm_libvirt_ops = {
 	.name = "libvirt",
 	.open = lvm_open,
@@ -1531,6 +1514,5 @@ const struct vm_backend_ops vm_libvirt_ops = {
 	.list = lvm_list,
 	.ensure_network = lvm_ensure_network,
 	.connected = lvm_connected,
-	.kvm = lvm_kvm,
 	.close = lvm_close,
 };

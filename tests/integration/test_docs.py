@@ -152,8 +152,9 @@ class Pages(unittest.TestCase):
         m = re.search(r"template_vars\[\] = \{(.*?)\};", src, re.S)
         self.assertIsNotNone(m)
         names = set(re.findall(r"\"(\w+)\"", m.group(1)))
-        src = read(SRCDIR, "src", "lifecycle", "lc_instance.c")
-        m = re.search(r"const char \*names\[\] = \{(.*?)\};", src, re.S)
+        src = read(SRCDIR, "src", "vm", "vm_domain.c")
+        m = re.search(r"const char \*const names\[\] = \{(.*?)\};", src,
+                      re.S)
         if m:
             names |= set(re.findall(r"\"(\w+)\"", m.group(1)))
         self.assertGreater(len(names), 10)
