@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vm.h"
+#include "src/vm/vm_xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
