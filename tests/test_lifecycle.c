@@ -24,6 +24,7 @@
 #include "store.h"
 #include "vm.h"
 #include "vm_script.h"
+#include "src/lifecycle/lc_internal.h"
 #include "check_main.h"
 
 static const char *template_xml =
@@ -705,6 +706,402 @@ START_TEST(lost_rows_closed_on_start)
 }
 END_TEST
 
+/* ---- the state table, cell by cell (lc_fsm.c) ---------------------- */
+
+/*
+ * Service a boots on demand; s keeps one standby created paused; w one
+ * booted to ready, then paused.  The scripted backend is in manual mode
+ * and the loop never runs: every job waits for the test, no timer
+ * fires, and each cell is reached and fired the same way every time.
+ */
+static void
+setup_table(void)
+{
+	setup_with("", "[service \"s\"]\nkernel = /k\n"
+	    "address = 127.0.0.4\nports = 80\ntemplate = /t.xml\n"
+	    "ready = serial:READY\nboot-timeout = 60s\nstandby = 1\n"
+	    "[service \"w\"]\nkernel = /k\naddress = 127.0.0.5\nports = 80\n"
+	    "template = /t.xml\nready = serial:READY\nboot-timeout = 60s\n"
+	    "standby = 1\nstandby-booted = yes\n");
+	vm_script_manual(vm_script_last(), true);
+}
+
+/* How the table test reaches each state: from a state, by an event. */
+static const struct {
+	enum lc_istate	 from;		/* IS_NONE: made by wake or tick */
+	enum lc_event	 ev;
+	const char	*svc;		/* the service it belongs to */
+} path[LC_NISTATES] = {
+	[IS_CREATING] = { IS_NONE, LE_WAKE, "a" },
+	[IS_PROBING] = { IS_CREATING, LE_OK, "a" },
+	[IS_READY] = { IS_PROBING, LE_READY, "a" },
+	[IS_SUSPENDING] = { IS_READY, LE_REAP_SUSPEND, "a" },
+	[IS_SUSPENDING_W] = { IS_SUSPENDING, LE_WAKE, "a" },
+	[IS_SAVING] = { IS_READY, LE_REAP_SAVE, "a" },
+	[IS_SAVING_W] = { IS_SAVING, LE_WAKE, "a" },
+	[IS_SUSPENDED] = { IS_SUSPENDING, LE_OK, "a" },
+	[IS_SAVED] = { IS_SAVING, LE_OK, "a" },
+	[IS_RESUMING_WARM] = { IS_SUSPENDED, LE_WAKE, "a" },
+	[IS_STOPPING] = { IS_READY, LE_STOP, "a" },
+	[IS_STOPPING_W] = { IS_STOPPING, LE_WAKE, "a" },
+	[IS_STOP_FAILED] = { IS_STOPPING, LE_FAIL_RUNS, "a" },
+	[IS_STOP_FAILED_W] = { IS_STOP_FAILED, LE_WAKE, "a" },
+	[IS_CANCELLED] = { IS_CREATING, LE_STOP, "a" },
+	[IS_CANCELLED_W] = { IS_CANCELLED, LE_WAKE, "a" },
+	[SB_CREATING] = { IS_NONE, LE_RETRY, "s" },	/* the tick */
+	[SB_COLD] = { SB_CREATING, LE_OK, "s" },
+	[IS_CREATING_PAUSED] = { SB_CREATING, LE_WAKE, "s" },
+	[IS_RESUMING] = { SB_COLD, LE_WAKE, "s" },
+	[SB_BOOTING] = { IS_NONE, LE_RETRY, "w" },	/* the tick */
+	[SB_PROBING] = { SB_BOOTING, LE_OK, "w" },
+	[SB_PAUSING] = { SB_PROBING, LE_READY, "w" },
+	[SB_WARM] = { SB_PAUSING, LE_OK, "w" },
+	[IS_PAUSING_CLAIMED] = { SB_PAUSING, LE_WAKE, "w" },
+};
+
+/* The instance of svc in the test: its active one, else its standby. */
+static struct instance *
+instance_of(const char *svc)
+{
+	struct lc_service *s = lc_find(F.lc, svc);
+
+	ck_assert_ptr_nonnull(s);
+	return s->active != NULL ? s->active : TAILQ_FIRST(&s->standby);
+}
+
+/*
+ * Deliver ev to in the way it comes in summond: a wake through
+ * lifecycle_wake(), a job's result through the backend (the domain put
+ * in the state the result says), a crash as a libvirt event, a lost
+ * domain through a reconnect; what a timer or the tick would fire,
+ * directly.
+ */
+static void
+deliver(struct instance *in, enum lc_event ev)
+{
+	struct vm *vm = vm_script_last();
+	struct vm_job *job = vm_script_job(vm, in->domain);
+	char domain[128];
+
+	snprintf(domain, sizeof(domain), "%s", in->domain);
+	switch (ev) {
+	case LE_WAKE:
+		lifecycle_wake(F.lc, in->svc->name, LC_SRC_DNS);
+		return;
+	case LE_OK:
+	case LE_FAIL:
+	case LE_FAIL_RUNS:
+	case LE_FAIL_STAYS:
+		if (job == NULL)
+			break;		/* none out: the table ignores it */
+		if (ev != LE_OK)
+			vm_script_set_state(vm, domain, ev == LE_FAIL ?
+			    VM_DS_NONE : ev == LE_FAIL_RUNS ? VM_DS_RUNNING :
+			    VM_DS_PAUSED);
+		vm_script_finish(vm, job, ev == LE_OK ? 0 : -1,
+		    "scripted failure");
+		return;
+	case LE_CRASH:
+		vm_script_event(vm, domain, VM_EV_CRASHED, 0);
+		return;
+	case LE_LOST:
+		vm_script_lose(vm, domain);
+		vm_script_disconnect(vm);
+		vm_script_reconnect(vm);	/* lc_resync() */
+		return;
+	default:
+		break;
+	}
+	lc_fire(in, ev, ev == LE_STOP ? "removed" : ev == LE_REAP ||
+	    ev == LE_REAP_SUSPEND || ev == LE_REAP_SAVE ? "manual" : NULL);
+}
+
+/* Bring a fresh instance into state st; returns it. */
+static struct instance *
+reach(enum lc_istate st)
+{
+	struct instance *in;
+
+	if (path[st].from == IS_NONE) {
+		if (path[st].ev == LE_WAKE)
+			lifecycle_wake(F.lc, path[st].svc, LC_SRC_DNS);
+		else
+			lifecycle_tick(F.lc);
+	} else {
+		in = reach(path[st].from);
+		deliver(in, path[st].ev);
+	}
+	in = instance_of(path[st].svc);
+	ck_assert_msg(in != NULL && in->state == st, "reaching %s: %s",
+	    lc_istate_name(st), in != NULL ? lc_istate_name(in->state) :
+	    "no instance");
+	return in;
+}
+
+/* Every job the backend was given so far. */
+static unsigned
+jobs_submitted(void)
+{
+	unsigned n = 0;
+	int op;
+
+	for (op = VM_CREATE; op <= VM_STATE; op++)
+		n += vm_script_count(vm_script_last(), (enum vm_op)op);
+	return n;
+}
+
+/* The op a transition's steps submit, or -1 for none. */
+static int
+step_op(unsigned steps, enum lc_istate next)
+{
+	if (steps & S_CREATE)
+		return next == SB_CREATING ? VM_CREATE_PAUSED : VM_CREATE;
+	if (steps & S_RESUME)
+		return VM_RESUME;
+	if (steps & S_RESTORE)
+		return VM_RESTORE;
+	if (steps & S_SUSPEND)
+		return VM_SUSPEND;
+	if (steps & S_SAVE)
+		return VM_SAVE;
+	if (steps & (S_STOP | S_DESTROY))
+		return VM_DESTROY;	/* stop-mode destroy */
+	return -1;
+}
+
+/* What each recording step writes to the event log. */
+static const struct {
+	unsigned	 step;
+	const char	*kind;
+} records[] = {
+	{ S_BOOT, "boot" }, { S_REC_FAILED, "boot-failed" },
+	{ S_REC_SBY_FAILED, "standby-failed" }, { S_REC_CRASH, "crash" },
+	{ S_REC_LOST, "lost" }, { S_REC_BOOTED, "standby-booted" },
+	{ S_REC_STOP, "stop" }, { S_READY, "ready" }, { S_GONE, "stopped" },
+	{ S_SUSPENDED, "suspended" },
+};
+#define NRECORDS	(sizeof(records) / sizeof(records[0]))
+
+static bool
+in_pool(const struct instance *in)
+{
+	const struct instance *o;
+
+	TAILQ_FOREACH(o, &in->svc->standby, sby)
+		if (o == in)
+			return true;
+	return false;
+}
+
+static const char *
+row_state(int64_t id)
+{
+	static struct store_instance r;
+
+	ck_assert_int_eq(store_instance_get(F.store, id, &r), 0);
+	return r.state;
+}
+
+/*
+ * One cell: reach its state, fire its event, and check that the
+ * instance is where the table says, with the job, the records, the
+ * row, the pool and the waiters its steps mean.
+ */
+START_TEST(table_cell)
+{
+	enum lc_istate st = (enum lc_istate)(1 + _i / LC_NEVENTS);
+	enum lc_event ev = (enum lc_event)(_i % LC_NEVENTS);
+	const struct lc_transition *t = &lc_fsm[st][ev];
+	const char *cell = lc_istate_name(st), *evn = lc_event_name(ev);
+	struct outcome o = { 0, 0 };
+	struct lc_waiter *w;
+	struct instance *in, *now;
+	int before[NRECORDS], want, op;
+	unsigned jobs;
+	size_t i;
+	int64_t id;
+	char svc[64], domain[128];
+
+	ck_assert_msg(t->next != IS_NONE, "%s x %s: no cell", cell, evn);
+	ck_assert_msg(t->why != NULL || t->steps != 0 || t->next != IS_SAME,
+	    "%s x %s: ignored without a reason", cell, evn);
+	in = reach(st);
+	id = in->id;
+	snprintf(svc, sizeof(svc), "%s", in->svc->name);
+	snprintf(domain, sizeof(domain), "%s", in->domain);
+	for (i = 0; i < NRECORDS; i++)
+		before[i] = events_of(svc, records[i].kind) +
+		    (records[i].step == S_SUSPENDED ? events_of(svc, "saved") :
+		    0);
+	jobs = jobs_submitted();
+	w = lifecycle_wait(F.lc, svc, note_outcome, &o);
+
+	deliver(in, ev);
+
+	/* Where it is now. */
+	TAILQ_FOREACH(now, &F.lc->instances, live)
+		if (now->id == id)
+			break;
+	if (t->next == IS_GONE) {
+		ck_assert_msg(now == NULL, "%s x %s: not gone", cell, evn);
+		ck_assert_str_eq(row_state(id), "stopped");
+	} else {
+		ck_assert_msg(now != NULL, "%s x %s: gone", cell, evn);
+		ck_assert_msg(now->state == (t->next == IS_SAME ? st :
+		    t->next), "%s x %s: in %s, the table says %s", cell, evn,
+		    lc_istate_name(now->state), lc_istate_name(t->next));
+		/* A standby is in its pool; a claimed one is the active. */
+		ck_assert_int_eq(lc_istate_standby(now->state),
+		    in_pool(now));
+		if (t->steps & S_CLAIM)
+			ck_assert_ptr_eq(now->svc->active, now);
+		if (t->steps & S_ROW)
+			ck_assert_str_eq(row_state(id), lifecycle_state_name(
+			    lc_istate_public(now->state)));
+		/*
+		 * What every state means, whatever the cell: a job out
+		 * exactly when the state says so, a probe while probing,
+		 * a boot deadline while starting.
+		 */
+		ck_assert_msg(lc_istate_busy(now->state) ==
+		    (vm_script_job(vm_script_last(), domain) != NULL),
+		    "%s x %s: %s with%s a job out", cell, evn,
+		    lc_istate_name(now->state), lc_istate_busy(now->state) ?
+		    "out" : "");
+		ck_assert_msg((now->probe != NULL) ==
+		    (now->state == IS_PROBING || now->state == SB_PROBING),
+		    "%s x %s: %s with%s a probe", cell, evn,
+		    lc_istate_name(now->state), now->probe ? "" : "out");
+		ck_assert_msg(evtimer_pending(now->deadline, NULL) ==
+		    (lc_istate_public(now->state) == LC_STARTING ||
+		    now->state == SB_PROBING), "%s x %s: %s with%s a deadline",
+		    cell, evn, lc_istate_name(now->state),
+		    evtimer_pending(now->deadline, NULL) ? "" : "out");
+	}
+	/* The job its steps submit, and no other. */
+	op = step_op(t->steps, t->next);
+	if (op == -1 && !(t->steps & S_REBOOT))
+		ck_assert_msg(jobs_submitted() == jobs, "%s x %s: a job was "
+		    "submitted", cell, evn);
+	else if (op != -1) {
+		ck_assert_uint_eq(jobs_submitted(), jobs + 1);
+		ck_assert_ptr_nonnull(vm_script_job(vm_script_last(), domain));
+		ck_assert_int_eq(vm_script_job(vm_script_last(), domain)->op,
+		    op);
+	}
+	/* The records its steps write, and no others. */
+	for (i = 0; i < NRECORDS; i++) {
+		if (records[i].step == S_BOOT && (t->steps & S_REBOOT))
+			continue;	/* the new boot records its own */
+		want = before[i] + ((t->steps & records[i].step) ? 1 : 0);
+		ck_assert_msg(events_of(svc, records[i].kind) +
+		    (records[i].step == S_SUSPENDED ? events_of(svc,
+		    "saved") : 0) == want, "%s x %s: %s records", cell, evn,
+		    records[i].kind);
+	}
+	/* Waiters: told ready, told no boot is coming, or still waiting. */
+	if (w != NULL) {
+		if (t->steps & S_READY)
+			ck_assert(o.ok == 1 && o.failed == 0);
+		else if (t->steps & (S_FAIL | S_NOTIFY_FAIL))
+			ck_assert_msg(o.ok == 0 && o.failed == 1, "%s x %s: "
+			    "waiters not told", cell, evn);
+		else
+			ck_assert_msg(o.ok == 0 && o.failed == 0, "%s x %s: "
+			    "waiters told", cell, evn);
+		/* One still waiting waits for something that will come. */
+		if (o.ok + o.failed == 0) {
+			struct lc_service *sv = lc_find(F.lc, svc);
+			ck_assert_msg(sv->active != NULL &&
+			    (lc_istate_public(sv->active->state) ==
+			    LC_STARTING || lc_istate_woken(sv->active->state)),
+			    "%s x %s: a waiter waits for nothing", cell, evn);
+			lifecycle_wait_cancel(F.lc, w);
+		}
+	}
+	/* A wake that waited on a stop boots again once it is gone. */
+	if (t->steps & S_REBOOT)
+		ck_assert_ptr_nonnull(lc_find(F.lc, svc)->active);
+}
+END_TEST
+
+/*
+ * The table as docs/architecture.md shows it: per state, its public
+ * name and what it holds, each event that moves it (-> next: steps;
+ * why), then the events it ignores and why.
+ */
+static void
+render_table(FILE *f)
+{
+	const struct lc_transition *t;
+	int st, ev, n;
+	unsigned b;
+
+	for (st = IS_NONE + 1; st < LC_NISTATES; st++) {
+		fprintf(f, "**%s** (%s%s%s%s)\n", lc_istate_name(st),
+		    lifecycle_state_name(lc_istate_public(st)),
+		    lc_istate_busy(st) ? ", a job out" : "",
+		    lc_istate_standby(st) ? ", in the pool" : "",
+		    lc_istate_woken(st) ? ", a wake waiting" : "");
+		for (ev = 0; ev < LC_NEVENTS; ev++) {
+			t = &lc_fsm[st][ev];
+			if (t->next == IS_SAME && t->steps == 0)
+				continue;
+			fprintf(f, "- %s -> %s:", lc_event_name(ev),
+			    lc_istate_name(t->next));
+			for (b = 0, n = 0; b < LC_NSTEPS; b++)
+				if (t->steps & (1u << b))
+					fprintf(f, "%s %s", n++ ? "," : "",
+					    lc_step_name(1u << b));
+			fprintf(f, "%s%s\n", t->why != NULL ? "; " : "",
+			    t->why != NULL ? t->why : "");
+		}
+		for (ev = 0, n = 0; ev < LC_NEVENTS; ev++) {
+			t = &lc_fsm[st][ev];
+			if (t->next != IS_SAME || t->steps != 0)
+				continue;
+			fprintf(f, "%s%s (%s)", n++ ? "; " : "- ignored: ",
+			    lc_event_name(ev), t->why);
+		}
+		fprintf(f, "%s\n", n > 0 ? "\n" : "");
+	}
+}
+
+/* docs/architecture.md shows the table the code has. */
+START_TEST(table_documented)
+{
+	const char *begin = "<!-- state table: begin -->\n";
+	const char *end = "<!-- state table: end -->";
+	char *doc = NULL, *want = NULL, *b, *e;
+	size_t doclen = 0, wantlen = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&want, &wantlen));
+	render_table(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(SRCDIR "/docs/architecture.md", "r"));
+	ck_assert(getdelim(&doc, &doclen, '\0', f) > 0);
+	fclose(f);
+	ck_assert_msg((b = strstr(doc, begin)) != NULL &&
+	    (e = strstr(b, end)) != NULL, "docs/architecture.md has no "
+	    "state table markers");
+	b += strlen(begin);
+	*e = '\0';
+	if (strcmp(b, want) != 0) {
+		/* The table to paste, for whoever changed lc_fsm.c. */
+		if ((f = fopen("lifecycle-table.md", "w")) != NULL) {
+			fputs(want, f);
+			fclose(f);
+		}
+		ck_abort_msg("docs/architecture.md's state table differs from "
+		    "lc_fsm[] (the code's is in lifecycle-table.md, in the "
+		    "test's directory)");
+	}
+	free(doc);
+	free(want);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -764,6 +1161,16 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup_max1, teardown);
 	tcase_add_test(tc, evicts_least_recently_used);
 	tcase_add_test(tc, no_room_fails_clearly);
+	suite_add_tcase(s, tc);
+
+	/* One test a cell of the state table: (state, event). */
+	tc = tcase_create("table");
+	tcase_add_checked_fixture(tc, setup_table, teardown);
+	tcase_add_loop_test(tc, table_cell, 0,
+	    (LC_NISTATES - 1) * LC_NEVENTS);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("table-doc");
+	tcase_add_test(tc, table_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }

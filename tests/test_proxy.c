@@ -31,7 +31,6 @@
 #include "vm_script.h"
 #include "check_main.h"
 
-#define GUEST_PORT	31000	/* first of user-ports */
 
 struct fixture {
 	char			 dir[64];
@@ -41,6 +40,7 @@ struct fixture {
 	struct lifecycle	*lc;
 	struct proxy		*proxy;
 	uint16_t		 port;		/* the proxy's public port */
+	uint16_t		 guest_port;	/* the guest's: first user port */
 	int			 guest_fd;	/* the simulated guest */
 	pthread_t		 guest;
 };
@@ -124,7 +124,7 @@ start_guest(void)
 	int one = 1;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(GUEST_PORT);
+	sin.sin_port = htons(F.guest_port);
 	F.guest_fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(F.guest_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	ck_assert_int_eq(bind(F.guest_fd, (struct sockaddr *)&sin,
@@ -149,7 +149,7 @@ make_config(const char *proxy_extra, const char *name, const char *svc_extra)
 	    "[network]\nmode = user\nuser-ports = %d-%d\n"
 	    "[service \"%s\"]\nkernel = /k\naddress = 127.0.0.2\n"
 	    "ports = %u:80\ntemplate = %s/test.xml\nready = serial:READY\n%s",
-	    F.dir, F.dir, proxy_extra, GUEST_PORT, GUEST_PORT + 9, name,
+	    F.dir, F.dir, proxy_extra, F.guest_port, F.guest_port + 9, name,
 	    F.port, F.dir, svc_extra);
 	cfg = config_load_string("test.conf", text, stderr, &n);
 	ck_assert_ptr_nonnull(cfg);
@@ -170,6 +170,8 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	    "<memory unit='KiB'>${memory_kib}</memory><os><type>hvm</type>"
 	    "</os></domain>\n");
 	F.port = free_port();
+	/* Ephemeral, so that two runs at once do not collide. */
+	F.guest_port = free_port();
 	F.cfg = make_config(proxy_extra, "a", svc_extra);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));

@@ -100,9 +100,12 @@ fail(struct vm_job *j, const char *why)
 	snprintf(j->err, sizeof(j->err), "%s", why);
 }
 
-/* What op does to the script's domains, as libvirt would. */
+/*
+ * What op does to the script's domains, as libvirt would; forced (the
+ * test said it succeeds), whatever the domain's state.
+ */
 static void
-apply(struct vm *vm, struct vm_job *j)
+apply(struct vm *vm, struct vm_job *j, bool forced)
 {
 	struct sdom *d = dom_find(vm, j->domain);
 	char why[256];
@@ -115,7 +118,9 @@ apply(struct vm *vm, struct vm_job *j)
 			fail(j, "no guest to create");
 			break;
 		}
-		if (d != NULL) {
+		if (d != NULL && forced)
+			dom_free(vm, d);
+		else if (d != NULL) {
 			snprintf(why, sizeof(why), "domain '%s' already exists",
 			    j->domain);
 			fail(j, why);
@@ -140,11 +145,21 @@ apply(struct vm *vm, struct vm_job *j)
 	case VM_SUSPEND:
 	case VM_SAVE:
 	case VM_RESTORE:
+		if (d == NULL && forced) {
+			if ((d = calloc(1, sizeof(*d))) == NULL)
+				abort();
+			snprintf(d->name, sizeof(d->name), "%s", j->domain);
+			TAILQ_INSERT_TAIL(&vm->doms, d, link);
+		}
 		if (d == NULL) {
 			snprintf(why, sizeof(why), "no domain with matching "
 			    "name '%s'", j->domain);
 			fail(j, why);
-		} else if (j->op == VM_RESUME && d->state == VM_DS_PAUSED)
+		} else if (forced)
+			d->state = j->op == VM_RESUME || j->op == VM_RESTORE ?
+			    VM_DS_RUNNING : j->op == VM_SUSPEND ?
+			    VM_DS_PAUSED : VM_DS_SAVED;
+		else if (j->op == VM_RESUME && d->state == VM_DS_PAUSED)
 			d->state = VM_DS_RUNNING;
 		else if (j->op == VM_SUSPEND && d->state == VM_DS_RUNNING)
 			d->state = VM_DS_PAUSED;
@@ -171,7 +186,7 @@ apply(struct vm *vm, struct vm_job *j)
 }
 
 static void
-job_complete(struct sjob *sj, int rc, const char *err)
+job_complete(struct sjob *sj, int rc, const char *err, bool forced)
 {
 	struct vm *vm = sj->vm;
 	struct vm_job *j = sj->job;
@@ -186,7 +201,7 @@ job_complete(struct sjob *sj, int rc, const char *err)
 	j->rc = 0;
 	j->err[0] = '\0';
 	if (rc == 0)
-		apply(vm, j);
+		apply(vm, j, forced);
 	else {
 		fail(j, err != NULL && *err != '\0' ? err : "scripted failure");
 		d = dom_find(vm, j->domain);
@@ -200,7 +215,7 @@ job_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct sjob *sj = arg;
 
-	job_complete(sj, sj->rc, sj->err);
+	job_complete(sj, sj->rc, sj->err, false);
 }
 
 /* Arm sj to complete after ms (0: the next turn of the loop). */
@@ -279,12 +294,15 @@ script_list(struct vm *vm, size_t *n, char *err, size_t errlen)
 	}
 	*n = 0;
 	TAILQ_FOREACH(d, &vm->doms, link)
-		(*n)++;
+		if (d->guest != NULL)
+			(*n)++;
 	if ((out = calloc(*n + 1, sizeof(*out))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	TAILQ_FOREACH(d, &vm->doms, link) {
+		if (d->guest == NULL)
+			continue;	/* made by the test: no metadata */
 		snprintf(out[i].name, sizeof(out[i].name), "%s", d->name);
 		snprintf(out[i].uuid, sizeof(out[i].uuid), "%s", d->uuid);
 		out[i].owner = d->guest->owner;
@@ -320,7 +338,7 @@ script_close(struct vm *vm)
 
 	/* As the real backend: every job out gets its done(). */
 	while ((sj = TAILQ_FIRST(&vm->jobs)) != NULL)
-		job_complete(sj, -1, "shutting down");
+		job_complete(sj, -1, "shutting down", false);
 	while ((d = TAILQ_FIRST(&vm->doms)) != NULL)
 		dom_free(vm, d);
 	while ((r = TAILQ_FIRST(&vm->rules)) != NULL) {
@@ -396,7 +414,7 @@ vm_script_finish(struct vm *vm, struct vm_job *j, int rc, const char *err)
 
 	TAILQ_FOREACH(sj, &vm->jobs, link)
 		if (sj->job == j) {
-			job_complete(sj, rc, err);
+			job_complete(sj, rc, err, true);
 			return;
 		}
 	abort();	/* the test finished a job that is not out */
@@ -455,6 +473,25 @@ vm_script_lose(struct vm *vm, const char *domain)
 
 	if (d != NULL)
 		dom_free(vm, d);
+}
+
+void
+vm_script_set_state(struct vm *vm, const char *domain, enum vm_dstate st)
+{
+	struct sdom *d = dom_find(vm, domain);
+
+	if (st == VM_DS_NONE) {
+		if (d != NULL)
+			dom_free(vm, d);
+		return;
+	}
+	if (d == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			abort();
+		snprintf(d->name, sizeof(d->name), "%s", domain);
+		TAILQ_INSERT_TAIL(&vm->doms, d, link);
+	}
+	d->state = st;
 }
 
 void

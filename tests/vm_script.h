@@ -41,7 +41,8 @@ size_t		 vm_script_pending(struct vm *, struct vm_job **out,
 struct vm_job	*vm_script_job(struct vm *, const char *domain);
 /*
  * Complete job now (its done() runs before this returns): rc 0 does
- * what the op does to the domain; -1 reports err and leaves it.
+ * what the op does to the domain, whatever state it was in; -1 reports
+ * err and leaves it.
  */
 void		 vm_script_finish(struct vm *, struct vm_job *, int rc,
 		    const char *err);
@@ -50,6 +51,12 @@ void		 vm_script_event(struct vm *, const char *domain,
 		    enum vm_event ev, int delay_ms);
 /* The domain vanishes, as if destroyed behind summon's back. */
 void		 vm_script_lose(struct vm *, const char *domain);
+/*
+ * Put domain in state st (VM_DS_NONE: it vanishes), e.g. so that the
+ * failure of a job finds it running.
+ */
+void		 vm_script_set_state(struct vm *, const char *domain,
+		    enum vm_dstate st);
 /* The connection goes down (jobs wait) or comes back (on_reconnect). */
 void		 vm_script_disconnect(struct vm *);
 void		 vm_script_reconnect(struct vm *);

@@ -1,11 +1,14 @@
 /*
- * lc_instance.c - instances: create, resume, stop, crash, evict.
+ * lc_instance.c - instances: their rows, addresses and ports, the boots
+ * and standbys that make them, eviction, and what comes back from the
+ * vm backend (job results, domain events, the boot deadline), which
+ * becomes events of the state table (lc_fsm.c).
  *
  * Every change of an instance is written to the store before the job
  * that makes it is submitted, so a summond killed at any moment leaves
  * a row that names the domain; lc_reconcile.c settles it at the next
- * start.  At most one vm job is in flight per instance; an instance is
- * never freed while its job is out.
+ * start.  At most one vm job is out per instance (its state says when);
+ * an instance is never freed while its job is out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,18 +30,15 @@
 #define SHUTDOWN_GRACE_MS	5000	/* ACPI shutdown, then destroy */
 
 static void	job_done(struct vm_job *);
-
-/* Take in off its service's standby list, if it is on it. */
-static void
-standby_unlink(struct instance *in)
-{
-	if (!in->in_standby)
-		return;
-	TAILQ_REMOVE(&in->svc->standby, in, sby);
-	in->svc->nstandby--;
-	in->in_standby = false;
-}
 static void	deadline_cb(evutil_socket_t, short, void *);
+
+static const char *const op_names[] = {
+	[VM_CREATE] = "create", [VM_CREATE_PAUSED] = "create paused",
+	[VM_DEFINE_START] = "define and start", [VM_RESUME] = "resume",
+	[VM_SUSPEND] = "suspend", [VM_SAVE] = "save", [VM_RESTORE] = "restore",
+	[VM_SHUTDOWN] = "shutdown", [VM_DESTROY] = "destroy",
+	[VM_STATE] = "state",
+};
 
 void
 lc_save_row(struct instance *in)
@@ -54,7 +54,7 @@ lc_save_row(struct instance *in)
 	vm_mac(in->svc->name, in->id, r.mac);
 	r.host_port = in->nhost_ports > 0 ? in->host_ports[0] : 0;
 	snprintf(r.state, sizeof(r.state), "%s",
-	    lifecycle_state_name(in->state));
+	    lifecycle_state_name(lc_istate_public(in->state)));
 	r.created_ms = in->created_wall;
 	r.ready_ms = in->ready_wall;
 	r.create_dur_ms = in->create_dur_ms;
@@ -163,9 +163,10 @@ lc_claim_network(struct instance *in)
 			    lc->cfg->user_port_lo] = 1;
 }
 
-/* A bare instance on the live list, counted in the budget. */
-struct instance *
-lc_instance_adopt(struct lc_service *s, enum lc_state state)
+
+/* A bare instance in state st on the live list, counted in the budget. */
+static struct instance *
+instance_alloc(struct lc_service *s, enum lc_istate st)
 {
 	struct lifecycle *lc = s->lc;
 	struct instance *in;
@@ -174,7 +175,7 @@ lc_instance_adopt(struct lc_service *s, enum lc_state state)
 		return NULL;
 	in->svc = s;
 	in->lc = lc;
-	in->state = state;
+	in->state = st;
 	in->memory = s->cfg != NULL ? s->cfg->memory : 0;
 	in->create_dur_ms = -1;
 	in->job.arg = in;
@@ -186,18 +187,28 @@ lc_instance_adopt(struct lc_service *s, enum lc_state state)
 	TAILQ_INSERT_TAIL(&lc->instances, in, live);
 	lc->ninstances++;
 	lc->memory_used += in->memory;
+	if (lc_istate_standby(st)) {
+		TAILQ_INSERT_TAIL(&s->standby, in, sby);
+		s->nstandby++;
+	}
 	return in;
 }
 
 struct instance *
-lc_instance_new(struct lc_service *s, enum lc_state state)
+lc_instance_adopt(struct lc_service *s, enum lc_istate st)
+{
+	return instance_alloc(s, st);
+}
+
+struct instance *
+lc_instance_new(struct lc_service *s, enum lc_istate st)
 {
 	struct lifecycle *lc = s->lc;
 	struct store_instance r;
 	struct instance *in;
 	char err[256];
 
-	if ((in = lc_instance_adopt(s, state)) == NULL) {
+	if ((in = instance_alloc(s, st)) == NULL) {
 		lc_record(lc, s->name, 0, "boot-failed", "out of memory");
 		return NULL;
 	}
@@ -211,7 +222,8 @@ lc_instance_new(struct lc_service *s, enum lc_state state)
 	if (lc->cfg->net_mode == CFG_NET_BRIDGE)
 		inet_ntop(AF_INET, &in->guest, r.guest_address,
 		    sizeof(r.guest_address));
-	snprintf(r.state, sizeof(r.state), "%s", lifecycle_state_name(state));
+	snprintf(r.state, sizeof(r.state), "%s",
+	    lifecycle_state_name(lc_istate_public(st)));
 	r.created_ms = in->created_wall = clock_wall_ms();
 	r.create_dur_ms = r.boot_dur_ms = -1;
 	if (store_instance_add(lc->store, &r) == -1) {
@@ -238,11 +250,15 @@ lc_instance_free(struct instance *in)
 	release_network(in);
 	if (s->active == in)
 		s->active = NULL;
-	standby_unlink(in);
+	if (lc_istate_standby(in->state)) {
+		TAILQ_REMOVE(&s->standby, in, sby);
+		s->nstandby--;
+	}
 	TAILQ_REMOVE(&lc->instances, in, live);
 	lc->ninstances--;
 	lc->memory_used -= in->memory;
 	event_free(in->deadline);
+	free(in->job.guest);
 	free(in->host_ports);
 	free(in);
 }
@@ -252,8 +268,8 @@ lc_instance_free(struct instance *in)
  * instance's name, addresses and ports, in a copy the job owns (a
  * reload may free the configuration while the job is out).
  */
-static struct vm_guest *
-describe(struct instance *in)
+struct vm_guest *
+lc_describe(struct instance *in)
 {
 	struct lifecycle *lc = in->lc;
 	const struct config *cfg = lc->cfg;
@@ -302,24 +318,39 @@ describe(struct instance *in)
 	return copy;
 }
 
-static void
-submit(struct instance *in, enum vm_op op)
+void
+lc_submit(struct instance *in, enum vm_op op)
 {
 	struct lifecycle *lc = in->lc;
 
 	in->job.op = op;
 	snprintf(in->job.domain, sizeof(in->job.domain), "%s", in->domain);
 	in->job.shutdown_ms = SHUTDOWN_GRACE_MS;
-	in->job_busy = true;
 	lc->vmops->submit(lc->vm, &in->job);
 }
 
-static void
-arm_deadline(struct instance *in)
+void
+lc_arm_deadline(struct instance *in)
 {
-	struct timeval tv = clock_tv(in->svc->cfg->boot_timeout_ms);
+	struct timeval tv = clock_tv(in->svc->cfg != NULL ?
+	    in->svc->cfg->boot_timeout_ms : 5000);
 
 	evtimer_add(in->deadline, &tv);
+}
+
+enum lc_event
+lc_reap_event(const struct lc_service *s)
+{
+	if (s->cfg == NULL)
+		return LE_REAP;
+	switch (s->cfg->stop_mode) {
+	case CFG_STOP_SUSPEND:
+		return LE_REAP_SUSPEND;
+	case CFG_STOP_SAVE:
+		return LE_REAP_SAVE;
+	default:
+		return LE_REAP;
+	}
 }
 
 /* Count what is live and not on its way out. */
@@ -327,14 +358,17 @@ static void
 usage(struct lifecycle *lc, size_t *n, uint64_t *mem)
 {
 	struct instance *in;
+	enum lc_state st;
 
 	*n = 0;
 	*mem = 0;
-	TAILQ_FOREACH(in, &lc->instances, live)
-		if (in->state != LC_STOPPING && in->state != LC_SAVED) {
+	TAILQ_FOREACH(in, &lc->instances, live) {
+		st = lc_istate_public(in->state);
+		if (st != LC_STOPPING && st != LC_SAVED) {
 			(*n)++;
 			*mem += in->memory;
 		}
+	}
 }
 
 /*
@@ -347,11 +381,9 @@ standby_pick(struct lc_service *s)
 	struct instance *in, *idle = NULL;
 
 	TAILQ_FOREACH(in, &s->standby, sby) {
-		if (in->job_busy)
-			continue;
-		if (in->sby_phase == SBY_WARM)
+		if (in->state == SB_WARM)
 			return in;
-		if (idle == NULL)
+		if (idle == NULL && !lc_istate_busy(in->state))
 			idle = in;
 	}
 	return idle != NULL ? idle : TAILQ_FIRST(&s->standby);
@@ -366,11 +398,11 @@ eviction_victim(struct lifecycle *lc)
 	int rank, best_rank = 0;
 
 	TAILQ_FOREACH(in, &lc->instances, live) {
-		if (in->job_busy || in->svc->conns > 0)
+		if (in->svc->conns > 0)
 			continue;
-		if (in->state == LC_SUSPENDED)
+		if (in->state == IS_SUSPENDED)
 			rank = 2;
-		else if (in->state == LC_READY)
+		else if (in->state == IS_READY)
 			rank = 1;
 		else
 			continue;
@@ -397,7 +429,7 @@ lc_room_for(struct lifecycle *lc, uint64_t memory, bool evict)
 			return true;
 		if (!evict || (victim = eviction_victim(lc)) == NULL)
 			return false;
-		lc_stop_instance(victim, "evicted");
+		lc_fire(victim, LE_STOP, "evicted");
 	}
 }
 
@@ -405,43 +437,17 @@ int
 lc_boot(struct lc_service *s)
 {
 	struct lifecycle *lc = s->lc;
-	struct instance *in = s->active;
+	struct instance *in;
 
-	if (s->cfg == NULL || lc->shutting_down)
+	if (s->cfg == NULL || lc->shutting_down || s->active != NULL)
 		return -1;
-	if (in != NULL) {
-		if (in->job_busy ||
-		    (in->state != LC_SUSPENDED && in->state != LC_SAVED))
-			return 0;
-		in->woke_us = clock_mono_us();
-		lc_record(lc, s->name, in->id, "boot", "%s %s",
-		    in->state == LC_SUSPENDED ? "resume" : "restore",
-		    in->domain);
-		submit(in, in->state == LC_SUSPENDED ? VM_RESUME : VM_RESTORE);
-		in->state = LC_STARTING;
-		lc_save_row(in);
-		arm_deadline(in);
-		return 0;
-	}
 	/*
 	 * A standby domain turns a boot into a resume.  One still being
 	 * created (or booted, or paused) is claimed, and goes on from where
 	 * it is: that is sooner than a create of our own.
 	 */
 	if ((in = standby_pick(s)) != NULL) {
-		standby_unlink(in);
-		s->active = in;
-		in->state = LC_STARTING;
-		in->woke_us = clock_mono_us();
-		lc_record(lc, s->name, in->id, "boot", "%s standby %s",
-		    in->sby_phase == SBY_BOOTING ? "booting" : "resume",
-		    in->domain);
-		lc_save_row(in);
-		if (in->sby_phase == SBY_BOOTING)
-			in->sby_phase = SBY_COLD;	/* its probe goes on */
-		else if (!in->job_busy)
-			submit(in, VM_RESUME);
-		arm_deadline(in);
+		lc_fire(in, LE_WAKE, NULL);
 		return 0;
 	}
 	if (!lc_room_for(lc, s->cfg->memory, true)) {
@@ -452,21 +458,11 @@ lc_boot(struct lc_service *s)
 		lc_failed(s);
 		return -1;
 	}
-	if ((in = lc_instance_new(s, LC_STARTING)) == NULL) {
+	if ((in = lc_instance_new(s, IS_CREATING)) == NULL) {
 		lc_failed(s);
 		return -1;
 	}
-	s->active = in;
-	in->woke_us = clock_mono_us();
-	lc_record(lc, s->name, in->id, "boot", "create %s", in->domain);
-	if ((in->job.guest = describe(in)) == NULL) {
-		lc_instance_failed(in, "out of memory");
-		return -1;
-	}
-	submit(in, s->cfg->stop_mode == CFG_STOP_SAVE ? VM_DEFINE_START :
-	    VM_CREATE);
-	in->persistent = s->cfg->stop_mode == CFG_STOP_SAVE;
-	arm_deadline(in);
+	lc_enter(in, IS_CREATING, S_CLAIM | S_BOOT | S_CREATE, NULL);
 	return 0;
 }
 
@@ -474,288 +470,59 @@ int
 lc_make_standby(struct lc_service *s)
 {
 	struct lifecycle *lc = s->lc;
-	bool booted = s->cfg->standby_booted;
+	enum lc_istate st = s->cfg->standby_booted ? SB_BOOTING : SB_CREATING;
 	struct instance *in;
 
 	if (lc->shutting_down || clock_mono_us() < s->sby_retry_at_us ||
 	    !lc_room_for(lc, s->cfg->memory, false))
 		return -1;
-	if ((in = lc_instance_new(s, LC_STANDBY)) == NULL)
+	if ((in = lc_instance_new(s, st)) == NULL)
 		return -1;
-	TAILQ_INSERT_TAIL(&s->standby, in, sby);
-	s->nstandby++;
-	in->in_standby = true;
-	if ((in->job.guest = describe(in)) == NULL) {
-		lc_instance_failed(in, "out of memory");
-		return -1;
-	}
-	in->sby_phase = booted ? SBY_BOOTING : SBY_COLD;
-	submit(in, booted ? VM_CREATE : VM_CREATE_PAUSED);
+	lc_enter(in, st, S_CREATE, NULL);
 	return 0;
-}
-
-void
-lc_standby_booted(struct instance *in)
-{
-	lc_probe_stop(in);
-	evtimer_del(in->deadline);
-	lc_standby_outcome(in->svc, true);
-	in->sby_phase = SBY_PAUSING;
-	submit(in, VM_SUSPEND);
-	lc_record(in->lc, in->svc->name, in->id, "standby-booted",
-	    "%s ready %lld ms after its create; pausing it", in->domain,
-	    (long long)(clock_wall_ms() - in->created_wall));
-}
-
-void
-lc_stop_instance(struct instance *in, const char *reason)
-{
-	const struct cfg_service *sc = in->svc->cfg;
-	enum vm_op op = VM_DESTROY;
-	bool keep = strcmp(reason, "idle") == 0 ||
-	    strcmp(reason, "manual") == 0;
-
-	in->stop_reason = reason;
-	evtimer_del(in->deadline);	/* a stop is coming either way */
-	lc_probe_stop(in);
-	if (in->svc->active == in && in->state == LC_STARTING)
-		lc_notify(in->svc, false);
-	if (in->job_busy)
-		return;		/* job_done sees stop_reason */
-	if (sc != NULL && keep && in->state == LC_READY && !in->stop_failed) {
-		if (sc->stop_mode == CFG_STOP_SUSPEND)
-			op = VM_SUSPEND;
-		else if (sc->stop_mode == CFG_STOP_SAVE)
-			op = VM_SAVE;
-		else if (sc->stop_mode == CFG_STOP_SHUTDOWN)
-			op = VM_SHUTDOWN;
-	}
-	in->stop_failed = false;
-	standby_unlink(in);
-	lc_record(in->lc, in->svc->name, in->id, "stop", "%s (%s)",
-	    in->domain, reason);
-	in->state = LC_STOPPING;
-	in->stopping_on_purpose = true;
-	lc_save_row(in);
-	submit(in, op);
-}
-
-void
-lc_instance_gone(struct instance *in, const char *reason)
-{
-	struct lifecycle *lc = in->lc;
-	struct lc_service *s = in->svc;
-	bool again;
-
-	if (in->job_busy) {
-		in->stop_reason = reason;	/* finish when the job is back */
-		in->stopping_on_purpose = true;
-		return;
-	}
-	if (store_instance_close(lc->store, in->id, clock_wall_ms(),
-	    reason) == -1)
-		log_warnx("store: instance %lld: %s", (long long)in->id,
-		    store_errmsg(lc->store));
-	lc_record(lc, s->name, in->id, "stopped", "%s (%s)", in->domain,
-	    reason);
-	lc_count_stop(lc, reason);
-	again = s->active == in && s->rewake && s->cfg != NULL;
-	if (s->active == in)
-		s->rewake = false;
-	lc_instance_free(in);
-	lc_instance_left(lc);
-	if (again)
-		lc_boot(s);
-}
-
-void
-lc_instance_failed(struct instance *in, const char *why)
-{
-	struct lc_service *s = in->svc;
-	bool standby = in->state == LC_STANDBY;
-
-	lc_record(in->lc, s->name, in->id, standby ? "standby-failed" :
-	    "boot-failed", "%s", why);
-	evtimer_del(in->deadline);
-	lc_probe_stop(in);
-	if (standby)
-		/*
-		 * Not made, booted or paused.  Back off, or a standby that
-		 * cannot boot is made again every tick; held clients wait
-		 * for the active instance, not for this one.
-		 */
-		lc_standby_outcome(s, false);
-	else {
-		s->boot_failures++;
-		if (s->active == in)
-			lc_failed(s);
-	}
-	if (in->uuid[0] != '\0' || in->job_busy)
-		lc_stop_instance(in, "failed");	/* the domain may exist */
-	else
-		lc_instance_gone(in, "failed");
 }
 
 static void
 deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct instance *in = arg;
-	char why[96];
-
-	snprintf(why, sizeof(why), "not ready within %llu ms",
-	    (unsigned long long)in->svc->cfg->boot_timeout_ms);
-	lc_instance_failed(in, why);
-}
-
-/* Wait for the guest's readiness (lc_probe.c). */
-static void
-probe(struct instance *in)
-{
-	if (lc_probe_start(in) == -1)
-		lc_instance_failed(in, "cannot start the readiness probe");
+	lc_fire(arg, LE_TIMEOUT, NULL);
 }
 
 /*
- * Adopted as starting with its domain paused: summond went between a
- * wake and its resume (a claimed standby, a suspended instance), and
- * nothing else would run its CPUs.  Resume it, then probe.  (If it was
- * a create libvirt was still finishing, libvirt runs the CPUs itself,
- * and a resume that fails on a running domain is probed: job_done.)
+ * A job is back: what is true whatever the state (the domain's uuid,
+ * the create's duration) is kept here, then its result is an event.
  */
-void
-lc_adopt_resume(struct instance *in)
-{
-	submit(in, VM_RESUME);
-}
-
-/*
- * The pause of a booted standby came back.  It may have been claimed
- * (resume it, or probe it if the pause failed and it still runs) or
- * stopped meanwhile.
- */
-static void
-standby_paused(struct instance *in, const struct vm_job *job,
-    const char *pending)
-{
-	in->sby_phase = job->rc == 0 ? SBY_WARM : SBY_COLD;
-	if (in->state == LC_STOPPING || pending != NULL)
-		lc_stop_instance(in, pending != NULL ? pending : "failed");
-	else if (in->state == LC_STARTING && job->rc == 0)
-		submit(in, VM_RESUME);
-	else if (in->state == LC_STARTING)
-		probe(in);
-	else if (job->rc == -1)
-		lc_instance_failed(in, job->err);
-}
-
 static void
 job_done(struct vm_job *job)
 {
 	struct instance *in = job->arg;
-	struct lc_service *s = in->svc;
 	struct lifecycle *lc = in->lc;
-	const char *pending = in->stop_reason;
+	enum lc_event ev;
 
-	in->job_busy = false;
 	free(job->guest);
 	job->guest = NULL;
 	if (lc->closing)
 		return;		/* the rows stay; the next start settles them */
 	if (job->uuid[0] != '\0')
 		snprintf(in->uuid, sizeof(in->uuid), "%s", job->uuid);
-
-	switch (job->op) {
-	case VM_CREATE:
-	case VM_DEFINE_START:
-	case VM_CREATE_PAUSED:
-	case VM_RESUME:
-	case VM_RESTORE:
-		if (job->rc == -1 && job->op == VM_RESUME &&
-		    job->state == VM_DS_RUNNING && in->state == LC_STARTING &&
-		    pending == NULL) {
-			/* Not paused after all: it runs, so wait for it. */
-			log_info("%s: resume: %s; it runs: probing",
-			    in->domain, job->err);
-			probe(in);
-			return;
-		}
-		if (job->rc == -1) {
-			if (in->state == LC_STOPPING)
-				lc_instance_gone(in, pending);
-			else
-				lc_instance_failed(in, job->err);
-			return;
-		}
+	if (job->rc == 0 && (job->op == VM_CREATE ||
+	    job->op == VM_CREATE_PAUSED || job->op == VM_DEFINE_START ||
+	    job->op == VM_RESUME || job->op == VM_RESTORE)) {
 		in->create_dur_ms = (int64_t)((job->finished_us -
 		    job->started_us) / 1000);
 		if (job->op != VM_RESUME && job->op != VM_RESTORE)
 			hist_observe(&lc->stats.domain_create,
 			    job->finished_us - job->started_us);
-		if (pending != NULL && in->state != LC_STOPPING) {
-			lc_stop_instance(in, pending);
-			return;
-		}
-		if (in->state == LC_STANDBY) {
-			lc_save_row(in);
-			if (in->sby_phase == SBY_BOOTING) {	/* standby-booted */
-				arm_deadline(in);
-				probe(in);
-			} else
-				lc_standby_outcome(s, true);
-			return;
-		}
-		if (job->op == VM_CREATE_PAUSED) {
-			/* A standby claimed while it was being created. */
-			submit(in, VM_RESUME);
-			return;
-		}
-		if (in->state == LC_STOPPING) {	/* stopped meanwhile */
-			lc_stop_instance(in, pending != NULL ? pending :
-			    "failed");
-			return;
-		}
-		lc_save_row(in);
-		probe(in);
-		return;
-	case VM_SUSPEND:
-	case VM_SAVE:
-		if (in->sby_phase == SBY_PAUSING) {
-			standby_paused(in, job, pending);
-			return;
-		}
-		if (job->rc == -1) {
-			log_warnx("%s: %s failed: %s; the tick destroys "
-			    "it", in->domain, job->op == VM_SAVE ? "save" :
-			    "suspend", job->err);
-			in->stop_failed = true;
-			return;
-		}
-		in->state = job->op == VM_SAVE ? LC_SAVED : LC_SUSPENDED;
-		lc_count_stop(lc, pending != NULL ? pending : "idle");
-		in->stopping_on_purpose = false;
-		in->stop_reason = NULL;
-		lc_record(lc, s->name, in->id, in->state == LC_SAVED ?
-		    "saved" : "suspended", "%s", in->domain);
-		lc_save_row(in);
-		lc_instance_left(lc);
-		if (s->rewake) {
-			s->rewake = false;
-			lc_boot(s);
-		}
-		return;
-	case VM_SHUTDOWN:
-	case VM_DESTROY:
-		if (job->rc == -1 && job->state != VM_DS_NONE) {
-			/* The tick will try again; the row stays live. */
-			log_warnx("%s: stop failed: %s", in->domain, job->err);
-			in->stop_failed = true;
-			return;
-		}
-		lc_instance_gone(in, pending != NULL ? pending : "manual");
-		return;
-	case VM_STATE:
-		return;
 	}
+	if (job->rc == 0)
+		ev = LE_OK;
+	else {
+		log_warnx("%s: %s failed: %s", in->domain,
+		    op_names[job->op], job->err);
+		ev = job->state == VM_DS_NONE ? LE_FAIL :
+		    job->state == VM_DS_RUNNING ? LE_FAIL_RUNS : LE_FAIL_STAYS;
+	}
+	lc_fire(in, ev, NULL);
 }
 
 void
@@ -778,19 +545,7 @@ lc_vm_event(void *arg, const char *domain, enum vm_event ev)
 	 */
 	if (ev != VM_EV_CRASHED && ev != VM_EV_SHUTDOWN)
 		return;
-	if (in->stopping_on_purpose || in->state == LC_STOPPING ||
-	    in->state == LC_SAVED)
-		return;		/* our own stop: job_done settles it */
-	lc_record(lc, in->svc->name, in->id, "crash", "%s stopped (%s)",
-	    in->domain, ev == VM_EV_SHUTDOWN ? "guest shut down" :
-	    "crashed or killed");
-	evtimer_del(in->deadline);
-	lc_probe_stop(in);
-	if (in->svc->active == in)
-		lc_failed(in->svc);
-	else if (in->in_standby)
-		lc_standby_outcome(in->svc, false);
-	standby_unlink(in);
-	in->state = LC_STOPPING;
-	lc_instance_gone(in, "crash");
+	log_info("%s: %s", domain, ev == VM_EV_SHUTDOWN ?
+	    "the guest shut itself down" : "crashed or killed");
+	lc_fire(in, LE_CRASH, NULL);
 }

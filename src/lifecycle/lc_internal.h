@@ -21,14 +21,112 @@ struct store;
 struct vm;
 
 /*
- * How far a standby of a `standby-booted = yes` service has got: booting
- * (created running, probed like any boot), pausing (ready, its suspend
- * in flight), warm (ready and paused: a resume needs no probe).  Every
- * other instance, and a standby created paused, is SBY_COLD.
+ * Where an instance is: the rows of its state table (lc_fsm.c).  One
+ * state says all there is to say about it: whether a vm job of its is
+ * out, whether it is a standby in its service's pool or the service's
+ * active instance, and what it waits for.  An "_W" state is the same as
+ * the one without, with a wake waiting: the service boots again (or
+ * resumes) once the stop under way is done.
  */
-enum lc_sby { SBY_COLD, SBY_BOOTING, SBY_PAUSING, SBY_WARM };
+enum lc_istate {
+	IS_NONE,		/* not a state: an unfilled cell of the table */
+	IS_CREATING,		/* the create is out (then a probe) */
+	IS_CREATING_PAUSED,	/* a claimed standby's paused create is out */
+	IS_PAUSING_CLAIMED,	/* a claimed booted standby's pause is out */
+	IS_RESUMING,		/* resume of a never-run guest out (probe next) */
+	IS_RESUMING_WARM,	/* resume or restore of one that served */
+	IS_PROBING,		/* runs; waiting for readiness */
+	IS_READY,
+	IS_SUSPENDING,		/* idle: its suspend is out */
+	IS_SUSPENDING_W,
+	IS_SAVING,		/* idle: its managed save is out */
+	IS_SAVING_W,
+	IS_SUSPENDED,
+	IS_SAVED,
+	IS_STOPPING,		/* its destroy or shutdown is out */
+	IS_STOPPING_W,
+	IS_STOP_FAILED,		/* a stop failed; the reaper's tick retries */
+	IS_STOP_FAILED_W,
+	IS_CANCELLED,		/* a job is out; destroyed when it returns */
+	IS_CANCELLED_W,
+	SB_CREATING,		/* standby: its paused create is out */
+	SB_BOOTING,		/* standby-booted: its create is out */
+	SB_PROBING,		/* standby-booted: runs, waiting for readiness */
+	SB_PAUSING,		/* standby-booted: ready, its pause is out */
+	SB_COLD,		/* standby: paused, never ran */
+	SB_WARM,		/* standby: paused after it was ready */
+	IS_GONE,		/* not a state: the instance is closed and freed */
+	IS_SAME,		/* not a state: the transition keeps it */
+};
+#define LC_NISTATES	IS_GONE
 
-/* One VM incarnation: a row in the store, a domain in libvirt. */
+/* What can happen to an instance: the columns of the table. */
+enum lc_event {
+	LE_WAKE,		/* a wake chose it (a standby: claimed) */
+	LE_OK,			/* its job is back, done */
+	LE_FAIL,		/* its job failed and no domain is left */
+	LE_FAIL_RUNS,		/* its job failed; the domain runs */
+	LE_FAIL_STAYS,		/* its job failed; the domain is there, not running */
+	LE_READY,		/* the readiness probe passed */
+	LE_TIMEOUT,		/* boot-timeout passed */
+	LE_REAP,		/* stop (idle, manual): stop-mode destroy/shutdown */
+	LE_REAP_SUSPEND,	/* stop (idle, manual): stop-mode suspend */
+	LE_REAP_SAVE,		/* stop (idle, manual): stop-mode save */
+	LE_STOP,		/* stop for good: removed, evicted, shutdown */
+	LE_CRASH,		/* the domain stopped by itself */
+	LE_RETRY,		/* the reaper's tick, for a stop that failed */
+	LE_LOST,		/* after a reconnect: the domain is gone */
+};
+#define LC_NEVENTS	(LE_LOST + 1)
+
+/*
+ * What a transition does, as steps run in this order (lc_fsm.c
+ * run_steps()).  The instance is in its next state before the first.
+ * Waiters are told last (but before the instance is freed): what they
+ * do in their callbacks finds the instance with its job submitted.
+ */
+enum lc_step {
+	S_QUIET		= 1 << 0,	/* probe stopped, deadline disarmed */
+	S_SUSPENDED	= 1 << 1,	/* record suspended/saved, count the stop */
+	S_UNLINK	= 1 << 2,	/* leave the standby pool */
+	S_CLAIM		= 1 << 3,	/* become the service's active instance */
+	S_BOOT		= 1 << 4,	/* record "boot"; woken now; deadline armed */
+	S_REC_FAILED	= 1 << 5,	/* record boot-failed */
+	S_REC_SBY_FAILED = 1 << 6,	/* record standby-failed */
+	S_REC_CRASH	= 1 << 7,	/* record crash */
+	S_REC_LOST	= 1 << 8,	/* record lost */
+	S_REC_BOOTED	= 1 << 9,	/* record standby-booted */
+	S_REC_STOP	= 1 << 10,	/* record stop (its reason) */
+	S_READY		= 1 << 11,	/* ready: times, counters, waiters told */
+	S_ROW		= 1 << 12,	/* its row saved */
+	S_DEADLINE	= 1 << 13,	/* boot deadline armed */
+	S_PROBE		= 1 << 14,	/* readiness probe started */
+	S_CREATE	= 1 << 15,	/* submit the create its state needs */
+	S_RESUME	= 1 << 16,	/* submit a resume */
+	S_RESTORE	= 1 << 17,	/* submit a restore */
+	S_SUSPEND	= 1 << 18,	/* submit a suspend */
+	S_SAVE		= 1 << 19,	/* submit a managed save */
+	S_STOP		= 1 << 20,	/* submit shutdown (stop-mode) or destroy */
+	S_DESTROY	= 1 << 21,	/* submit a destroy */
+	S_FAIL		= 1 << 22,	/* the service failed: back-off, waiters told */
+	S_POOL_FAIL	= 1 << 23,	/* the pool backs off */
+	S_POOL_OK	= 1 << 24,	/* the pool's back-off is over */
+	S_NOTIFY_FAIL	= 1 << 25,	/* waiters told: no boot is coming */
+	S_GONE		= 1 << 26,	/* row closed, stop counted, freed */
+	S_REBOOT	= 1 << 27,	/* then the service is woken again */
+};
+#define LC_NSTEPS	28
+
+/* One cell of the table: next state, steps, and why (for the doc). */
+struct lc_transition {
+	enum lc_istate	 next;
+	unsigned	 steps;
+	const char	*why;
+};
+
+extern const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS];
+
+/* One instance: a row in the store, a domain on the hypervisor. */
 struct instance {
 	TAILQ_ENTRY(instance)	 live;		/* lifecycle->instances */
 	TAILQ_ENTRY(instance)	 sby;		/* service->standby */
@@ -37,13 +135,8 @@ struct instance {
 	int64_t			 id;
 	char			 domain[128];
 	char			 uuid[40];
-	enum lc_state		 state;
-	enum lc_sby		 sby_phase;
-	bool			 persistent;	/* defined: save stop mode */
-	bool			 in_standby;	/* on svc->standby */
-	bool			 stop_failed;	/* the tick retries the stop */
-	bool			 stopping_on_purpose;	/* ignore its stop event */
-	const char		*stop_reason;
+	enum lc_istate		 state;
+	const char		*reason;	/* why it stops (a literal) */
 	struct in_addr		 guest;		/* bridge mode */
 	uint16_t		*host_ports;	/* user mode, one a cfg port */
 	size_t			 nhost_ports;
@@ -52,8 +145,7 @@ struct instance {
 	uint64_t		 ready_us;	/* when it became ready */
 	int64_t			 created_wall, ready_wall;
 	int64_t			 create_dur_ms;
-	struct vm_job		 job;		/* at most one in flight */
-	bool			 job_busy;
+	struct vm_job		 job;		/* at most one out: its state says */
 	struct lc_probe		*probe;
 	struct event		*deadline;	/* boot timeout */
 };
@@ -85,7 +177,6 @@ struct lc_service {
 	unsigned		 failures;	/* in a row, for back-off */
 	int			 conns;
 	bool			 failed;	/* last boot failed/crashed */
-	bool			 rewake;	/* woken while stopping */
 	uint8_t			 sby_failures;	/* standby ones, in a row */
 	char			 name[];
 };
@@ -135,30 +226,64 @@ void		 lc_failed(struct lc_service *);
 void		 lc_standby_outcome(struct lc_service *, bool ok);
 /* An instance left the live list (shutdown waits for the last one). */
 void		 lc_instance_left(struct lifecycle *);
+/* Wake s as a wake from outside does, back-off included. */
+void		 lc_wake(struct lc_service *);
+
+/* lc_fsm.c */
+/*
+ * Feed ev to in: its state moves as lc_fsm[] says and the steps run.
+ * reason (a literal, or NULL) is why it stops, for LE_REAP*, LE_STOP.
+ * Returns false when the table ignores ev in in's state.  in may be
+ * freed on return (a transition to IS_GONE).
+ */
+bool		 lc_fire(struct instance *, enum lc_event ev,
+		    const char *reason);
+/*
+ * Put a new or adopted instance in state st and run steps, as if a
+ * transition had brought it there (creates, adoption at start-up).
+ */
+void		 lc_enter(struct instance *, enum lc_istate st,
+		    unsigned steps, const char *reason);
+/* What summonctl, the store and the metrics call state st. */
+enum lc_state	 lc_istate_public(enum lc_istate st);
+/* Whether a vm job of an instance in st is out. */
+bool		 lc_istate_busy(enum lc_istate st);
+/* Whether st is a standby's (in its service's pool). */
+bool		 lc_istate_standby(enum lc_istate st);
+/* Whether st has a wake waiting for its stop to end. */
+bool		 lc_istate_woken(enum lc_istate st);
+const char	*lc_istate_name(enum lc_istate st);
+const char	*lc_event_name(enum lc_event ev);
+const char	*lc_step_name(unsigned step);	/* one bit */
 
 /* lc_instance.c */
 int		 lc_boot(struct lc_service *);
 int		 lc_make_standby(struct lc_service *);
-/* A booting standby passed its readiness probe: pause it. */
-void		 lc_standby_booted(struct instance *);
-void		 lc_stop_instance(struct instance *, const char *reason);
-void		 lc_instance_gone(struct instance *, const char *reason);
-void		 lc_instance_failed(struct instance *, const char *why);
-struct instance	*lc_instance_new(struct lc_service *, enum lc_state);
-/* An instance on the live list with no row or network yet (adoption). */
-struct instance	*lc_instance_adopt(struct lc_service *, enum lc_state);
+/*
+ * A new instance of s in state st: its row, addresses and ports, a
+ * standby in the pool; NULL (recorded) when there is no room.  The
+ * caller moves it with lc_enter().
+ */
+struct instance	*lc_instance_new(struct lc_service *, enum lc_istate st);
+/* An instance in st with no row or network yet (adoption). */
+struct instance	*lc_instance_adopt(struct lc_service *, enum lc_istate st);
 void		 lc_claim_network(struct instance *);
 void		 lc_instance_free(struct instance *);
 void		 lc_vm_event(void *arg, const char *domain, enum vm_event);
 void		 lc_save_row(struct instance *);
 bool		 lc_room_for(struct lifecycle *, uint64_t memory, bool evict);
-/* An instance adopted as starting with its CPUs paused: resume it. */
-void		 lc_adopt_resume(struct instance *);
+/* Submit op for in (its state says a job is out). */
+void		 lc_submit(struct instance *, enum vm_op op);
+/* The guest description of in for a create (lc_instance.c). */
+struct vm_guest	*lc_describe(struct instance *);
+/* Arm in's boot deadline (boot-timeout from now). */
+void		 lc_arm_deadline(struct instance *);
+/* The stop event for an idle or manual stop under s's stop-mode. */
+enum lc_event	 lc_reap_event(const struct lc_service *);
 
 /* lc_probe.c */
 int		 lc_probe_start(struct instance *);
 void		 lc_probe_stop(struct instance *);
-void		 lc_ready(struct instance *);
 
 /* lc_reconcile.c */
 /* This lifecycle's owner, which marks its domains. */

@@ -95,7 +95,7 @@ tcp_event(evutil_socket_t fd, short what, void *arg)
 		/* Readable means slirp hung up (or the guest spoke). */
 		if ((what & EV_TIMEOUT) ||
 		    recv(p->fd, &c, 1, MSG_PEEK) > 0) {
-			lc_ready(p->in);
+			lc_fire(p->in, LE_READY, NULL);
 			return;
 		}
 		retry_later(p, PROBE_RETRY_MS);
@@ -113,7 +113,7 @@ tcp_event(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->in->lc->cfg->net_mode == CFG_NET_BRIDGE) {
-		lc_ready(p->in);
+		lc_fire(p->in, LE_READY, NULL);
 		return;
 	}
 	p->settling = true;
@@ -144,8 +144,9 @@ tcp_attempt(struct lc_probe *p)
 			if (sc->ports[i].guest_port == sc->ready_port)
 				break;
 		if (i == sc->nports || i == in->nhost_ports) {
-			lc_instance_failed(in, "the ready port is not "
-			    "forwarded");
+			/* The boot deadline fails it. */
+			log_warnx("%s: the ready port %u is not forwarded",
+			    in->domain, sc->ready_port);
 			return;
 		}
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -195,7 +196,7 @@ serial_poll(evutil_socket_t unused, short what, void *arg)
 			p->line[p->linelen] = '\0';
 			p->linelen = 0;
 			if (strstr(p->line, text) != NULL) {
-				lc_ready(in);
+				lc_fire(in, LE_READY, NULL);
 				return;
 			}
 		}
@@ -209,17 +210,11 @@ lc_probe_start(struct instance *in)
 	struct lc_probe *p;
 
 	lc_probe_stop(in);
-	/*
-	 * A guest resumed or restored after it was ready once (a warm
-	 * standby was, before its pause) is ready as soon as it runs: its
-	 * stack never went away.
-	 */
-	if (in->ready_wall != 0 || in->sby_phase == SBY_WARM) {
-		lc_ready(in);
-		return 0;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		/* The boot deadline fails it. */
+		log_warn("%s: readiness probe", in->domain);
 		return -1;
+	}
 	p->in = in;
 	p->fd = -1;
 	p->attempt_ms = PROBE_CONNECT_MS;
@@ -247,35 +242,4 @@ lc_probe_stop(struct instance *in)
 	probe_close_fd(p);
 	free(p);
 	in->probe = NULL;
-}
-
-void
-lc_ready(struct instance *in)
-{
-	struct lc_service *s = in->svc;
-	struct lifecycle *lc = in->lc;
-	int64_t boot_ms;
-
-	if (in->state == LC_STANDBY) {
-		lc_standby_booted(in);	/* not claimed yet: pause it */
-		return;
-	}
-	lc_probe_stop(in);
-	evtimer_del(in->deadline);
-	in->state = LC_READY;
-	in->sby_phase = SBY_COLD;
-	in->ready_us = clock_mono_us();
-	in->ready_wall = clock_wall_ms();
-	boot_ms = (int64_t)((in->ready_us - in->woke_us) / 1000);
-	s->boots++;
-	s->last_boot_ms = boot_ms;
-	lc_observe_cold_start(s, in->ready_us - in->woke_us);
-	s->failed = false;
-	s->failures = 0;
-	s->last_activity_us = in->ready_us;
-	lc_save_row(in);
-	lc_record(lc, s->name, in->id, "ready", "%s in %lld ms (domain %lld "
-	    "ms)", in->domain, (long long)boot_ms,
-	    (long long)in->create_dur_ms);
-	lc_notify(s, true);
 }

@@ -172,6 +172,8 @@ adopt(struct lifecycle *lc, struct lc_service *s,
     const struct store_instance *r, const struct vm_domain *d)
 {
 	enum lc_state st = adopted_state(d->state, r->state);
+	enum lc_istate ist;
+	unsigned steps = 0;
 	struct instance *in;
 	size_t i;
 
@@ -182,14 +184,43 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 		store_instance_close(lc->store, r->id, clock_wall_ms(), "lost");
 		return;
 	}
-	if ((in = lc_instance_adopt(s, st)) == NULL) {
+	/* Where it enters its state table, and what that takes. */
+	switch (st) {
+	case LC_STANDBY:
+		ist = SB_COLD;
+		break;
+	case LC_READY:
+		ist = IS_READY;
+		break;
+	case LC_STARTING:
+		/*
+		 * Paused: summond went between a wake and its resume (a
+		 * claimed standby, a suspended instance), and nothing else
+		 * would run its CPUs.  (If it was a create libvirt was still
+		 * finishing, libvirt runs the CPUs itself, and the resume
+		 * that fails on a running domain is probed.)
+		 */
+		ist = d->state == VM_DS_PAUSED ? IS_RESUMING : IS_PROBING;
+		steps = S_DEADLINE | (ist == IS_RESUMING ? S_RESUME : S_PROBE);
+		break;
+	case LC_SUSPENDED:
+		ist = IS_SUSPENDED;
+		break;
+	case LC_SAVED:
+		ist = IS_SAVED;
+		break;
+	default:
+		ist = IS_STOPPING;
+		steps = S_REC_STOP | S_ROW | S_DESTROY;
+		break;
+	}
+	if ((in = lc_instance_adopt(s, ist)) == NULL) {
 		log_warnx("%s: cannot adopt: out of memory", d->name);
 		return;
 	}
 	in->id = r->id;
 	snprintf(in->domain, sizeof(in->domain), "%s", d->name);
 	snprintf(in->uuid, sizeof(in->uuid), "%s", d->uuid);
-	in->persistent = d->persistent;
 	in->created_wall = r->created_ms;
 	in->create_dur_ms = r->create_dur_ms;
 	if (r->guest_address[0] != '\0')
@@ -202,11 +233,7 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 	}
 	lc_claim_network(in);
 	in->woke_us = clock_mono_us();
-	if (st == LC_STANDBY) {
-		TAILQ_INSERT_TAIL(&s->standby, in, sby);
-		s->nstandby++;
-		in->in_standby = true;
-	} else
+	if (st != LC_STANDBY)
 		s->active = in;
 	if (st == LC_READY) {
 		/* Ready before: keep its times, idle from now. */
@@ -214,17 +241,10 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 		in->ready_us = clock_mono_us() -
 		    (uint64_t)(clock_wall_ms() - r->ready_ms) * 1000;
 		s->last_activity_us = clock_mono_us();
-	} else if (st == LC_STARTING) {
-		struct timeval tv = clock_tv(s->cfg->boot_timeout_ms);
-		evtimer_add(in->deadline, &tv);
-		if (d->state == VM_DS_PAUSED)
-			lc_adopt_resume(in);
-		else
-			lc_probe_start(in);
-	} else if (st == LC_STOPPING)
-		lc_stop_instance(in, "manual");
+	}
 	lc_record(lc, s->name, in->id, "adopted", "%s as %s", d->name,
 	    lifecycle_state_name(st));
+	lc_enter(in, ist, steps, "manual");
 }
 
 int
@@ -311,19 +331,11 @@ lc_resync(void *arg)
 	}
 	drop_foreign(lc, doms, &n);
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
-		if (in->job_busy)
-			continue;
 		for (j = 0; j < n; j++)
 			if (strcmp(doms[j].name, in->domain) == 0)
 				break;
-		if (j < n)
-			continue;
-		lc_record(lc, in->svc->name, in->id, "lost", "%s vanished "
-		    "while libvirtd was away", in->domain);
-		if (in->svc->active == in && in->state == LC_STARTING)
-			lc_failed(in->svc);
-		in->state = LC_STOPPING;
-		lc_instance_gone(in, "lost");
+		if (j == n)
+			lc_fire(in, LE_LOST, NULL);	/* if no job is out */
 	}
 	/* And the other way: a domain of ours that no instance stands for. */
 	for (j = 0; j < n; j++) {

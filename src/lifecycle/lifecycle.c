@@ -9,9 +9,10 @@
  * "failed" after a failed boot, else "stopped".  Services are found
  * through a hash table by name, so a wake costs the same with 10,000
  * services as with 10; periodic work walks the live instances only.
- * lc_instance.c drives instances through the vm backend, lc_probe.c
- * decides readiness, lc_reconcile.c adopts what an earlier summond
- * left.
+ * An instance moves only through its state table (lc_fsm.c);
+ * lc_instance.c makes instances and turns what the vm backend reports
+ * into events of that table, lc_probe.c decides readiness,
+ * lc_reconcile.c adopts what an earlier summond left.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,9 +93,9 @@ lc_service_state(const struct lc_service *s)
 	struct instance *in;
 
 	if (s->active != NULL)
-		return s->active->state;
+		return lc_istate_public(s->active->state);
 	TAILQ_FOREACH(in, &s->standby, sby)
-		if (!in->job_busy && in->sby_phase != SBY_BOOTING)
+		if (in->state == SB_COLD || in->state == SB_WARM)
 			return LC_STANDBY;	/* created, paused, usable */
 	return s->failed ? LC_FAILED : LC_STOPPED;
 }
@@ -343,8 +344,8 @@ lifecycle_reload(struct lifecycle *lc, const struct config *cfg)
 	 * they no longer have.
 	 */
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
-		if (in->svc->cfg == NULL && in->state != LC_STOPPING)
-			lc_stop_instance(in, "removed");
+		if (in->svc->cfg == NULL)
+			lc_fire(in, LE_STOP, "removed");
 	return 0;
 }
 
@@ -377,8 +378,7 @@ lifecycle_shutdown(struct lifecycle *lc, void (*done)(void *), void *arg)
 	lc->on_idle = done;
 	lc->on_idle_arg = arg;
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
-		if (in->state != LC_STOPPING)
-			lc_stop_instance(in, "shutdown");
+		lc_fire(in, LE_STOP, "shutdown");
 	shutdown_check(lc);
 }
 
@@ -427,44 +427,25 @@ backoff_us(unsigned failures)
 	return us < 30000000 ? us : 30000000;
 }
 
-int
-lifecycle_wake(struct lifecycle *lc, const char *service,
-    enum lc_source src)
+void
+lc_wake(struct lc_service *s)
 {
-	struct lc_service *s = lc_find(lc, service);
-	struct instance *in;
+	struct lifecycle *lc = s->lc;
 	uint64_t now = clock_mono_us(), wait;
 	struct timeval tv;
 
-	if (s == NULL) {
-		errno = ENOENT;
-		return -1;
-	}
-	s->wakes[src]++;
-	s->last_activity_us = now;
-	if (lc->shutting_down)
-		return (int)lc_service_state(s);
-	in = s->active;
-	if (in != NULL) {
-		switch (in->state) {
-		case LC_STOPPING:
-			s->rewake = true;	/* boot again once stopped */
-			break;
-		case LC_SUSPENDED:
-		case LC_SAVED:
-			lc_boot(s);		/* resume or restore */
-			break;
-		default:
-			break;			/* starting or ready */
-		}
-		return (int)lc_service_state(s);
+	if (lc->shutting_down || s->cfg == NULL)
+		return;
+	if (s->active != NULL) {
+		lc_fire(s->active, LE_WAKE, NULL);
+		return;
 	}
 	if (s->failed && now < s->retry_at_us) {
 		/* Made on first need: 10,000 services rarely all back off. */
 		if (s->retry == NULL &&
 		    (s->retry = evtimer_new(lc->base, retry_cb, s)) == NULL) {
-			log_warnx("%s: cannot arm the back-off timer", service);
-			return LC_FAILED;
+			log_warnx("%s: cannot arm the back-off timer", s->name);
+			return;
 		}
 		if (!evtimer_pending(s->retry, NULL)) {
 			wait = s->retry_at_us - now;
@@ -472,9 +453,24 @@ lifecycle_wake(struct lifecycle *lc, const char *service,
 			tv.tv_usec = (suseconds_t)(wait % 1000000);
 			evtimer_add(s->retry, &tv);
 		}
-		return LC_FAILED;
+		return;
 	}
 	lc_boot(s);
+}
+
+int
+lifecycle_wake(struct lifecycle *lc, const char *service,
+    enum lc_source src)
+{
+	struct lc_service *s = lc_find(lc, service);
+
+	if (s == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	s->wakes[src]++;
+	s->last_activity_us = clock_mono_us();
+	lc_wake(s);
 	return (int)lc_service_state(s);
 }
 
@@ -508,8 +504,8 @@ outcome_coming(const struct lc_service *s)
 {
 	const struct instance *in = s->active;
 
-	if (in != NULL && (in->state == LC_STARTING ||
-	    (in->state == LC_STOPPING && s->rewake)))
+	if (in != NULL && (lc_istate_public(in->state) == LC_STARTING ||
+	    lc_istate_woken(in->state)))
 		return true;
 	return s->retry != NULL && evtimer_pending(s->retry, NULL);
 }
@@ -525,7 +521,7 @@ lifecycle_wait(struct lifecycle *lc, const char *service, lc_notify_fn fn,
 		errno = ENOENT;
 		return NULL;
 	}
-	if (s->active != NULL && s->active->state == LC_READY) {
+	if (s->active != NULL && s->active->state == IS_READY) {
 		errno = EALREADY;
 		return NULL;
 	}
@@ -590,12 +586,8 @@ lifecycle_stop(struct lifecycle *lc, const char *service, const char *reason)
 		return -1;
 	}
 	in = s->active;
-	s->rewake = false;
-	if (in == NULL || in->state == LC_STOPPING || in->state == LC_SAVED ||
-	    (in->state == LC_SUSPENDED &&
-	    s->cfg->stop_mode == CFG_STOP_SUSPEND))
+	if (in == NULL || !lc_fire(in, lc_reap_event(s), reason))
 		return 1;
-	lc_stop_instance(in, reason);
 	return 0;
 }
 
@@ -604,7 +596,7 @@ instance_idle(struct instance *in, uint64_t now)
 {
 	struct lc_service *s = in->svc;
 
-	if (in->state != LC_READY || s->cfg == NULL)
+	if (in->state != IS_READY || s->cfg == NULL)
 		return false;
 	if (s->conns > 0 && s->cfg->idle_connections == CFG_IDLE_KEEPALIVE)
 		return false;
@@ -648,24 +640,16 @@ lifecycle_tick(struct lifecycle *lc)
 		return 0;
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
 		s = in->svc;
-		if (in->stop_failed && !in->job_busy) {
-			/* An earlier stop failed: destroy, whatever the mode. */
-			lc_stop_instance(in, in->stop_reason != NULL ?
-			    in->stop_reason : "manual");
-			continue;
-		}
-		if (s->cfg == NULL) {
+		if (in->state == IS_STOP_FAILED ||
+		    in->state == IS_STOP_FAILED_W)
+			lc_fire(in, LE_RETRY, NULL);
+		else if (s->cfg == NULL) {
 			/* Its service was removed from the configuration. */
-			if (in->state != LC_STOPPING) {
-				lc_stop_instance(in, "removed");
+			if (lc_fire(in, LE_STOP, "removed"))
 				stopped++;
-			}
-			continue;
-		}
-		if (instance_idle(in, now)) {
-			lc_stop_instance(in, "idle");
+		} else if (instance_idle(in, now) &&
+		    lc_fire(in, lc_reap_event(s), "idle"))
 			stopped++;
-		}
 	}
 	/* Keep the standby pools full, and let retired services go. */
 	TAILQ_FOREACH_SAFE(s, &lc->services, all, snext) {
@@ -698,7 +682,7 @@ lifecycle_endpoint(struct lifecycle *lc, const char *service,
 		return -1;
 	}
 	in = s->active;
-	if (in == NULL || in->state != LC_READY) {
+	if (in == NULL || in->state != IS_READY) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -776,7 +760,7 @@ lifecycle_info(struct lifecycle *lc, const char *service,
 			snprintf(info->guest_address,
 			    sizeof(info->guest_address), "127.0.0.1:%u",
 			    in->host_ports[0]);
-		if (in->state == LC_READY)
+		if (in->state == IS_READY)
 			info->uptime_ms = (int64_t)((now - in->ready_us) /
 			    1000);
 	}
@@ -791,7 +775,7 @@ lifecycle_totals(struct lifecycle *lc, struct lc_totals *t)
 
 	memset(t, 0, sizeof(*t));
 	TAILQ_FOREACH(in, &lc->instances, live)
-		t->instances[in->state]++;
+		t->instances[lc_istate_public(in->state)]++;
 	TAILQ_FOREACH(s, &lc->services, all)
 		if (s->active == NULL && TAILQ_EMPTY(&s->standby))
 			t->instances[s->failed ? LC_FAILED : LC_STOPPED]++;
