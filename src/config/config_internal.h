@@ -38,7 +38,6 @@ struct entry {
 	char		*key;
 	char		*value;
 	int		 line;
-	bool		 used;
 	bool		 bad;		/* already reported: not applied */
 };
 
