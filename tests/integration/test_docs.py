@@ -26,11 +26,11 @@ def read(*path):
 
 
 def parser_keys():
-    """(section, key) for every entry of config.c's keys[] table."""
-    src = read(SRCDIR, "src", "config", "config.c")
+    """(section, key) for every entry of config_keys.c's keys[] table."""
+    src = read(SRCDIR, "src", "config", "config_keys.c")
     m = re.search(r"static const struct key keys\[\] = \{(.*?)\n\};", src,
                   re.S)
-    assert m, "keys[] table not found in src/config/config.c"
+    assert m, "keys[] table not found in src/config/config_keys.c"
     keys = re.findall(r"\{\s*S_([A-Z]+),\s*\"([a-z0-9-]+)\"", m.group(1))
     return [(SECTIONS[s], k) for s, k in keys]
 
@@ -148,7 +148,7 @@ class Pages(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_template_variables(self):
-        src = read(SRCDIR, "src", "config", "config.c")
+        src = read(SRCDIR, "src", "config", "config_value.c")
         m = re.search(r"template_vars\[\] = \{(.*?)\};", src, re.S)
         self.assertIsNotNone(m)
         names = set(re.findall(r"\"(\w+)\"", m.group(1)))
