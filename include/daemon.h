@@ -65,15 +65,6 @@ void	daemon_free(struct daemon *);
 int	daemon_reload(struct daemon *, char **msg);
 
 /*
- * Give the free memory inside the heap back to the system, after work
- * that allocated and freed megabytes: a reload, a /metrics answer of
- * 10,000 services.  glibc returns on its own only what is free at the
- * top of the heap, and a few small blocks allocated or cached up there
- * meanwhile keep everything below them resident.
- */
-void	daemon_release_memory(void);
-
-/*
  * Send state ("READY=1", "STATUS=...", ...) to the service manager, as
  * sd_notify(3) does: returns 1 when sent, 0 when $NOTIFY_SOCKET is not
  * set (not started by one), -1 with errno set on failure.

@@ -3,9 +3,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +19,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "dns.h"
+#include "heap.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -160,14 +158,6 @@ on_flush(evutil_socket_t fd, short ev, void *arg)
 		return;
 	if (store_flush(d->store) == 0)
 		log_info("store: %zu delayed writes are on disk now", before);
-}
-
-void
-daemon_release_memory(void)
-{
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
 }
 
 /*
@@ -315,7 +305,7 @@ done:
 		d->reload_failures++;
 		return -1;
 	}
-	daemon_release_memory();	/* ~3 MB with 10,000 services */
+	heap_release();	/* ~3 MB with 10,000 services */
 	log_info("reloaded %s: %zu services", path, d->cfg->nservices);
 	notify_status(d);
 	return 0;
