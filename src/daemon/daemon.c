@@ -18,6 +18,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_internal.h"
 #include "dns.h"
 #include "heap.h"
 #include "lifecycle.h"
@@ -231,7 +232,7 @@ daemon_reload(struct daemon *d, char **msg)
 	/* Each module moves to the new file, or all stay on the old one. */
 	if (new->has_metrics && d->metrics == NULL &&
 	    (fresh = metrics_new(d->base, &new->metrics_listen,
-	    metrics_render, d)) == NULL) {
+	    daemon_metrics_render, d)) == NULL) {
 		fprintf(ef, "%s: [metrics] listen %s cannot be bound (see the "
 		    "log)\n", path, new->metrics_listen.text);
 		goto done;
@@ -387,7 +388,7 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		return -1;
 	}
 	if (cfg->has_metrics && (d->metrics = metrics_new(d->base,
-	    &cfg->metrics_listen, metrics_render, d)) == NULL)
+	    &cfg->metrics_listen, daemon_metrics_render, d)) == NULL)
 		return -1;
 
 	tv.tv_sec = FLUSH_INTERVAL_S;
