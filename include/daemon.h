@@ -56,15 +56,6 @@ int	daemon_run(struct daemon *);
 void	daemon_free(struct daemon *);
 
 /*
- * Re-read the configuration file and apply it.  A file with errors is
- * rejected whole: the old configuration stays.  Returns 0 or -1; either
- * way *msg is NULL or a text the caller frees, one line each (every one
- * also logged): the errors that rejected the file, or the settings
- * that wait for a restart.
- */
-int	daemon_reload(struct daemon *, char **msg);
-
-/*
  * Send state ("READY=1", "STATUS=...", ...) to the service manager, as
  * sd_notify(3) does: returns 1 when sent, 0 when $NOTIFY_SOCKET is not
  * set (not started by one), -1 with errno set on failure.

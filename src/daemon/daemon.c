@@ -33,6 +33,8 @@
 #define EXIT_GRACE_S		30	/* longest wait for VMs to stop */
 #define RELOAD_MSG_MAX		(256 * 1024)	/* reload errors answered */
 
+static int	daemon_reload(void *, char **);
+
 /* Make the directory that will hold path, if it is missing. */
 static int
 make_parent(const char *path)
@@ -192,9 +194,18 @@ reload_lines(char **text, size_t len)
 	*text = shorter;
 }
 
-int
-daemon_reload(struct daemon *d, char **msg)
+/*
+ * Re-read the configuration file and apply it (SIGHUP, or summonctl
+ * reload as the control's env.reload; arg is the daemon).  A file with
+ * errors is rejected whole: the old configuration stays.  Returns 0 or
+ * -1; either way *msg is NULL or a text the caller frees, one line each
+ * (every one also logged): the errors that rejected the file, or the
+ * settings that wait for a restart.
+ */
+static int
+daemon_reload(void *arg, char **msg)
 {
+	struct daemon *d = arg;
 	struct config *new, *old = d->cfg;
 	const char *path = d->config_path;
 	struct metrics *fresh = NULL;	/* [metrics] listen turned on */
@@ -281,6 +292,7 @@ daemon_reload(struct daemon *d, char **msg)
 		d->metrics = NULL;
 	}
 	d->cfg = new;
+	control_set_config(d->control, new);
 	new = NULL;
 	config_free(old);
 	d->reloads++;
@@ -315,6 +327,7 @@ done:
 int
 daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 {
+	struct control_env env;
 	char err[512];
 	uint64_t wd_us;
 	struct timeval tv;
@@ -356,9 +369,10 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	 * The control socket first: a second summond on the same socket
 	 * must stop here, before it touches the store or libvirt (its
 	 * reconciliation would destroy the first one's domains).  Clients
-	 * are served once the loop runs.
+	 * are served once control_start() below has given the commands
+	 * what they act on, and the loop runs.
 	 */
-	if ((d->control = control_new(d, cfg->control)) == NULL)
+	if ((d->control = control_new(d->base, cfg->control)) == NULL)
 		return -1;
 	if (make_parent(cfg->state) == -1 || lock_state(d, cfg->state) == -1)
 		return -1;
@@ -387,6 +401,12 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		log_warnx("cannot start the reaper");
 		return -1;
 	}
+	env.lc = d->lc;
+	env.store = d->store;
+	env.reload = daemon_reload;
+	env.reload_arg = d;
+	if (control_start(d->control, &env, cfg) == -1)
+		return -1;
 	if (cfg->has_metrics && (d->metrics = metrics_new(d->base,
 	    &cfg->metrics_listen, daemon_metrics_render, d)) == NULL)
 		return -1;
