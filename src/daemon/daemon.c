@@ -324,7 +324,8 @@ done:
 	return 0;
 }
 
-int
+/* daemon_new() with d allocated: 0, or -1 for daemon_free() to undo. */
+static int
 daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 {
 	struct control_env env;
@@ -332,7 +333,6 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	uint64_t wd_us;
 	struct timeval tv;
 
-	memset(d, 0, sizeof(*d));
 	d->lock_fd = -1;
 	d->cfg = cfg;
 	d->started_ms = clock_wall_ms();
@@ -430,6 +430,23 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	return 0;
 }
 
+struct daemon *
+daemon_new(const char *config_path, struct config *cfg)
+{
+	struct daemon *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		log_warn("daemon");
+		config_free(cfg);
+		return NULL;
+	}
+	if (daemon_init(d, config_path, cfg) == -1) {
+		daemon_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 int
 daemon_run(struct daemon *d)
 {
@@ -478,6 +495,5 @@ daemon_free(struct daemon *d)
 	free(d->run_hypervisor);
 	if (d->lock_fd != -1)
 		close(d->lock_fd);
-	memset(d, 0, sizeof(*d));
-	d->lock_fd = -1;
+	free(d);
 }

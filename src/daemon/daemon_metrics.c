@@ -10,7 +10,6 @@
 #include <event2/buffer.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "daemon_internal.h"
 #include "dns.h"
 #include "hist.h"
