@@ -88,19 +88,52 @@ int		 ctl_answer_decode(const char *line, int64_t *id,
 		    const char **kind, json_t **body, char *err,
 		    size_t errlen);
 
-struct daemon;
+struct config;
 struct control;
+struct event_base;
+struct lifecycle;
+struct store;
+struct store_event;
+
+/* What the commands act on; the control keeps none of it alive. */
+struct control_env {
+	struct lifecycle	*lc;
+	struct store		*store;
+	/*
+	 * Re-read the configuration and apply it (reload), calling
+	 * control_set_config() if it commits.  Returns 0 or -1; either way
+	 * *msg is NULL or a text the control frees, one line each: the
+	 * errors that rejected the file, or the settings that wait for a
+	 * restart.
+	 */
+	int			(*reload)(void *arg, char **msg);
+	void			*reload_arg;
+};
 
 /*
- * Listen on path (mode 0660, parent directory created) and serve the
- * protocol for d on d's event base.  A live socket of another summond
- * is an error; a stale one is replaced.  NULL and a log line on failure.
+ * Listen on path (mode 0660, parent directory created) with base's
+ * loop.  A live socket of another summond is an error; a stale one is
+ * replaced.  Clients wait in the backlog until control_start(), so the
+ * socket can come first, before what the commands act on exists: a
+ * second summond on the same socket stops before it touches any of
+ * it.  NULL and a log line on failure.
  */
-struct control	*control_new(struct daemon *d, const char *path);
+struct control	*control_new(struct event_base *base, const char *path);
+/*
+ * Serve the protocol from now on: the commands act on env (copied) and
+ * read cfg, which must stay valid until control_set_config() replaces
+ * it.  Returns 0, or -1 after logging why.
+ */
+int		 control_start(struct control *, const struct control_env *env,
+		    const struct config *cfg);
+/*
+ * The configuration the commands read from now on (a reload committed);
+ * the control no longer reads the one before, which may be freed.
+ */
+void		 control_set_config(struct control *, const struct config *cfg);
 /* Close every client and the socket, and unlink it. */
 void		 control_free(struct control *);
 /* Push an event to every client following events (of its service). */
-struct store_event;
 void		 control_publish(struct control *, const struct store_event *);
 
 #endif

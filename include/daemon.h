@@ -1,88 +1,28 @@
 /*
  * daemon.h - summond's top level: one struct owns the loop and modules.
+ *
+ * The daemon is the module on top: it makes every other module and
+ * hands each what it acts on (the control socket a struct control_env,
+ * the metrics endpoint a render function), so none of them includes
+ * this header.  What it holds is private to src/daemon/.
  */
 #ifndef SUMMON_DAEMON_H
 #define SUMMON_DAEMON_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 struct config;
-struct control;
-struct dns;
-struct event;
-struct event_base;
-struct lifecycle;
-struct metrics;
-struct proxy;
-struct reaper;
-struct store;
-
-struct daemon {
-	struct event_base	*base;
-	struct config		*cfg;		/* replaced whole on reload */
-	char			*config_path;
-	struct store		*store;
-	struct lifecycle	*lc;
-	struct reaper		*reaper;
-	struct proxy		*proxy;
-	struct metrics		*metrics;
-	struct dns		*dns;
-	struct control		*control;
-
-	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
-	struct event		*ev_watchdog;	/* notify WATCHDOG=1 */
-	struct event		*ev_flush;	/* retries pending store writes */
-	struct event		*ev_exit;	/* bounds the shutdown */
-	bool			 stopping;
-	int64_t			 started_ms;	/* wall clock */
-	int			 lock_fd;	/* flock on <state>.lock */
-	uint64_t		 reloads, reload_failures;
-	int			 exit_code;
-	/* As started: what only a restart changes, whatever cfg now says. */
-	char			*run_state, *run_control, *run_hypervisor;
-	unsigned		 run_relay_threads;
-};
+struct daemon;
 
 /*
- * Bring up every module for cfg (taking ownership of it): the store, the
- * lifecycle, DNS, the control socket, signals.  Returns 0, or -1 after
- * logging why; daemon_free() cleans up either way.
+ * Bring up every module for cfg (taking ownership of it, also on
+ * failure): the control socket, the store, the lifecycle, the proxy,
+ * DNS, the reaper, metrics, signals.  config_path is the file a reload
+ * reads again.  Returns the daemon, or NULL after logging why, with
+ * whatever was brought up taken down again.
  */
-int	daemon_init(struct daemon *, const char *config_path,
-	    struct config *cfg);
+struct daemon	*daemon_new(const char *config_path, struct config *cfg);
 /* Run the loop until SIGTERM/SIGINT; returns the exit code. */
-int	daemon_run(struct daemon *);
-void	daemon_free(struct daemon *);
-
-/*
- * Re-read the configuration file and apply it.  A file with errors is
- * rejected whole: the old configuration stays.  Returns 0 or -1; either
- * way *msg is NULL or a text the caller frees, one line each (every one
- * also logged): the errors that rejected the file, or the settings
- * that wait for a restart.
- */
-int	daemon_reload(struct daemon *, char **msg);
-
-/*
- * Give the free memory inside the heap back to the system, after work
- * that allocated and freed megabytes: a reload, a /metrics answer of
- * 10,000 services.  glibc returns on its own only what is free at the
- * top of the heap, and a few small blocks allocated or cached up there
- * meanwhile keep everything below them resident.
- */
-void	daemon_release_memory(void);
-
-/*
- * Send state ("READY=1", "STATUS=...", ...) to the service manager, as
- * sd_notify(3) does: returns 1 when sent, 0 when $NOTIFY_SOCKET is not
- * set (not started by one), -1 with errno set on failure.
- */
-int	daemon_notify(const char *state);
-/*
- * The watchdog interval the service manager asks for ($WATCHDOG_USEC,
- * when $WATCHDOG_PID is unset or ours), in microseconds; 0 for none.
- */
-uint64_t daemon_watchdog_usec(void);
+int		 daemon_run(struct daemon *);
+/* Take every module down and free the daemon. */
+void		 daemon_free(struct daemon *);
 
 #endif

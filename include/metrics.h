@@ -4,8 +4,9 @@
  * Served on the main loop by a small HTTP/1.x responder of its own
  * (metrics_http.c): GET or HEAD of /metrics, one request a connection,
  * with limits on the request's size and time, on the answer's time and
- * on the number of connections.  Every value is read from the modules'
- * counters at scrape time, so nothing is kept twice.
+ * on the number of connections.  What it exports is a render
+ * function's (the daemon's, which knows every module), written with the
+ * text-format helpers below.
  */
 #ifndef SUMMON_METRICS_H
 #define SUMMON_METRICS_H
@@ -13,6 +14,7 @@
 struct cfg_addr;
 struct event_base;
 struct evbuffer;
+struct hist;
 struct metrics;
 
 /* Append the whole exposition to out; arg is the one given to metrics_new. */
@@ -52,9 +54,19 @@ void		 metrics_rebind_commit(struct metrics *);
 void		 metrics_rebind_abort(struct metrics *);
 
 /*
- * A metrics_render_fn: the exposition of daemon (a struct daemon *),
- * appended to out.
+ * The text format, for a render function.  metrics_family appends the
+ * HELP and TYPE lines of the family name (type "counter", "gauge" or
+ * "histogram"); its samples follow.
  */
-void		 metrics_render(void *daemon, struct evbuffer *out);
+void		 metrics_family(struct evbuffer *out, const char *name,
+		    const char *type, const char *help);
+/*
+ * Append the samples of histogram h as the family name: its buckets
+ * (cumulative, "+Inf" last), _sum and _count, in seconds.  labels is ""
+ * or the histogram's labels each followed by a comma, as in
+ * 'service="x",'.
+ */
+void		 metrics_histogram(struct evbuffer *out, const char *name,
+		    const char *labels, const struct hist *h);
 
 #endif

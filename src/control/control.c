@@ -1,11 +1,12 @@
 /*
- * control.c - summond's control socket: clients, permissions, commands.
+ * control.c - summond's control socket: clients, permissions, limits.
  *
  * An AF_UNIX stream socket, mode 0660.  Each client gets a bufferevent;
  * requests are JSON lines (control_proto.c), answered in any order by
- * id.  Read commands are open to whoever can connect; commands that
- * change something need the peer (SO_PEERCRED, SO_PEERGROUPS) to be
- * root, the socket's owner, or a member of the socket's group.
+ * id by the commands (control_cmd.c).  Read commands are open to
+ * whoever can connect; commands that change something need the peer
+ * (SO_PEERCRED, SO_PEERGROUPS) to be root, the socket's owner, or a
+ * member of the socket's group.
  *
  * Every client is bounded in bytes, time and number, so that no client
  * (nor 256 of them) can lock the operator out:
@@ -38,9 +39,8 @@
 #include <event2/event.h>
 
 #include "clock.h"
-#include "config.h"
 #include "control.h"
-#include "daemon.h"
+#include "control_internal.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "store.h"
@@ -54,18 +54,6 @@
 #define CLOSING_MS	5000		/* to hang up after our last answer */
 #define SWEEP_MS	1000		/* how often the deadlines are checked */
 #define PEER_GROUPS_MAX	1024		/* SO_PEERGROUPS read at most */
-
-struct client;
-
-/* A "boot" request waiting for its service. */
-struct boot_wait {
-	struct boot_wait	*next;
-	struct client		*client;
-	struct lc_waiter	*waiter;
-	int64_t			 id;
-	uint64_t		 started_us;
-	char			 service[64];
-};
 
 struct client {
 	struct client		*next, *prev;
@@ -88,7 +76,8 @@ struct client {
 };
 
 struct control {
-	struct daemon		*d;
+	struct cmd_ctx		 cmds;		/* what commands act on */
+	struct event_base	*base;
 	char			*path;
 	int			 fd;
 	struct event		*ev_accept;
@@ -141,7 +130,7 @@ client_drop(struct client *c)
 	evtimer_add(c->control->ev_reap, &now);
 }
 
-static int
+int
 client_check_output(struct client *c)
 {
 	if (c->dropped)
@@ -154,8 +143,7 @@ client_check_output(struct client *c)
 	return 0;
 }
 
-/* Queue what is in buf (emptying it) as c's next answer. */
-static void
+void
 client_queue(struct client *c, struct evbuffer *buf)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -165,8 +153,7 @@ client_queue(struct client *c, struct evbuffer *buf)
 	evbuffer_add_buffer(out, buf);
 }
 
-/* Queue line (freeing it) for c; drop c if it stopped reading. */
-static int
+int
 client_send(struct client *c, char *line)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -186,222 +173,35 @@ client_send(struct client *c, char *line)
 	return 0;
 }
 
-static json_t *
-json_ms_or_null(int64_t ms)
+void
+client_follow(struct client *c, int64_t id, const char *service)
 {
-	return ms < 0 ? json_null() : json_integer(ms);
+	c->following = true;
+	c->follow_id = id;
+	snprintf(c->follow_service, sizeof(c->follow_service), "%s", service);
 }
 
-/* One service as list and status show it. */
-static json_t *
-service_json(struct control *ctl, const struct cfg_service *s)
+void
+client_boot_add(struct client *c, struct boot_wait *b)
 {
-	struct lc_info info;
-	json_t *o;
-
-	if (lifecycle_info(ctl->d->lc, s->name, &info) == -1)
-		return NULL;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s}",
-	    "service", s->name,
-	    "state", lifecycle_state_name(info.state),
-	    "address", s->address_text,
-	    "guest_address", info.guest_address,
-	    "domain", info.domain);
-	if (o == NULL)
-		return NULL;
-	json_object_set_new(o, "uptime_s", info.uptime_ms < 0 ? json_null() :
-	    json_integer(info.uptime_ms / 1000));
-	json_object_set_new(o, "idle_s", info.idle_ms < 0 ? json_null() :
-	    json_integer(info.idle_ms / 1000));
-	json_object_set_new(o, "boots", json_integer((json_int_t)info.boots));
-	json_object_set_new(o, "last_boot_ms",
-	    json_ms_or_null(info.last_boot_ms));
-	return o;
+	b->client = c;
+	b->next = c->boots;
+	c->boots = b;
+	c->nboots++;
 }
 
-static json_t *
-list_item(void *arg, size_t i)
+void
+client_boot_end(struct boot_wait *b)
 {
-	struct control *ctl = arg;
-
-	return service_json(ctl, &ctl->d->cfg->services[i]);
-}
-
-static int
-append_evbuffer(const char *buf, size_t len, void *arg)
-{
-	return evbuffer_add(arg, buf, len);
-}
-
-/*
- * The answer is encoded a service at a time into a buffer that then
- * moves to c's output without a copy: with 10,000 services a JSON tree
- * of them all was ~17 MB of small allocations, freed again at once but
- * left behind as holes in the heap.
- */
-static int
-cmd_list(struct client *c, int64_t id)
-{
-	struct control *ctl = c->control;
-	struct evbuffer *buf;
-
-	if (client_check_output(c) == -1)
-		return -1;
-	if ((buf = evbuffer_new()) == NULL)
-		return client_send(c, ctl_answer_error(id, "out of memory"));
-	if (ctl_answer_ok_array(id, "services", ctl->d->cfg->nservices,
-	    list_item, ctl, append_evbuffer, buf) == -1) {
-		evbuffer_free(buf);
-		return client_send(c, ctl_answer_error(id, "cannot encode "
-		    "the list"));
-	}
-	client_queue(c, buf);
-	evbuffer_free(buf);
-	return 0;
-}
-
-static char *
-cmd_status(struct control *ctl, const struct ctl_request *req)
-{
-	const struct cfg_service *s = config_service(ctl->d->cfg, req->service);
-	struct lc_info info;
-	json_t *o, *ports, *names, *wakes;
-	size_t i;
-
-	if (s == NULL)
-		return ctl_answer_error(req->id, "unknown service \"%s\"",
-		    req->service);
-	o = service_json(ctl, s);
-	lifecycle_info(ctl->d->lc, s->name, &info);
-	names = json_array();
-	for (i = 0; i < s->nnames; i++)
-		json_array_append_new(names, json_string(s->names[i]));
-	ports = json_array();
-	for (i = 0; i < s->nports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:i}",
-		    "public", s->ports[i].public_port,
-		    "guest", s->ports[i].guest_port));
-	wakes = json_object();
-	for (i = 0; i < LC_NSOURCES; i++)
-		json_object_set_new(wakes, lifecycle_source_name(i),
-		    json_integer((json_int_t)info.wakes[i]));
-	json_object_set_new(o, "names", names);
-	json_object_set_new(o, "ports", ports);
-	json_object_set_new(o, "wakes", wakes);
-	json_object_set_new(o, "stop_mode",
-	    json_string(config_stop_mode_name(s->stop_mode)));
-	json_object_set_new(o, "standby", json_integer(s->standby));
-	json_object_set_new(o, "idle_timeout_ms",
-	    json_integer((json_int_t)s->idle_timeout_ms));
-	json_object_set_new(o, "memory", json_integer((json_int_t)s->memory));
-	return ctl_answer_ok(req->id, o);
-}
-
-static json_t *
-event_json(const struct store_event *ev)
-{
-	return json_pack("{s:I, s:I, s:s, s:I, s:s, s:s}",
-	    "id", (json_int_t)ev->id, "at_ms", (json_int_t)ev->at_ms,
-	    "service", ev->service, "instance", (json_int_t)ev->instance,
-	    "kind", ev->kind, "detail", ev->detail);
-}
-
-static int
-collect_event(void *arg, const struct store_event *ev)
-{
-	json_array_append_new(arg, event_json(ev));
-	return 0;
-}
-
-static char *
-cmd_events(struct client *c, const struct ctl_request *req)
-{
-	struct control *ctl = c->control;
-	json_t *a = json_array();
-
-	if (req->service[0] != '\0' &&
-	    config_service(ctl->d->cfg, req->service) == NULL) {
-		json_decref(a);
-		return ctl_answer_error(req->id, "unknown service \"%s\"",
-		    req->service);
-	}
-	if (req->n > 0 && store_events(ctl->d->store,
-	    req->service[0] ? req->service : NULL, 0, req->n, collect_event,
-	    a) == -1) {
-		json_decref(a);
-		return ctl_answer_error(req->id, "cannot read events: %s",
-		    store_errmsg(ctl->d->store));
-	}
-	if (req->follow) {
-		c->following = true;
-		c->follow_id = req->id;
-		snprintf(c->follow_service, sizeof(c->follow_service), "%s",
-		    req->service);
-	}
-	return ctl_answer_ok(req->id, json_pack("{s:o, s:b}", "events", a,
-	    "following", req->follow));
-}
-
-static char *
-cmd_reap(struct control *ctl, const struct ctl_request *req)
-{
-	const struct config *cfg = ctl->d->cfg;
-	json_t *stopped = json_array();
-	size_t i;
-
-	for (i = 0; i < req->nservices; i++)
-		if (config_service(cfg, req->services[i]) == NULL) {
-			json_decref(stopped);
-			return ctl_answer_error(req->id, "unknown service "
-			    "\"%s\"", req->services[i]);
-		}
-	if (req->nservices > 0) {
-		for (i = 0; i < req->nservices; i++)
-			if (lifecycle_stop(ctl->d->lc, req->services[i],
-			    "manual") == 0)
-				json_array_append_new(stopped,
-				    json_string(req->services[i]));
-	} else {
-		for (i = 0; i < cfg->nservices; i++) {
-			const char *name = cfg->services[i].name;
-			if (req->idle && !lifecycle_is_idle(ctl->d->lc, name))
-				continue;
-			if (lifecycle_stop(ctl->d->lc, name, "manual") == 0)
-				json_array_append_new(stopped,
-				    json_string(name));
-		}
-	}
-	return ctl_answer_ok(req->id, json_pack("{s:o}", "stopping", stopped));
-}
-
-static void
-boot_wait_unlink(struct boot_wait *b)
-{
+	struct client *c = b->client;
 	struct boot_wait **pp;
 
-	for (pp = &b->client->boots; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &c->boots; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
 			break;
 		}
-}
-
-static void
-boot_done(void *arg, const char *service, bool ok)
-{
-	struct boot_wait *b = arg;
-	struct client *c = b->client;
-	uint64_t ms = (clock_mono_us() - b->started_us) / 1000;
-
-	boot_wait_unlink(b);
 	c->nboots--;
-	if (ok)
-		client_send(c, ctl_answer_ok(b->id, json_pack("{s:s, s:s, "
-		    "s:I}", "service", service, "state", "ready", "ms",
-		    (json_int_t)ms)));
-	else
-		client_send(c, ctl_answer_error(b->id, "%s: boot failed "
-		    "after %llu ms", service, (unsigned long long)ms));
 	free(b);
 	/*
 	 * Its reading may have waited for this boot.  Not from inside the
@@ -411,75 +211,12 @@ boot_done(void *arg, const char *service, bool ok)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-static char *
-cmd_boot(struct client *c, const struct ctl_request *req)
-{
-	struct control *ctl = c->control;
-	const struct cfg_service *s;
-	struct boot_wait *b;
-	int state;
-
-	if ((s = config_service(ctl->d->cfg, req->service)) == NULL)
-		return ctl_answer_error(req->id, "unknown service \"%s\"",
-		    req->service);
-	state = lifecycle_wake(ctl->d->lc, req->service, LC_SRC_CTL);
-	if (state == LC_READY)
-		return ctl_answer_ok(req->id, json_pack("{s:s, s:s, s:i}",
-		    "service", req->service, "state", "ready", "ms", 0));
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return ctl_answer_error(req->id, "out of memory");
-	b->client = c;
-	b->id = req->id;
-	b->started_us = clock_mono_us();
-	snprintf(b->service, sizeof(b->service), "%s", req->service);
-	b->waiter = lifecycle_wait(ctl->d->lc, req->service, boot_done, b);
-	if (b->waiter == NULL) {
-		free(b);
-		if (errno == EALREADY)
-			return ctl_answer_ok(req->id, json_pack("{s:s, s:s, "
-			    "s:i}", "service", req->service, "state", "ready",
-			    "ms", 0));
-		if (errno == ECANCELED)
-			return ctl_answer_error(req->id, "%s: boot failed (see "
-			    "summonctl events %s)", req->service,
-			    req->service);
-		return ctl_answer_error(req->id, "cannot wait for %s: %s",
-		    req->service, strerror(errno));
-	}
-	b->next = c->boots;
-	c->boots = b;
-	c->nboots++;
-	/* The boot-timeout lets summonctl's deadline grow by as much. */
-	client_send(c, ctl_push(req->id, "progress", json_pack("{s:s, s:I}",
-	    "state", lifecycle_state_name((enum lc_state)state),
-	    "boot_timeout_ms", (json_int_t)s->boot_timeout_ms)));
-	return NULL;	/* answered when the lifecycle calls back */
-}
-
-static char *
-cmd_reload(struct control *ctl, const struct ctl_request *req)
-{
-	char *msg, *answer;
-
-	if (daemon_reload(ctl->d, &msg) == -1)
-		answer = ctl_answer_error(req->id, "configuration rejected, "
-		    "the old one stays:\n%s", msg != NULL ? msg : "");
-	else
-		answer = ctl_answer_ok(req->id, json_pack("{s:i, s:s}",
-		    "services", (int)ctl->d->cfg->nservices, "warnings",
-		    msg != NULL ? msg : ""));
-	free(msg);
-	return answer;
-}
-
-/* Handle one request line; returns -1 if c was freed. */
+/* Handle one request line; returns -1 if c was dropped. */
 static int
 client_request(struct client *c, const char *line, size_t len)
 {
-	struct control *ctl = c->control;
 	struct ctl_request req;
-	char err[256], *answer = NULL;
-	int64_t id;
+	char err[256], *answer;
 
 	if (ctl_request_decode(line, len, &req, err, sizeof(err)) == -1)
 		return client_send(c, ctl_answer_error(req.id, "%s", err));
@@ -491,29 +228,7 @@ client_request(struct client *c, const char *line, size_t len)
 	}
 	log_debug("control: pid %ld: %s %s", (long)c->pid,
 	    ctl_cmd_name(req.cmd), req.service);
-	id = req.id;
-	switch (req.cmd) {
-	case CTL_LIST:
-		ctl_request_clear(&req);	/* holds nothing list needs */
-		return cmd_list(c, id);
-	case CTL_STATUS:
-		answer = cmd_status(ctl, &req);
-		break;
-	case CTL_BOOT:
-		answer = cmd_boot(c, &req);
-		break;
-	case CTL_REAP:
-		answer = cmd_reap(ctl, &req);
-		break;
-	case CTL_EVENTS:
-		answer = cmd_events(c, &req);
-		break;
-	case CTL_RELOAD:
-		answer = cmd_reload(ctl, &req);
-		break;
-	}
-	ctl_request_clear(&req);
-	return answer != NULL ? client_send(c, answer) : 0;
+	return cmd_run(&c->control->cmds, c, &req);
 }
 
 /* Whether c must wait before its next request is read. */
@@ -632,7 +347,7 @@ client_free(struct client *c)
 
 	while ((b = c->boots) != NULL) {
 		c->boots = b->next;
-		lifecycle_wait_cancel(ctl->d->lc, b->waiter);
+		lifecycle_wait_cancel(ctl->cmds.env.lc, b->waiter);
 		free(b);
 	}
 	if (c->prev != NULL)
@@ -791,7 +506,7 @@ control_accept(evutil_socket_t lfd, short ev, void *arg)
 	c->may_change = cred.uid == 0 || cred.uid == ctl->owner_uid ||
 	    cred.gid == ctl->owner_gid || peer_in_group(fd, ctl->owner_gid);
 	c->active_us = clock_mono_us();
-	c->bev = bufferevent_socket_new(ctl->d->base, fd,
+	c->bev = bufferevent_socket_new(ctl->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warnx("control: bufferevent");
@@ -877,12 +592,11 @@ prepare_path(const char *path, struct sockaddr_un *sun)
 }
 
 struct control *
-control_new(struct daemon *d, const char *path)
+control_new(struct event_base *base, const char *path)
 {
 	struct control *ctl;
 	struct sockaddr_un sun;
 	struct stat st;
-	struct timeval sweep_tv = clock_tv(SWEEP_MS);
 	mode_t old;
 
 	if (prepare_path(path, &sun) == -1)
@@ -893,7 +607,7 @@ control_new(struct daemon *d, const char *path)
 		free(ctl);
 		return NULL;
 	}
-	ctl->d = d;
+	ctl->base = base;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (ctl->fd == -1) {
@@ -918,15 +632,13 @@ control_new(struct daemon *d, const char *path)
 		log_warn("control: listen %s", path);
 		goto fail;
 	}
-	ctl->ev_accept = event_new(d->base, ctl->fd, EV_READ | EV_PERSIST,
+	ctl->ev_accept = event_new(base, ctl->fd, EV_READ | EV_PERSIST,
 	    control_accept, ctl);
-	ctl->ev_pause = evtimer_new(d->base, accept_resume, ctl);
-	ctl->ev_reap = evtimer_new(d->base, reap_dropped, ctl);
-	ctl->ev_sweep = event_new(d->base, -1, EV_PERSIST, sweep, ctl);
+	ctl->ev_pause = evtimer_new(base, accept_resume, ctl);
+	ctl->ev_reap = evtimer_new(base, reap_dropped, ctl);
+	ctl->ev_sweep = event_new(base, -1, EV_PERSIST, sweep, ctl);
 	if (ctl->ev_accept == NULL || ctl->ev_pause == NULL ||
-	    ctl->ev_reap == NULL || ctl->ev_sweep == NULL ||
-	    event_add(ctl->ev_accept, NULL) == -1 ||
-	    event_add(ctl->ev_sweep, &sweep_tv) == -1) {
+	    ctl->ev_reap == NULL || ctl->ev_sweep == NULL) {
 		log_warnx("control: cannot add events");
 		goto fail;
 	}
@@ -935,6 +647,28 @@ control_new(struct daemon *d, const char *path)
 fail:
 	control_free(ctl);
 	return NULL;
+}
+
+int
+control_start(struct control *ctl, const struct control_env *env,
+    const struct config *cfg)
+{
+	struct timeval sweep_tv = clock_tv(SWEEP_MS);
+
+	ctl->cmds.env = *env;
+	ctl->cmds.cfg = cfg;
+	if (event_add(ctl->ev_accept, NULL) == -1 ||
+	    event_add(ctl->ev_sweep, &sweep_tv) == -1) {
+		log_warnx("control: cannot add events");
+		return -1;
+	}
+	return 0;
+}
+
+void
+control_set_config(struct control *ctl, const struct config *cfg)
+{
+	ctl->cmds.cfg = cfg;
 }
 
 void
@@ -970,6 +704,7 @@ control_publish(struct control *ctl, const struct store_event *ev)
 		if (!c->following || (c->follow_service[0] != '\0' &&
 		    strcmp(c->follow_service, ev->service) != 0))
 			continue;
-		client_send(c, ctl_push(c->follow_id, "event", event_json(ev)));
+		client_send(c, ctl_push(c->follow_id, "event",
+		    cmd_event_json(ev)));
 	}
 }

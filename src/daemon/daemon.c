@@ -3,9 +3,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +18,9 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_internal.h"
 #include "dns.h"
+#include "heap.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +32,8 @@
 #define FLUSH_INTERVAL_S	1	/* retry of pending store writes */
 #define EXIT_GRACE_S		30	/* longest wait for VMs to stop */
 #define RELOAD_MSG_MAX		(256 * 1024)	/* reload errors answered */
+
+static int	daemon_reload(void *, char **);
 
 /* Make the directory that will hold path, if it is missing. */
 static int
@@ -162,14 +163,6 @@ on_flush(evutil_socket_t fd, short ev, void *arg)
 		log_info("store: %zu delayed writes are on disk now", before);
 }
 
-void
-daemon_release_memory(void)
-{
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
-}
-
 /*
  * Log each line of *text (errors or warnings of a reload) and cut it to
  * RELOAD_MSG_MAX bytes for the control client, saying how much more the
@@ -201,9 +194,18 @@ reload_lines(char **text, size_t len)
 	*text = shorter;
 }
 
-int
-daemon_reload(struct daemon *d, char **msg)
+/*
+ * Re-read the configuration file and apply it (SIGHUP, or summonctl
+ * reload as the control's env.reload; arg is the daemon).  A file with
+ * errors is rejected whole: the old configuration stays.  Returns 0 or
+ * -1; either way *msg is NULL or a text the caller frees, one line each
+ * (every one also logged): the errors that rejected the file, or the
+ * settings that wait for a restart.
+ */
+static int
+daemon_reload(void *arg, char **msg)
 {
+	struct daemon *d = arg;
 	struct config *new, *old = d->cfg;
 	const char *path = d->config_path;
 	struct metrics *fresh = NULL;	/* [metrics] listen turned on */
@@ -241,7 +243,7 @@ daemon_reload(struct daemon *d, char **msg)
 	/* Each module moves to the new file, or all stay on the old one. */
 	if (new->has_metrics && d->metrics == NULL &&
 	    (fresh = metrics_new(d->base, &new->metrics_listen,
-	    metrics_render, d)) == NULL) {
+	    daemon_metrics_render, d)) == NULL) {
 		fprintf(ef, "%s: [metrics] listen %s cannot be bound (see the "
 		    "log)\n", path, new->metrics_listen.text);
 		goto done;
@@ -290,6 +292,7 @@ daemon_reload(struct daemon *d, char **msg)
 		d->metrics = NULL;
 	}
 	d->cfg = new;
+	control_set_config(d->control, new);
 	new = NULL;
 	config_free(old);
 	d->reloads++;
@@ -315,20 +318,21 @@ done:
 		d->reload_failures++;
 		return -1;
 	}
-	daemon_release_memory();	/* ~3 MB with 10,000 services */
+	heap_release();	/* ~3 MB with 10,000 services */
 	log_info("reloaded %s: %zu services", path, d->cfg->nservices);
 	notify_status(d);
 	return 0;
 }
 
-int
+/* daemon_new() with d allocated: 0, or -1 for daemon_free() to undo. */
+static int
 daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 {
+	struct control_env env;
 	char err[512];
 	uint64_t wd_us;
 	struct timeval tv;
 
-	memset(d, 0, sizeof(*d));
 	d->lock_fd = -1;
 	d->cfg = cfg;
 	d->started_ms = clock_wall_ms();
@@ -365,9 +369,10 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	 * The control socket first: a second summond on the same socket
 	 * must stop here, before it touches the store or libvirt (its
 	 * reconciliation would destroy the first one's domains).  Clients
-	 * are served once the loop runs.
+	 * are served once control_start() below has given the commands
+	 * what they act on, and the loop runs.
 	 */
-	if ((d->control = control_new(d, cfg->control)) == NULL)
+	if ((d->control = control_new(d->base, cfg->control)) == NULL)
 		return -1;
 	if (make_parent(cfg->state) == -1 || lock_state(d, cfg->state) == -1)
 		return -1;
@@ -396,8 +401,14 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		log_warnx("cannot start the reaper");
 		return -1;
 	}
+	env.lc = d->lc;
+	env.store = d->store;
+	env.reload = daemon_reload;
+	env.reload_arg = d;
+	if (control_start(d->control, &env, cfg) == -1)
+		return -1;
 	if (cfg->has_metrics && (d->metrics = metrics_new(d->base,
-	    &cfg->metrics_listen, metrics_render, d)) == NULL)
+	    &cfg->metrics_listen, daemon_metrics_render, d)) == NULL)
 		return -1;
 
 	tv.tv_sec = FLUSH_INTERVAL_S;
@@ -417,6 +428,23 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 		}
 	}
 	return 0;
+}
+
+struct daemon *
+daemon_new(const char *config_path, struct config *cfg)
+{
+	struct daemon *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		log_warn("daemon");
+		config_free(cfg);
+		return NULL;
+	}
+	if (daemon_init(d, config_path, cfg) == -1) {
+		daemon_free(d);
+		return NULL;
+	}
+	return d;
 }
 
 int
@@ -467,6 +495,5 @@ daemon_free(struct daemon *d)
 	free(d->run_hypervisor);
 	if (d->lock_fd != -1)
 		close(d->lock_fd);
-	memset(d, 0, sizeof(*d));
-	d->lock_fd = -1;
+	free(d);
 }

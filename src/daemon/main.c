@@ -73,7 +73,7 @@ main(int argc, char *argv[])
 	const char *path = SUMMON_SYSCONFDIR "/summond.conf";
 	int ch, foreground = 0, verbose = 0, check = 0, nerr = 0, rc;
 	struct config *cfg;
-	struct daemon d;
+	struct daemon *d;
 
 	while ((ch = getopt_long(argc, argv, "f:dvn", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -129,12 +129,10 @@ main(int argc, char *argv[])
 
 	log_init("summond", foreground, verbose);
 	raise_fd_limit();
-	if (daemon_init(&d, path, cfg) == -1) {
-		daemon_free(&d);
+	if ((d = daemon_new(path, cfg)) == NULL)
 		return 1;
-	}
-	rc = daemon_run(&d);
-	daemon_free(&d);
+	rc = daemon_run(d);
+	daemon_free(d);
 	log_info("summond exited");
 	return rc;
 }

@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "daemon_internal.h"
 
 int
 daemon_notify(const char *state)

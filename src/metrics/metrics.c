@@ -1,33 +1,25 @@
 /*
- * metrics.c - the Prometheus text exposition (format 0.0.4); served by
- * metrics_http.c.
+ * metrics.c - the Prometheus text exposition format (0.0.4): a family's
+ * header, a histogram.  What summond exports is the daemon's
+ * (daemon_metrics.c); metrics_http.c serves it.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "dns.h"
 #include "hist.h"
-#include "lifecycle.h"
 #include "metrics.h"
-#include "proxy.h"
-#include "reaper.h"
 
-static void
-header(struct evbuffer *b, const char *name, const char *type,
+void
+metrics_family(struct evbuffer *b, const char *name, const char *type,
     const char *help)
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
 	    name, type);
 }
 
-/* One histogram; labels is "" or 'service="x",'. */
-static void
-histogram(struct evbuffer *b, const char *name, const char *labels,
+void
+metrics_histogram(struct evbuffer *b, const char *name, const char *labels,
     const struct hist *h)
 {
 	uint64_t cum = 0;
@@ -51,158 +43,4 @@ histogram(struct evbuffer *b, const char *name, const char *labels,
 		evbuffer_add_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
 		    (double)h->sum_us / 1e6, name,
 		    (unsigned long long)h->total);
-}
-
-struct snapshot {
-	struct {
-		const char		*name;
-		struct proxy_stats	 st;
-	}			*v;
-	size_t			 n;
-};
-
-static void
-snap_add(void *arg, const char *service, const struct proxy_stats *st)
-{
-	struct snapshot *snap = arg;
-
-	snap->v[snap->n].name = service;
-	snap->v[snap->n++].st = *st;
-}
-
-void
-metrics_render(void *daemon, struct evbuffer *b)
-{
-	struct daemon *d = daemon;
-	const struct config *cfg = d->cfg;
-	const struct dns_stats *ds = d->dns != NULL ? dns_stats(d->dns) : NULL;
-	const struct lc_stats *ls = lifecycle_stats(d->lc);
-	struct lc_totals tot;
-	struct lc_info info;
-	struct snapshot snap;
-	char labels[96];
-	size_t i, j;
-
-	header(b, "summon_dns_queries_total", "counter",
-	    "DNS queries, by the response code sent (or dropped).");
-	for (i = 0; i < DNS_NSTATS; i++)
-		evbuffer_add_printf(b, "summon_dns_queries_total{rcode=\"%s\"} "
-		    "%llu\n", dns_stat_name(i), (unsigned long long)(ds ?
-		    ds->queries[i] : 0));
-	header(b, "summon_dns_tcp_closed_total", "counter",
-	    "DNS-over-TCP connections summond closed or refused, by reason.");
-	for (i = 0; i < DNS_TCP_NCLOSE; i++)
-		evbuffer_add_printf(b, "summon_dns_tcp_closed_total{reason="
-		    "\"%s\"} %llu\n", dns_tcp_close_name(i),
-		    (unsigned long long)(ds ? ds->tcp_closed[i] : 0));
-
-	header(b, "summon_wakes_total", "counter",
-	    "Wakes of a service, by what woke it.");
-	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
-			continue;
-		for (j = 0; j < LC_NSOURCES; j++)
-			evbuffer_add_printf(b, "summon_wakes_total{service="
-			    "\"%s\",source=\"%s\"} %llu\n", info.service,
-			    lifecycle_source_name(j),
-			    (unsigned long long)info.wakes[j]);
-	}
-
-	header(b, "summon_boots_total", "counter",
-	    "Boots (create, resume or restore to ready), by result.");
-	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
-			continue;
-		evbuffer_add_printf(b, "summon_boots_total{service=\"%s\","
-		    "result=\"ok\"} %llu\nsummon_boots_total{service=\"%s\","
-		    "result=\"failed\"} %llu\n", info.service,
-		    (unsigned long long)info.boots, info.service,
-		    (unsigned long long)info.boot_failures);
-	}
-
-	/*
-	 * Histograms and refusals only for services that have some: 10,000
-	 * services that never booted would be 170,000 lines of zeros.
-	 */
-	header(b, "summon_cold_start_seconds", "histogram",
-	    "From the first wake to ready.");
-	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1 ||
-		    info.cold_start->total == 0)
-			continue;
-		snprintf(labels, sizeof(labels), "service=\"%s\",",
-		    info.service);
-		histogram(b, "summon_cold_start_seconds", labels,
-		    info.cold_start);
-	}
-
-	header(b, "summon_domain_create_seconds", "histogram",
-	    "How long libvirt took to create a domain.");
-	histogram(b, "summon_domain_create_seconds", "", &ls->domain_create);
-
-	header(b, "summon_instances", "gauge",
-	    "Live instances by state; services with none count as stopped "
-	    "or failed.");
-	lifecycle_totals(d->lc, &tot);
-	for (i = 0; i < LC_NSTATES; i++)
-		evbuffer_add_printf(b, "summon_instances{state=\"%s\"} %llu\n",
-		    lifecycle_state_name(i),
-		    (unsigned long long)tot.instances[i]);
-
-	/* One pass over the proxy's services, then a family at a time. */
-	snap.n = 0;
-	snap.v = calloc(cfg->nservices + 1, sizeof(*snap.v));
-	if (snap.v != NULL)
-		proxy_foreach_stats(d->proxy, snap_add, &snap);
-	header(b, "summon_proxy_connections_total", "counter",
-	    "Client connections accepted by the proxy.");
-	for (i = 0; i < snap.n; i++)
-		evbuffer_add_printf(b, "summon_proxy_connections_total{"
-		    "service=\"%s\"} %llu\n", snap.v[i].name,
-		    (unsigned long long)snap.v[i].st.connections);
-	header(b, "summon_proxy_held", "gauge",
-	    "Clients held now while their service boots.");
-	for (i = 0; i < snap.n; i++)
-		evbuffer_add_printf(b, "summon_proxy_held{service=\"%s\"} "
-		    "%llu\n", snap.v[i].name,
-		    (unsigned long long)snap.v[i].st.held);
-	header(b, "summon_proxy_hold_seconds", "histogram",
-	    "From accept to relaying (held time).");
-	histogram(b, "summon_proxy_hold_seconds", "",
-	    proxy_hold_hist(d->proxy));
-	header(b, "summon_proxy_refused_total", "counter",
-	    "Client connections closed without being relayed, by reason.");
-	for (i = 0; i < snap.n; i++)
-		for (j = 0; j < PROXY_NREFUSALS; j++)
-			if (snap.v[i].st.refused[j] > 0)
-				evbuffer_add_printf(b,
-				    "summon_proxy_refused_total{service="
-				    "\"%s\",reason=\"%s\"} %llu\n",
-				    snap.v[i].name, proxy_refusal_name(j),
-				    (unsigned long long)
-				    snap.v[i].st.refused[j]);
-	free(snap.v);
-	header(b, "summon_proxy_removed_total", "counter",
-	    "Held or connecting clients closed because a reload removed "
-	    "their service.");
-	evbuffer_add_printf(b, "summon_proxy_removed_total %llu\n",
-	    (unsigned long long)proxy_removed_total(d->proxy));
-
-	if (d->reaper != NULL) {
-		const struct reaper_stats *rs = reaper_stats(d->reaper);
-		header(b, "summon_reaper_tick_seconds", "gauge",
-		    "How long the reaper's tick took: the last one and the "
-		    "longest.");
-		evbuffer_add_printf(b, "summon_reaper_tick_seconds{tick="
-		    "\"last\"} %.6f\nsummon_reaper_tick_seconds{tick=\"max\"} "
-		    "%.6f\n", (double)rs->last_tick_us / 1e6,
-		    (double)rs->max_tick_us / 1e6);
-	}
-
-	header(b, "summon_reaps_total", "counter",
-	    "Instances stopped, by reason.");
-	for (i = 0; i < LC_NREASONS; i++)
-		evbuffer_add_printf(b, "summon_reaps_total{reason=\"%s\"} "
-		    "%llu\n", lifecycle_reason_name(i),
-		    (unsigned long long)ls->stops[i]);
 }

@@ -46,7 +46,7 @@
 #include "clock.h"
 #include "compat_queue.h"
 #include "config.h"
-#include "daemon.h"
+#include "heap.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -280,7 +280,7 @@ conn_release(struct conn *c)
 {
 	/* 3.4 MB with 10,000 services, kept resident once freed (holes). */
 	if (c->big)
-		daemon_release_memory();
+		heap_release();
 	c->big = false;
 }
 
