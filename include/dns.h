@@ -64,13 +64,19 @@ struct dns	*dns_new(struct event_base *base, const struct config *cfg,
 		    struct lifecycle *lc);
 
 /*
- * Adopt a new configuration: rebuild the name index, bind addresses
- * that are new and close those that are gone (an address present in
- * both keeps its sockets and port), apply the new rate limit and
- * forwarder.  Held replies and open TCP connections survive.  On
- * failure returns -1 after logging why, and the old state stays whole.
+ * Reload in two phases.  Prepare builds the new name index and binds
+ * the addresses that are new (an address present in both keeps its
+ * sockets and port), makes a new forwarder or rate limiter if cfg needs
+ * one, and changes nothing; NULL with the reason in err.  Commit cannot
+ * fail: it swaps them in and closes the addresses that are gone.  Held
+ * replies and open TCP connections survive.  Abort closes what prepare
+ * opened.
  */
-int		 dns_reload(struct dns *, const struct config *cfg);
+struct dns_reload;
+struct dns_reload *dns_reload_prepare(struct dns *, const struct config *cfg,
+		    char *err, size_t errlen);
+void		 dns_reload_commit(struct dns *, struct dns_reload *);
+void		 dns_reload_abort(struct dns *, struct dns_reload *);
 
 /*
  * Close every socket and drop every held or forwarded query.  Call it

@@ -101,8 +101,21 @@ void		 lifecycle_free(struct lifecycle *);
  */
 size_t		 lifecycle_tick(struct lifecycle *);
 
-/* Adopt a new configuration (SIGHUP); cfg must outlive the lifecycle. */
-int		 lifecycle_reload(struct lifecycle *, const struct config *cfg);
+/*
+ * Reload in two phases.  Prepare takes everything that can fail for cfg
+ * (the new service table, new services, address and port maps made from
+ * what the live instances hold) and refuses what the running instances
+ * cannot follow (a [network] mode change while instances live); it
+ * changes nothing, and returns NULL with a message in err.  Commit
+ * moves to cfg and cannot fail: instances of removed services begin to
+ * stop (reason "removed").  Abort releases what prepare took.  cfg must
+ * outlive the lifecycle or the next commit.
+ */
+struct lc_reload;
+struct lc_reload *lifecycle_reload_prepare(struct lifecycle *,
+		    const struct config *cfg, char *err, size_t errlen);
+void		 lifecycle_reload_commit(struct lifecycle *, struct lc_reload *);
+void		 lifecycle_reload_abort(struct lifecycle *, struct lc_reload *);
 
 /*
  * Wake service: start it unless it is starting or ready, and count the

@@ -48,11 +48,19 @@ struct proxy_stats {
 struct proxy	*proxy_new(struct event_base *, const struct config *,
 		    struct lifecycle *);
 /*
- * Move to a new configuration: listeners of services that stay are kept
- * (and so are their held and relayed connections), new ones are bound,
- * removed ones closed.  On failure nothing changes and -1 is returned.
+ * Reload in two phases.  Prepare binds the listeners cfg adds (a port a
+ * renamed service keeps is taken over, not bound twice) and changes
+ * nothing else; NULL with the reason in err (a port in use).  Commit
+ * cannot fail: listeners of services that stay are kept, with their
+ * held and relayed connections; those of removed services close, and
+ * their held clients are closed and counted (summon_proxy_removed_total).
+ * Abort closes what prepare bound.
  */
-int		 proxy_reload(struct proxy *, const struct config *);
+struct proxy_reload;
+struct proxy_reload *proxy_reload_prepare(struct proxy *,
+		    const struct config *, char *err, size_t errlen);
+void		 proxy_reload_commit(struct proxy *, struct proxy_reload *);
+void		 proxy_reload_abort(struct proxy *, struct proxy_reload *);
 /* Close every listener and connection. */
 void		 proxy_free(struct proxy *);
 

@@ -191,6 +191,19 @@ rr_text(const ldns_pkt *p, size_t i)
 	return ldns_rr2str(ldns_rr_list_rr(ldns_pkt_answer(p), i));
 }
 
+/* dns_reload_prepare() and, when it worked, commit: 0 or -1. */
+static int
+dns_reload_whole(struct dns *d, const struct config *c)
+{
+	struct dns_reload *r;
+	char err[256];
+
+	if ((r = dns_reload_prepare(d, c, err, sizeof(err))) == NULL)
+		return -1;
+	dns_reload_commit(d, r);
+	return 0;
+}
+
 START_TEST(apex_soa_and_ns)
 {
 	struct dns_result r;
@@ -1568,7 +1581,7 @@ reconfigure(const char *tcp)
 	    "[service \"late\"]\nkernel = /k\naddress = 127.0.0.3\n"
 	    "ports = 80\nboot-timeout = 300ms\ndns-answer = guest\n", tcp);
 	c = load(text);
-	ck_assert_int_eq(dns_reload(srv, c), 0);
+	ck_assert_int_eq(dns_reload_whole(srv, c), 0);
 	return c;
 }
 
@@ -1890,7 +1903,7 @@ START_TEST(rate_limited_udp)
 
 	fake_us = 1000000;
 	clock_set_source(&fake_clock);
-	ck_assert_int_eq(dns_reload(srv, c), 0);
+	ck_assert_int_eq(dns_reload_whole(srv, c), 0);
 	fd = client(AF_INET, SOCK_DGRAM, 0);
 	for (i = 0; i < 10; i++) {
 		p = udp_ask(fd, "svc.test.", LDNS_RR_TYPE_SOA, (uint16_t)i,
@@ -1935,7 +1948,7 @@ START_TEST(reload)
 	c2 = load("[dns]\nlisten = 127.0.0.1:0\nzone = new.test\n"
 	    "rate-limit = 0\n[service \"fresh\"]\nkernel = /k\n"
 	    "address = 127.0.0.9\nports = 80\n");
-	ck_assert_int_eq(dns_reload(srv, c2), 0);
+	ck_assert_int_eq(dns_reload_whole(srv, c2), 0);
 	ck_assert_int_eq(dns_bound_port(srv, 0), port);
 	ck_assert_int_eq(dns_bound_port(srv, 1), -1);
 	fd = client(AF_INET, SOCK_DGRAM, 0);
@@ -1949,7 +1962,7 @@ START_TEST(reload)
 	/* An address we cannot bind: rejected, the old state stays. */
 	wrong = load("[dns]\nlisten = 127.0.0.1:0 192.0.2.1:53\n"
 	    "zone = other.test\n");
-	ck_assert_int_eq(dns_reload(srv, wrong), -1);
+	ck_assert_int_eq(dns_reload_whole(srv, wrong), -1);
 	ck_assert_int_eq(dns_bound_port(srv, 0), port);
 	p = udp_ask(fd, "fresh.new.test.", LDNS_RR_TYPE_A, 3, 2000);
 	ck_assert_int_eq(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
@@ -1986,7 +1999,7 @@ START_TEST(forwarder)
 	    "zone = svc.test\nrate-limit = 0\nforwarder = 127.0.0.1:%u\n",
 	    ntohs(((struct sockaddr_in *)&up)->sin_port));
 	c = load(text);
-	ck_assert_int_eq(dns_reload(srv, c), 0);
+	ck_assert_int_eq(dns_reload_whole(srv, c), 0);
 
 	fd = client(AF_INET, SOCK_DGRAM, 0);
 	ck_assert_ptr_null(udp_ask(fd, "www.Example.com.", LDNS_RR_TYPE_A,

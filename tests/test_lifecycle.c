@@ -632,8 +632,13 @@ END_TEST
 static void
 reload_without_a(void)
 {
+	struct lc_reload *r;
+	char err[256];
+
 	F.cfg2 = test_config("", "", false);
-	ck_assert_int_eq(lifecycle_reload(F.lc, F.cfg2), 0);
+	r = lifecycle_reload_prepare(F.lc, F.cfg2, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	lifecycle_reload_commit(F.lc, r);
 }
 
 /*

@@ -30,7 +30,7 @@ check_all(const struct nameidx *x)
 
 START_TEST(put_get_delete)
 {
-	struct nameidx x = { 0 };
+	struct nameidx x = NAMEIDX_INIT(0);	/* a value is its name */
 	unsigned seed = 7;
 	size_t i, k;
 
@@ -38,12 +38,12 @@ START_TEST(put_get_delete)
 	nameidx_del(&x, "nothing");		/* an empty index */
 	for (i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "s%zu", i);
-		ck_assert_int_eq(nameidx_put(&x, names[i], names[i]), 0);
+		ck_assert_int_eq(nameidx_put(&x, names[i]), 0);
 		present[i] = 1;
 	}
 	check_all(&x);
 	/* Replacing keeps the count. */
-	ck_assert_int_eq(nameidx_put(&x, names[3], names[3]), 0);
+	ck_assert_int_eq(nameidx_put(&x, names[3]), 0);
 	ck_assert_uint_eq(x.count, N);
 	/* Delete about half, in a scattered order, twice over. */
 	for (k = 0; k < N; k++) {
@@ -55,7 +55,7 @@ START_TEST(put_get_delete)
 	check_all(&x);
 	/* Put some back. */
 	for (i = 0; i < N; i += 3) {
-		ck_assert_int_eq(nameidx_put(&x, names[i], names[i]), 0);
+		ck_assert_int_eq(nameidx_put(&x, names[i]), 0);
 		present[i] = 1;
 	}
 	check_all(&x);
@@ -66,6 +66,13 @@ START_TEST(put_get_delete)
 	check_all(&x);
 	nameidx_clear(&x);
 	ck_assert_ptr_null(nameidx_get(&x, "s1"));
+	/* Room made first: that many puts succeed without growing. */
+	ck_assert_int_eq(nameidx_reserve(&x, N), 0);
+	k = x.size;
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(nameidx_put(&x, names[i]), 0);
+	ck_assert_uint_eq(x.size, k);
+	nameidx_clear(&x);
 }
 END_TEST
 

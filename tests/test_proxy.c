@@ -481,6 +481,20 @@ START_TEST(client_leaving_while_held)
 }
 END_TEST
 
+/* proxy_reload_prepare() and, when it worked, commit: 0 or -1. */
+static int
+reload(const struct config *cfg)
+{
+	struct proxy_reload *r;
+	char err[256];
+
+	if ((r = proxy_reload_prepare(F.proxy, cfg, err, sizeof(err))) ==
+	    NULL)
+		return -1;
+	proxy_reload_commit(F.proxy, r);
+	return 0;
+}
+
 START_TEST(reload_keeps_listener_and_connections)
 {
 	struct client c = { .nbytes = 2000 };
@@ -489,7 +503,7 @@ START_TEST(reload_keeps_listener_and_connections)
 	run_for_ms(100);
 	ck_assert_uint_eq(stats().held, 1);
 	/* The same configuration again: the held client stays held. */
-	ck_assert_int_eq(proxy_reload(F.proxy, F.cfg), 0);
+	ck_assert_int_eq(reload(F.cfg), 0);
 	ck_assert_uint_eq(stats().held, 1);
 	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
 	guest_boots(1);
@@ -505,10 +519,10 @@ START_TEST(rename_takes_the_listener_over)
 {
 	struct config *renamed = make_config("", "b", "boot-timeout = 10s\n");
 
-	ck_assert_int_eq(proxy_reload(F.proxy, renamed), 0);
+	ck_assert_int_eq(reload(renamed), 0);
 	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), F.port);
 	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), 0);
-	ck_assert_int_eq(proxy_reload(F.proxy, F.cfg), 0);
+	ck_assert_int_eq(reload(F.cfg), 0);
 	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
 	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), 0);
 	config_free(renamed);

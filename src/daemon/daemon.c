@@ -202,14 +202,117 @@ reload_lines(char **text, size_t len)
  * (every one also logged): the errors that rejected the file, or the
  * settings that wait for a restart.
  */
+/* What each module has prepared for a configuration. */
+struct prepared {
+	struct metrics		*metrics;	/* [metrics] turned on */
+	bool			 rebound;	/* a new metrics address bound */
+	struct dns		*dns;		/* [dns] listen turned on */
+	struct dns_reload	*dns_r;
+	struct proxy_reload	*proxy_r;
+	struct lc_reload	*lc_r;
+};
+
+/* Release what prepare() took, the reload being off. */
+static void
+abort_prepared(struct daemon *d, struct prepared *p)
+{
+	lifecycle_reload_abort(d->lc, p->lc_r);
+	proxy_reload_abort(d->proxy, p->proxy_r);
+	if (p->dns_r != NULL)
+		dns_reload_abort(d->dns, p->dns_r);
+	dns_free(p->dns);
+	if (p->rebound)
+		metrics_rebind_abort(d->metrics);
+	metrics_free(p->metrics);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Prepare every module for cfg, all or none: 0, or -1 with the reason
+ * in why and nothing changed.
+ */
+static int
+prepare(struct daemon *d, const struct config *cfg, struct prepared *p,
+    char *why, size_t whylen)
+{
+	memset(p, 0, sizeof(*p));
+	if (cfg->has_metrics && d->metrics == NULL &&
+	    (p->metrics = metrics_new(d->base, &cfg->metrics_listen,
+	    daemon_metrics_render, d)) == NULL) {
+		snprintf(why, whylen, "[metrics] listen %s cannot be bound "
+		    "(see the log)", cfg->metrics_listen.text);
+		goto fail;
+	}
+	if (cfg->has_metrics && d->metrics != NULL) {
+		if (metrics_rebind_prepare(d->metrics,
+		    &cfg->metrics_listen) == -1) {
+			snprintf(why, whylen, "[metrics] listen %s cannot be "
+			    "bound (see the log)", cfg->metrics_listen.text);
+			goto fail;
+		}
+		p->rebound = true;
+	}
+	if (d->dns == NULL && cfg->ndns_listen > 0 &&
+	    (p->dns = dns_new(d->base, cfg, d->lc)) == NULL) {
+		snprintf(why, whylen, "[dns] listen: an address cannot be "
+		    "bound (see the log)");
+		goto fail;
+	}
+	if (d->dns != NULL && cfg->ndns_listen > 0 &&
+	    (p->dns_r = dns_reload_prepare(d->dns, cfg, why, whylen)) ==
+	    NULL)
+		goto fail;
+	if ((p->proxy_r = proxy_reload_prepare(d->proxy, cfg, why,
+	    whylen)) == NULL)
+		goto fail;
+	if ((p->lc_r = lifecycle_reload_prepare(d->lc, cfg, why,
+	    whylen)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	abort_prepared(d, p);
+	return -1;
+}
+
+/*
+ * Move every module to cfg; nothing here can fail.  The proxy closes the
+ * held clients of removed services (counted as removed) before the
+ * lifecycle stops their instances, which would tell them the boot
+ * failed.
+ */
+static void
+commit(struct daemon *d, const struct config *cfg, struct prepared *p)
+{
+	if (p->metrics != NULL)
+		d->metrics = p->metrics;
+	else if (p->rebound)
+		metrics_rebind_commit(d->metrics);
+	else if (!cfg->has_metrics && d->metrics != NULL) {
+		metrics_free(d->metrics);
+		d->metrics = NULL;
+	}
+	control_set_config(d->control, cfg);
+	if (p->dns != NULL)
+		d->dns = p->dns;
+	else if (p->dns_r != NULL)
+		dns_reload_commit(d->dns, p->dns_r);
+	else if (d->dns != NULL) {
+		dns_free(d->dns);	/* [dns] listen turned off */
+		d->dns = NULL;
+	}
+	proxy_reload_commit(d->proxy, p->proxy_r);
+	lifecycle_reload_commit(d->lc, p->lc_r);
+	memset(p, 0, sizeof(*p));
+}
+
 static int
 daemon_reload(void *arg, char **msg)
 {
 	struct daemon *d = arg;
 	struct config *new, *old = d->cfg;
 	const char *path = d->config_path;
-	struct metrics *fresh = NULL;	/* [metrics] listen turned on */
-	bool rebound = false;		/* a new metrics address bound */
+	struct prepared p;
+	char why[512];
 	size_t len = 0;
 	FILE *ef;
 	int rc = -1;
@@ -240,67 +343,23 @@ daemon_reload(void *arg, char **msg)
 	if (strcmp(new->hypervisor, d->run_hypervisor) != 0)
 		fprintf(ef, "%s: hypervisor is still %s until summond "
 		    "restarts\n", path, d->run_hypervisor);
-	/* Each module moves to the new file, or all stay on the old one. */
-	if (new->has_metrics && d->metrics == NULL &&
-	    (fresh = metrics_new(d->base, &new->metrics_listen,
-	    daemon_metrics_render, d)) == NULL) {
-		fprintf(ef, "%s: [metrics] listen %s cannot be bound (see the "
-		    "log)\n", path, new->metrics_listen.text);
+	/*
+	 * Every module prepares (what can fail: binding, allocating,
+	 * checking against the running state) before any commits (what
+	 * cannot fail); one that cannot prepare aborts them all, and the
+	 * daemon is exactly as it was.
+	 */
+	if (prepare(d, new, &p, why, sizeof(why)) == -1) {
+		fprintf(ef, "%s: %s\n", path, why);
 		goto done;
 	}
-	if (new->has_metrics && d->metrics != NULL) {
-		if (metrics_rebind_prepare(d->metrics,
-		    &new->metrics_listen) == -1) {
-			fprintf(ef, "%s: [metrics] listen %s cannot be bound "
-			    "(see the log)\n", path, new->metrics_listen.text);
-			goto done;
-		}
-		rebound = true;
-	}
-	if (proxy_reload(d->proxy, new) == -1) {
-		fprintf(ef, "%s: a proxy port cannot be bound (see the log)\n",
-		    path);
-		goto done;
-	}
-	if (d->dns == NULL && new->ndns_listen > 0 &&
-	    (d->dns = dns_new(d->base, new, d->lc)) == NULL) {
-		fprintf(ef, "%s: a DNS address cannot be bound (see the "
-		    "log)\n", path);
-		proxy_reload(d->proxy, old);
-		goto done;
-	} else if (d->dns != NULL && dns_reload(d->dns, new) == -1) {
-		fprintf(ef, "%s: a DNS address cannot be bound (see the "
-		    "log)\n", path);
-		proxy_reload(d->proxy, old);
-		goto done;
-	}
-	if (lifecycle_reload(d->lc, new) == -1) {
-		fprintf(ef, "%s: %s\n", path, strerror(errno));
-		proxy_reload(d->proxy, old);
-		if (d->dns != NULL)
-			dns_reload(d->dns, old);
-		goto done;
-	}
-	if (fresh != NULL) {
-		d->metrics = fresh;
-		fresh = NULL;
-	} else if (rebound) {
-		metrics_rebind_commit(d->metrics);
-		rebound = false;
-	} else if (!new->has_metrics && d->metrics != NULL) {
-		metrics_free(d->metrics);
-		d->metrics = NULL;
-	}
+	commit(d, new, &p);
 	d->cfg = new;
-	control_set_config(d->control, new);
 	new = NULL;
 	config_free(old);
 	d->reloads++;
 	rc = 0;
 done:
-	if (rebound)
-		metrics_rebind_abort(d->metrics);
-	metrics_free(fresh);
 	config_free(new);
 	if (fclose(ef) == EOF) {
 		log_warn("reload");

@@ -596,25 +596,33 @@ same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+/* Whether l is one of the n listeners of ls. */
+static bool
+listener_among(struct dns_listener *const *ls, size_t n,
+    const struct dns_listener *l)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ls[i] == l)
+			return true;
+	return false;
+}
+
 /*
  * Listeners for cfg: those of old (nold) with the same address are
- * moved over (and NULLed in old), the others opened.  On failure the
- * opened ones are closed, old is untouched, and NULL is returned.
+ * shared (old is left as it is), the others opened.  On failure the
+ * opened ones are closed and NULL is returned.
  */
 static struct dns_listener **
 listeners_for(struct dns *d, const struct config *cfg,
-    struct dns_listener **old, size_t nold)
+    struct dns_listener *const *old, size_t nold)
 {
 	struct dns_listener **ls;
-	bool *moved;
 	size_t i, j;
 
-	ls = calloc(cfg->ndns_listen + 1, sizeof(*ls));
-	moved = calloc(cfg->ndns_listen + 1, sizeof(*moved));
-	if (ls == NULL || moved == NULL) {
+	if ((ls = calloc(cfg->ndns_listen + 1, sizeof(*ls))) == NULL) {
 		log_warn("dns: listeners");
-		free(ls);
-		free(moved);
 		return NULL;
 	}
 	for (i = 0; i < cfg->ndns_listen; i++) {
@@ -622,34 +630,18 @@ listeners_for(struct dns *d, const struct config *cfg,
 			if (old[j] != NULL &&
 			    same_addr(&old[j]->addr, &cfg->dns_listen[i]))
 				break;
-		if (j < nold) {
+		if (j < nold)
 			ls[i] = old[j];
-			old[j] = NULL;
-			moved[i] = true;
-		} else if ((ls[i] = listener_open(d, &cfg->dns_listen[i])) ==
+		else if ((ls[i] = listener_open(d, &cfg->dns_listen[i])) ==
 		    NULL)
 			goto fail;
 	}
-	free(moved);
 	return ls;
 fail:
-	/* Give back what was moved, close what was opened. */
-	for (i = 0; i < cfg->ndns_listen; i++) {
-		if (ls[i] == NULL)
-			continue;
-		if (!moved[i]) {
+	for (i = 0; i < cfg->ndns_listen; i++)
+		if (ls[i] != NULL && !listener_among(old, nold, ls[i]))
 			listener_close(ls[i]);
-			continue;
-		}
-		for (j = 0; j < nold; j++)
-			if (old[j] == NULL &&
-			    same_addr(&ls[i]->addr, &cfg->dns_listen[i])) {
-				old[j] = ls[i];
-				break;
-			}
-	}
 	free(ls);
-	free(moved);
 	return NULL;
 }
 
@@ -700,65 +692,101 @@ fail:
 	return NULL;
 }
 
-int
-dns_reload(struct dns *d, const struct config *cfg)
+/* A reload prepared: what the new configuration needs, made. */
+struct dns_reload {
+	const struct config	*cfg;
+	struct dns_index	*ix;
+	struct dns_listener	**ls;
+	struct dns_rrl		*rrl;		/* a new limiter, or NULL */
+	struct dns_fwd		*fwd;		/* a new forwarder, or NULL */
+	bool			 new_fwd;
+};
+
+struct dns_reload *
+dns_reload_prepare(struct dns *d, const struct config *cfg, char *err,
+    size_t errlen)
 {
-	struct dns_index *ix;
-	struct dns_listener **ls;
-	struct dns_rrl *rrl = NULL;
-	struct dns_fwd *fwd = NULL;
-	bool new_fwd;
+	struct dns_reload *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto nomem;
+	r->cfg = cfg;
+	if ((r->ix = dns_index_new(cfg, next_serial(d))) == NULL ||
+	    (cfg->rate_limit > 0 && d->rrl == NULL &&
+	    (r->rrl = dns_rrl_new(cfg->rate_limit)) == NULL))
+		goto nomem;
+	r->new_fwd = cfg->has_forwarder && (d->fwd == NULL ||
+	    !same_addr(dns_fwd_addr(d->fwd), &cfg->forwarder));
+	if (r->new_fwd && (r->fwd = dns_fwd_new(d, &cfg->forwarder)) == NULL) {
+		snprintf(err, errlen, "[dns] forwarder %s: cannot set it up "
+		    "(see the log)", cfg->forwarder.text);
+		goto fail;
+	}
+	if ((r->ls = listeners_for(d, cfg, d->listeners, d->nlisteners)) ==
+	    NULL) {
+		snprintf(err, errlen, "[dns] listen: an address cannot be "
+		    "bound (see the log)");
+		goto fail;
+	}
+	return r;
+nomem:
+	snprintf(err, errlen, "dns: out of memory");
+fail:
+	dns_reload_abort(d, r);
+	return NULL;
+}
+
+void
+dns_reload_commit(struct dns *d, struct dns_reload *r)
+{
+	const struct config *cfg = r->cfg;
 	size_t i;
 
-	if ((ix = dns_index_new(cfg, next_serial(d))) == NULL) {
-		log_warn("dns: reload");
-		return -1;
-	}
-	if (cfg->rate_limit > 0 && d->rrl == NULL &&
-	    (rrl = dns_rrl_new(cfg->rate_limit)) == NULL) {
-		log_warn("dns: reload");
-		dns_index_free(ix);
-		return -1;
-	}
-	new_fwd = cfg->has_forwarder && (d->fwd == NULL ||
-	    !same_addr(dns_fwd_addr(d->fwd), &cfg->forwarder));
-	if (new_fwd && (fwd = dns_fwd_new(d, &cfg->forwarder)) == NULL) {
-		dns_rrl_free(rrl);
-		dns_index_free(ix);
-		return -1;
-	}
-	if ((ls = listeners_for(d, cfg, d->listeners, d->nlisteners)) ==
-	    NULL) {
-		dns_fwd_free(fwd);
-		dns_rrl_free(rrl);
-		dns_index_free(ix);
-		return -1;
-	}
-
-	/* Nothing can fail from here on. */
 	for (i = 0; i < d->nlisteners; i++)
-		if (d->listeners[i] != NULL)
+		if (d->listeners[i] != NULL &&
+		    !listener_among(r->ls, cfg->ndns_listen, d->listeners[i]))
 			listener_retire(d->listeners[i]);
 	free(d->listeners);
-	d->listeners = ls;
+	d->listeners = r->ls;
 	d->nlisteners = cfg->ndns_listen;
 	dns_index_free(d->ix);
-	d->ix = ix;
+	d->ix = r->ix;
 	if (cfg->rate_limit == 0) {
 		dns_rrl_free(d->rrl);
 		d->rrl = NULL;
-	} else if (rrl != NULL)
-		d->rrl = rrl;
+	} else if (r->rrl != NULL)
+		d->rrl = r->rrl;
 	else
 		dns_rrl_set_rate(d->rrl, cfg->rate_limit);
-	if (new_fwd || !cfg->has_forwarder) {
+	if (r->new_fwd || !cfg->has_forwarder) {
 		dns_fwd_free(d->fwd);
-		d->fwd = fwd;
+		d->fwd = r->fwd;
 	}
 	d->cfg = cfg;
+	free(r);
 	/* A full table with none evictable shows at the next accept. */
 	dns_accept_pause(d, false);
-	return 0;
+}
+
+void
+dns_reload_abort(struct dns *d, struct dns_reload *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	if (r->ls != NULL) {
+		/* The listeners kept are shared with the running set. */
+		for (i = 0; i < r->cfg->ndns_listen; i++)
+			if (!listener_among(d->listeners, d->nlisteners,
+			    r->ls[i]))
+				listener_close(r->ls[i]);
+		free(r->ls);
+	}
+	dns_fwd_free(r->fwd);
+	dns_rrl_free(r->rrl);
+	dns_index_free(r->ix);
+	free(r);
 }
 
 void

@@ -10,6 +10,7 @@
 #include "compat_queue.h"
 
 #include "lifecycle.h"
+#include "nameidx.h"
 #include "vm.h"
 
 struct cfg_service;
@@ -191,8 +192,7 @@ struct lifecycle {
 	const struct vm_backend_ops *vmops;
 	struct vm		*vm;
 	struct service_list	 services;	/* configured and retired */
-	struct lc_service	**table;	/* configured only, by name */
-	size_t			 tablesize;	/* power of two */
+	struct nameidx		 byname;	/* configured only */
 	struct instance_list	 instances;	/* every live instance */
 	size_t			 ninstances;	/* counted against max */
 	uint64_t		 memory_used;

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +121,7 @@ lc_record(struct lifecycle *lc, const char *service, int64_t instance,
 struct lc_service *
 lc_find(struct lifecycle *lc, const char *name)
 {
-	size_t mask = lc->tablesize - 1, i = nameidx_hash(name) & mask;
-
-	for (; lc->table[i] != NULL; i = (i + 1) & mask)
-		if (strcmp(lc->table[i]->name, name) == 0)
-			return lc->table[i];
-	return NULL;
+	return nameidx_get(&lc->byname, name);
 }
 
 static void
@@ -198,92 +194,146 @@ sync_store(struct lifecycle *lc, const struct config *cfg)
 }
 
 /*
- * Point every service at cfg: keep the ones that stay (with their
- * instances, counters and waiters), add new ones, retire removed ones
- * (lifecycle_reload stops their instances).  All or nothing.
+ * A configuration prepared, not yet in effect: the new name index (the
+ * services that stay and the new ones), the new ones themselves, and
+ * the address and port maps made for cfg.
+ */
+struct lc_reload {
+	const struct config	*cfg;
+	struct nameidx		 byname;
+	struct lc_service	**added;
+	size_t			 nadded;
+	uint8_t			*pool_used;
+	size_t			 pool_size;
+	uint8_t			*ports_used;
+	size_t			 ports_size;
+};
+
+/*
+ * The address and port maps for cfg, with what the live instances hold
+ * marked: a range that changed must not hand out an address or a port
+ * an instance still has.
  */
 static int
-adopt_config(struct lifecycle *lc, const struct config *cfg)
+prepare_maps(struct lifecycle *lc, const struct config *cfg,
+    struct lc_reload *r)
 {
-	struct lc_service **table, **added, *s;
-	size_t size = 16, mask, i, j, nadded = 0;
+	uint32_t lo = ntohl(cfg->pool_lo.s_addr), a;
+	struct instance *in;
+	size_t i;
 
-	/* At most 3/4 full, like nameidx: 128 KiB with 10,000 services. */
-	while (size * 3 < cfg->nservices * 4)
-		size *= 2;
-	table = calloc(size, sizeof(*table));
-	added = calloc(cfg->nservices + 1, sizeof(*added));
-	if (table == NULL || added == NULL)
-		goto fail;
-	mask = size - 1;
-	for (i = 0; i < cfg->nservices; i++) {
-		const struct cfg_service *c = &cfg->services[i];
-		s = lc->table != NULL ? lc_find(lc, c->name) : NULL;
-		if (s == NULL) {
-			if ((s = service_new(lc, c)) == NULL)
-				goto fail;
-			added[nadded++] = s;
-		}
-		for (j = nameidx_hash(c->name) & mask; table[j] != NULL;
-		    j = (j + 1) & mask)
-			;
-		table[j] = s;
+	r->pool_size = ntohl(cfg->pool_hi.s_addr) - lo + 1;
+	r->ports_size = (size_t)cfg->user_port_hi - cfg->user_port_lo + 1;
+	if ((r->pool_used = calloc(r->pool_size, 1)) == NULL ||
+	    (r->ports_used = calloc(r->ports_size, 1)) == NULL)
+		return -1;
+	TAILQ_FOREACH(in, &lc->instances, live) {
+		a = ntohl(in->guest.s_addr);
+		if (in->guest.s_addr != 0 && a >= lo && a - lo < r->pool_size)
+			r->pool_used[a - lo] = 1;
+		for (i = 0; i < in->nhost_ports; i++)
+			if (in->host_ports[i] >= cfg->user_port_lo &&
+			    (size_t)(in->host_ports[i] - cfg->user_port_lo) <
+			    r->ports_size)
+				r->ports_used[in->host_ports[i] -
+				    cfg->user_port_lo] = 1;
 	}
-	/* Commit: nothing below can fail. */
-	TAILQ_FOREACH(s, &lc->services, all)
-		s->cfg = NULL;
-	for (i = 0; i < cfg->nservices; i++) {
-		const struct cfg_service *c = &cfg->services[i];
-		for (j = nameidx_hash(c->name) & mask;
-		    strcmp(table[j]->name, c->name) != 0; j = (j + 1) & mask)
-			;
-		table[j]->cfg = c;
-	}
-	for (i = 0; i < nadded; i++)
-		TAILQ_INSERT_TAIL(&lc->services, added[i], all);
-	free(lc->table);
-	lc->table = table;
-	lc->tablesize = size;
-	lc->cfg = cfg;
-	free(added);
-	sync_store(lc, cfg);
 	return 0;
-fail:
-	for (i = 0; i < nadded; i++)
-		service_free(added[i]);
-	free(added);
-	free(table);
-	errno = ENOMEM;
-	return -1;
 }
 
-static int
-alloc_maps(struct lifecycle *lc, const struct config *cfg)
+struct lc_reload *
+lifecycle_reload_prepare(struct lifecycle *lc, const struct config *cfg,
+    char *err, size_t errlen)
 {
-	size_t pool = ntohl(cfg->pool_hi.s_addr) - ntohl(cfg->pool_lo.s_addr)
-	    + 1;
-	size_t ports = (size_t)cfg->user_port_hi - cfg->user_port_lo + 1;
-	uint8_t *p = calloc(pool, 1), *q = calloc(ports, 1);
+	struct lc_reload *r;
+	struct lc_service *s;
+	size_t i;
 
-	if (p == NULL || q == NULL) {
-		free(p);
-		free(q);
-		return -1;
+	/* What the running instances cannot follow. */
+	if (lc->cfg != NULL && cfg->net_mode != lc->cfg->net_mode &&
+	    lc->ninstances > 0) {
+		snprintf(err, errlen, "[network] mode: %zu instances live in "
+		    "%s mode; reap them first (summonctl reap --all)",
+		    lc->ninstances, lc->cfg->net_mode == CFG_NET_USER ?
+		    "user" : "bridge");
+		return NULL;
 	}
-	/* Carry allocations over when the ranges did not change. */
-	if (lc->pool_used != NULL && lc->pool_size == pool &&
-	    lc->cfg->pool_lo.s_addr == cfg->pool_lo.s_addr)
-		memcpy(p, lc->pool_used, pool);
-	if (lc->ports_used != NULL && lc->ports_size == ports &&
-	    lc->cfg->user_port_lo == cfg->user_port_lo)
-		memcpy(q, lc->ports_used, ports);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto nomem;
+	r->cfg = cfg;
+	r->byname.name_off = offsetof(struct lc_service, name);
+	/* At most 3/4 full: 128 KiB of slots with 10,000 services. */
+	if (nameidx_reserve(&r->byname, cfg->nservices) == -1 ||
+	    (r->added = calloc(cfg->nservices + 1, sizeof(*r->added))) ==
+	    NULL || prepare_maps(lc, cfg, r) == -1)
+		goto nomem;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct cfg_service *c = &cfg->services[i];
+		if ((s = lc_find(lc, c->name)) == NULL) {
+			if ((s = service_new(lc, c)) == NULL)
+				goto nomem;
+			r->added[r->nadded++] = s;
+		}
+		nameidx_put(&r->byname, s);	/* reserved: cannot fail */
+	}
+	return r;
+nomem:
+	lifecycle_reload_abort(lc, r);
+	snprintf(err, errlen, "out of memory");
+	return NULL;
+}
+
+void
+lifecycle_reload_commit(struct lifecycle *lc, struct lc_reload *r)
+{
+	const struct config *cfg = r->cfg;
+	struct instance *in, *next;
+	struct lc_service *s;
+	size_t i;
+
+	TAILQ_FOREACH(s, &lc->services, all)
+		s->cfg = NULL;
+	for (i = 0; i < r->nadded; i++)
+		TAILQ_INSERT_TAIL(&lc->services, r->added[i], all);
+	for (i = 0; i < cfg->nservices; i++)
+		((struct lc_service *)nameidx_get(&r->byname,
+		    cfg->services[i].name))->cfg = &cfg->services[i];
+	nameidx_clear(&lc->byname);
+	lc->byname = r->byname;
 	free(lc->pool_used);
 	free(lc->ports_used);
-	lc->pool_used = p;
-	lc->pool_size = pool;
-	lc->ports_used = q;
-	lc->ports_size = ports;
-	return 0;
+	lc->pool_used = r->pool_used;
+	lc->pool_size = r->pool_size;
+	lc->ports_used = r->ports_used;
+	lc->ports_size = r->ports_size;
+	lc->cfg = cfg;
+	free(r->added);
+	free(r);
+	sync_store(lc, cfg);
+	/*
+	 * Instances of removed services stop now, not at the next tick: a
+	 * probe or a boot deadline of theirs would read the configuration
+	 * they no longer have.
+	 */
+	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
+		if (in->svc->cfg == NULL)
+			lc_fire(in, LE_STOP, "removed");
+}
+
+void
+lifecycle_reload_abort(struct lifecycle *lc, struct lc_reload *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nadded; i++)
+		service_free(r->added[i]);
+	free(r->added);
+	nameidx_clear(&r->byname);
+	free(r->pool_used);
+	free(r->ports_used);
+	free(r);
 }
 
 struct lifecycle *
@@ -293,6 +343,7 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 {
 	struct vm_callbacks cbs;
 	struct lifecycle *lc;
+	struct lc_reload *r;
 
 	if ((lc = calloc(1, sizeof(*lc))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -304,10 +355,10 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 	lc_owner(&lc->owner, store, cfg->state);
 	TAILQ_INIT(&lc->services);
 	TAILQ_INIT(&lc->instances);
-	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {
-		snprintf(err, errlen, "out of memory");
+	lc->byname.name_off = offsetof(struct lc_service, name);
+	if ((r = lifecycle_reload_prepare(lc, cfg, err, errlen)) == NULL)
 		goto fail;
-	}
+	lifecycle_reload_commit(lc, r);
 	cbs.on_event = lc_vm_event;
 	cbs.on_reconnect = lc_resync;
 	cbs.arg = lc;
@@ -327,26 +378,6 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 fail:
 	lifecycle_free(lc);
 	return NULL;
-}
-
-int
-lifecycle_reload(struct lifecycle *lc, const struct config *cfg)
-{
-	struct instance *in, *next;
-
-	if (alloc_maps(lc, cfg) == -1 || adopt_config(lc, cfg) == -1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	/*
-	 * Instances of removed services stop now, not at the next tick: a
-	 * probe or a boot deadline of theirs would read the configuration
-	 * they no longer have.
-	 */
-	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next)
-		if (in->svc->cfg == NULL)
-			lc_fire(in, LE_STOP, "removed");
-	return 0;
 }
 
 static void
@@ -402,7 +433,7 @@ lifecycle_free(struct lifecycle *lc)
 		TAILQ_REMOVE(&lc->services, s, all);
 		service_free(s);
 	}
-	free(lc->table);
+	nameidx_clear(&lc->byname);
 	free(lc->pool_used);
 	free(lc->ports_used);
 	free(lc);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ pservice_get(struct proxy *p, const struct cfg_service *cfg)
 	ps->proxy = p;
 	ps->cfg = cfg;
 	memcpy(ps->name, cfg->name, strlen(cfg->name) + 1);
-	if (nameidx_put(&p->byname, ps->name, ps) == -1) {
+	if (nameidx_put(&p->byname, ps) == -1) {
 		free(ps);
 		return NULL;
 	}
@@ -304,19 +305,26 @@ listener_inherit(struct listener *l)
 	pservice_unref(old);
 }
 
-/*
- * Make the listeners match cfg.  New listeners are bound first; on any
- * failure they are closed again and the old set stays.
- */
-static int
-apply(struct proxy *p, const struct config *cfg)
+/* A reload prepared: the new listeners, bound and not yet in use. */
+struct proxy_reload {
+	const struct config	*cfg;
+	struct listener_list	 fresh;
+};
+
+struct proxy_reload *
+proxy_reload_prepare(struct proxy *p, const struct config *cfg, char *err,
+    size_t errlen)
 {
-	struct listener_list fresh;
-	struct listener *l, *next;
-	struct pservice *ps, *pnext;
+	struct proxy_reload *r;
+	struct listener *l;
 	size_t i, j;
 
-	TAILQ_INIT(&fresh);
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->cfg = cfg;
+	TAILQ_INIT(&r->fresh);
 	TAILQ_FOREACH(l, &p->listeners, link)
 		l->keep = false;
 	for (i = 0; i < cfg->nservices; i++) {
@@ -324,30 +332,45 @@ apply(struct proxy *p, const struct config *cfg)
 		for (j = 0; j < s->nports; j++) {
 			if ((l = listener_match(p, s, j)) != NULL) {
 				l->keep = true;
-				l->guest_port = s->ports[j].guest_port;
 				continue;
 			}
 			if ((l = listener_new(p, s, j)) != NULL) {
 				l->keep = true;
-				TAILQ_INSERT_TAIL(&fresh, l, link);
+				TAILQ_INSERT_TAIL(&r->fresh, l, link);
 				continue;
 			}
 			if (errno == EADDRINUSE &&
 			    (l = listener_on(p, s, j)) != NULL) {
-				if ((l->heir = pservice_get(p, s)) == NULL)
+				if ((l->heir = pservice_get(p, s)) == NULL) {
+					snprintf(err, errlen, "out of memory");
 					goto fail;
+				}
 				l->heir->refs++;
 				l->heir_guest_port = s->ports[j].guest_port;
 				l->keep = true;
 				continue;
 			}
-			log_warnx("service \"%s\": cannot listen on %s port %u: "
-			    "%s", s->name, s->address_text,
+			snprintf(err, errlen, "service \"%s\": cannot listen on "
+			    "%s port %u: %s", s->name, s->address_text,
 			    s->ports[j].public_port, strerror(errno));
+			log_warnx("%s", err);
 			goto fail;
 		}
 	}
-	/* Commit. */
+	return r;
+fail:
+	proxy_reload_abort(p, r);
+	return NULL;
+}
+
+void
+proxy_reload_commit(struct proxy *p, struct proxy_reload *r)
+{
+	const struct config *cfg = r->cfg;
+	struct listener *l, *next;
+	struct pservice *ps, *pnext;
+	size_t i, j;
+
 	TAILQ_FOREACH_SAFE(l, &p->listeners, link, next)
 		if (!l->keep) {
 			TAILQ_REMOVE(&p->listeners, l, link);
@@ -356,20 +379,36 @@ apply(struct proxy *p, const struct config *cfg)
 	TAILQ_FOREACH(l, &p->listeners, link)
 		if (l->heir != NULL)
 			listener_inherit(l);
-	TAILQ_CONCAT(&p->listeners, &fresh, link);
+	TAILQ_CONCAT(&p->listeners, &r->fresh, link);
+	free(r);
 	TAILQ_FOREACH(ps, &p->services, link)
 		ps->cfg = NULL;
-	for (i = 0; i < cfg->nservices; i++)
-		if ((ps = pservice_find(p, cfg->services[i].name)) != NULL)
-			ps->cfg = &cfg->services[i];
+	for (i = 0; i < cfg->nservices; i++) {
+		if ((ps = pservice_find(p, cfg->services[i].name)) == NULL)
+			continue;
+		ps->cfg = &cfg->services[i];
+		/* A kept port may lead to another guest port now. */
+		TAILQ_FOREACH(l, &ps->listeners, ps_link)
+			for (j = 0; j < ps->cfg->nports; j++)
+				if (listener_is_at(l, ps->cfg, j))
+					l->guest_port =
+					    ps->cfg->ports[j].guest_port;
+	}
 	TAILQ_FOREACH_SAFE(ps, &p->services, link, pnext)
 		if (ps->cfg == NULL)
 			pconn_refuse_held(ps, PROXY_REFUSED_REMOVED);
 	p->cfg = cfg;
-	return 0;
-fail:
-	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
-		TAILQ_REMOVE(&fresh, l, link);
+}
+
+void
+proxy_reload_abort(struct proxy *p, struct proxy_reload *r)
+{
+	struct listener *l;
+
+	if (r == NULL)
+		return;
+	while ((l = TAILQ_FIRST(&r->fresh)) != NULL) {
+		TAILQ_REMOVE(&r->fresh, l, link);
 		listener_free(l);
 	}
 	TAILQ_FOREACH(l, &p->listeners, link) {
@@ -378,7 +417,7 @@ fail:
 		l->heir = NULL;
 		l->keep = false;
 	}
-	return -1;
+	free(r);
 }
 
 /* relay-threads, or one per CPU when it is 0 (auto). */
@@ -398,7 +437,9 @@ struct proxy *
 proxy_new(struct event_base *base, const struct config *cfg,
     struct lifecycle *lc)
 {
+	struct proxy_reload *r;
 	struct proxy *p;
+	char err[256];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
@@ -406,6 +447,7 @@ proxy_new(struct event_base *base, const struct config *cfg,
 	p->lc = lc;
 	p->cfg = cfg;
 	TAILQ_INIT(&p->services);
+	p->byname.name_off = offsetof(struct pservice, name);
 	TAILQ_INIT(&p->listeners);
 	if ((p->relays = relay_pool_new(base, relay_threads(cfg),
 	    pconn_relay_report, p)) == NULL) {
@@ -413,17 +455,12 @@ proxy_new(struct event_base *base, const struct config *cfg,
 		free(p);
 		return NULL;
 	}
-	if (apply(p, cfg) == -1) {
+	if ((r = proxy_reload_prepare(p, cfg, err, sizeof(err))) == NULL) {
 		proxy_free(p);
 		return NULL;
 	}
+	proxy_reload_commit(p, r);
 	return p;
-}
-
-int
-proxy_reload(struct proxy *p, const struct config *cfg)
-{
-	return apply(p, cfg);
 }
 
 void

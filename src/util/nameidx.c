@@ -10,11 +10,6 @@
 
 #include "nameidx.h"
 
-struct nameidx_slot {
-	const char	*name;		/* NULL: empty */
-	void		*value;
-};
-
 uint32_t
 nameidx_hash(const char *s)
 {
@@ -27,31 +22,42 @@ nameidx_hash(const char *s)
 	return h;
 }
 
-/* The slot holding name, or the empty slot where it would go. */
-static struct nameidx_slot *
+static const char *
+name_of(const struct nameidx *x, const void *value)
+{
+	return (const char *)value + x->name_off;
+}
+
+/* The slot holding the value named name, or the empty slot for it. */
+static void **
 probe(const struct nameidx *x, const char *name)
 {
 	size_t mask = x->size - 1, i;
 
-	for (i = nameidx_hash(name) & mask; x->slots[i].name != NULL;
+	for (i = nameidx_hash(name) & mask; x->slots[i] != NULL;
 	    i = (i + 1) & mask)
-		if (strcmp(x->slots[i].name, name) == 0)
+		if (strcmp(name_of(x, x->slots[i]), name) == 0)
 			break;
 	return &x->slots[i];
 }
 
+/* Resize to hold at least n entries at 3/4 full. */
 static int
-grow(struct nameidx *x)
+resize(struct nameidx *x, size_t n)
 {
-	struct nameidx bigger = { 0 };
+	struct nameidx bigger = NAMEIDX_INIT(x->name_off);
 	size_t i;
 
-	bigger.size = x->size ? x->size * 2 : 16;
+	bigger.size = x->size ? x->size : 16;
+	while (n * 4 > bigger.size * 3)
+		bigger.size *= 2;
+	if (bigger.size == x->size)
+		return 0;
 	if ((bigger.slots = calloc(bigger.size, sizeof(*bigger.slots))) == NULL)
 		return -1;
 	for (i = 0; i < x->size; i++)
-		if (x->slots[i].name != NULL)
-			*probe(&bigger, x->slots[i].name) = x->slots[i];
+		if (x->slots[i] != NULL)
+			*probe(&bigger, name_of(x, x->slots[i])) = x->slots[i];
 	bigger.count = x->count;
 	free(x->slots);
 	*x = bigger;
@@ -61,54 +67,63 @@ grow(struct nameidx *x)
 void
 nameidx_clear(struct nameidx *x)
 {
+	size_t off = x->name_off;
+
 	free(x->slots);
 	memset(x, 0, sizeof(*x));
+	x->name_off = off;
 }
 
 int
-nameidx_put(struct nameidx *x, const char *name, void *value)
+nameidx_reserve(struct nameidx *x, size_t n)
 {
-	struct nameidx_slot *s;
-
-	if ((x->count + 1) * 4 > x->size * 3 && grow(x) == -1) {
+	if (resize(x, n) == -1) {
 		errno = ENOMEM;
 		return -1;
 	}
-	s = probe(x, name);
-	if (s->name == NULL)
+	return 0;
+}
+
+int
+nameidx_put(struct nameidx *x, void *value)
+{
+	void **s;
+
+	if (nameidx_reserve(x, x->count + 1) == -1)
+		return -1;
+	s = probe(x, name_of(x, value));
+	if (*s == NULL)
 		x->count++;
-	s->name = name;
-	s->value = value;
+	*s = value;
 	return 0;
 }
 
 void *
 nameidx_get(const struct nameidx *x, const char *name)
 {
-	return x->size > 0 ? probe(x, name)->value : NULL;
+	return x->size > 0 ? *probe(x, name) : NULL;
 }
 
 void
 nameidx_del(struct nameidx *x, const char *name)
 {
-	static const struct nameidx_slot empty;
 	size_t mask = x->size - 1, i, j, home;
 
 	if (x->size == 0)
 		return;
 	i = (size_t)(probe(x, name) - x->slots);
-	if (x->slots[i].name == NULL)
+	if (x->slots[i] == NULL)
 		return;
-	x->slots[i] = empty;
+	x->slots[i] = NULL;
 	x->count--;
 	/* Move back each later entry of the run that may now be unreachable. */
-	for (j = (i + 1) & mask; x->slots[j].name != NULL; j = (j + 1) & mask) {
-		home = nameidx_hash(x->slots[j].name) & mask;
+	for (j = (i + 1) & mask; x->slots[j] != NULL; j = (j + 1) & mask) {
+		home = nameidx_hash(name_of(x, x->slots[j])) & mask;
 		/* Leave it if its home lies cyclically in (i, j]. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
 		x->slots[i] = x->slots[j];
-		x->slots[j] = empty;
+		x->slots[j] = NULL;
 		i = j;
 	}
 }
