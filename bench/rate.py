@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Cold starts of distinct services per second: summond against libvirt
-alone, in one run (SPEC.md section 10: >= 0.9 x libvirt alone).
+alone, in one run (the target: summond >= 0.9 x libvirt alone).
 
 libvirt alone: N domains of the reference image from the microvm-user
 template, created with `virsh create` by W workers at once (W = 1, 2, 4:

@@ -1,5 +1,5 @@
 /*
- * dns.h - the authoritative DNS responder (SPEC.md section 5).
+ * dns.h - the authoritative DNS responder for the zones of [dns].
  *
  * UDP and TCP on every [dns] listen address, on the daemon's event
  * loop.  A lookup of a service name wakes the service through the

@@ -1,7 +1,9 @@
 /*
- * test_dns.c - the DNS responder: the packet handler over buffers (every
- * row of SPEC.md section 5, malformed packets), the name index, response
- * rate limiting, and the server on real sockets with a fake lifecycle.
+ * test_dns.c - the DNS responder: the packet handler over buffers (apex
+ * SOA and NS, service names and their case, NXDOMAIN and NODATA, REFUSED
+ * and forwarding, FORMERR and NOTIMP, EDNS0, truncation, TSIG, held
+ * answers, malformed packets), the name index, response rate limiting,
+ * and the server on real sockets with a fake lifecycle.
  *
  * Queries are built and responses parsed with ldns, so what we send
  * is checked by an independent DNS implementation.

@@ -2,7 +2,8 @@
 page renders without a warning, every configuration key the parser knows
 is documented in summond.conf(5) and set in conf/summond.conf, every
 summonctl command and option is in summonctl(8), every summond flag in
-summond(8), every template variable in summond.conf(5)."""
+summond(8), every template variable in summond.conf(5); and no file of
+the repository cites a document that is not in it."""
 import os
 import re
 import shutil
@@ -205,6 +206,45 @@ class Pages(unittest.TestCase):
             self.assertIn("*--%s*" % o, page, "summond(8) lacks --%s" % o)
         for sig in ["SIGTERM", "SIGINT", "SIGHUP"]:
             self.assertIn(sig, option_sets(page)["SIGNALS"])
+
+
+# Documents that live outside the repository, so that a reader of it
+# cannot open them.  Matched as file names: "# ENVIRONMENT" in
+# summonctl(8) is a man-page section, not a citation.  The names are
+# put together here so that this file does not match itself.
+OUTSIDE = re.compile(r"\b(?:%s)\.md\b" % "|".join(
+    ["SPEC", "STYLE", "ENVIRONMENT"]))
+
+
+class Citations(unittest.TestCase):
+    def test_no_document_outside_the_repository(self):
+        """Every comment, doc, test and script says what it means in
+        place or points into the repository (docs/, the man pages)."""
+        git = shutil.which("git")
+        if git is None or not os.path.exists(os.path.join(SRCDIR, ".git")):
+            self.skipTest("not a git checkout")
+        p = subprocess.run([git, "-C", SRCDIR, "ls-files", "-z"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        files = [f for f in p.stdout.decode().split("\0") if f]
+        self.assertGreater(len(files), 100, "git ls-files looks wrong")
+        found = []
+        for name in files:
+            if name.startswith("tests/fuzz/corpus/"):
+                continue
+            try:
+                with open(os.path.join(SRCDIR, name), "rb") as f:
+                    data = f.read()
+            except (FileNotFoundError, IsADirectoryError):
+                continue        # deleted in the work tree, or a submodule
+            if b"\0" in data[:8000]:
+                continue        # binary, as git itself decides
+            text = data.decode("utf-8", "replace")
+            for n, line in enumerate(text.splitlines(), 1):
+                if OUTSIDE.search(line):
+                    found.append("%s:%d: %s" % (name, n, line.strip()))
+        self.assertEqual(found, [], "cites a document outside the "
+                         "repository:\n" + "\n".join(found))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """/metrics after a cold start, read with a strict parser of the
-Prometheus text format (0.0.4): every family of SPEC.md section 9 with
-its HELP and TYPE, well-formed samples, consistent histograms, and
-plausible values.  The hypervisor is libvirt's test driver; the guest's
+Prometheus text format (0.0.4): every family summond exports (FAMILIES
+below, the list of summond(8)) with its HELP, TYPE and labels,
+well-formed samples, consistent histograms, and plausible values.  The hypervisor is libvirt's test driver; the guest's
 readiness line is written by the test."""
 import os
 import re
