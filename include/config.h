@@ -111,6 +111,9 @@ struct config {
 	enum cfg_on_exit on_exit;
 	unsigned	 max_instances;
 	uint64_t	 memory_budget;	/* bytes */
+	unsigned	 standby_budget;	/* standbys shared by all; 0 none */
+	uint64_t	 standby_memory;	/* their guest memory; 0 any */
+	unsigned	 standby_half_life;	/* wakes, for the budget's ranks */
 
 	/* [dns] */
 	struct cfg_addr	*dns_listen;

@@ -31,6 +31,16 @@ enum lc_state {
 enum lc_source { LC_SRC_DNS, LC_SRC_CONNECT, LC_SRC_CTL };
 #define LC_NSOURCES	(LC_SRC_CTL + 1)
 
+/*
+ * What served a wake that had to bring the service up, or found it up:
+ * it was running (ready), a standby was resumed, a suspended or saved
+ * instance came back, a domain was created.  A wake that joins a boot
+ * already under way is not counted again.
+ */
+enum lc_served { LC_BY_RUNNING, LC_BY_STANDBY, LC_BY_SUSPENDED,
+	LC_BY_CREATE };
+#define LC_NSERVED	(LC_BY_CREATE + 1)
+
 /* What summonctl list/status and the metrics see of one service. */
 struct lc_info {
 	const char	*service;
@@ -42,7 +52,10 @@ struct lc_info {
 	uint64_t	 boots;
 	int64_t		 last_boot_ms;		/* -1 before the first boot */
 	uint64_t	 wakes[LC_NSOURCES];
+	uint64_t	 served[LC_NSERVED];	/* wakes, by what served them */
 	unsigned	 standby;		/* standby domains now */
+	unsigned	 budget_standbys;	/* of them, the budget's */
+	double		 score;			/* its rank for the budget */
 	int		 connections;		/* open proxied connections */
 	uint64_t	 boot_failures;		/* boots that failed */
 	const struct hist *cold_start;		/* first wake to ready */
@@ -50,8 +63,8 @@ struct lc_info {
 
 /* Why instances stopped, for summon_reaps_total{reason}. */
 #define LC_REASONS	"idle", "manual", "crash", "lost", "shutdown", \
-			"evicted", "failed", "removed"
-#define LC_NREASONS	8
+			"evicted", "failed", "removed", "moved"
+#define LC_NREASONS	9
 
 struct lc_stats {
 	struct hist	 domain_create;		/* create call to return */
@@ -167,5 +180,6 @@ const char	*lifecycle_reason_name(size_t i);
 
 const char	*lifecycle_state_name(enum lc_state);
 const char	*lifecycle_source_name(enum lc_source);
+const char	*lifecycle_served_name(enum lc_served);
 
 #endif

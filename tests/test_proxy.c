@@ -48,13 +48,13 @@ struct fixture {
 static struct fixture F;
 
 static uint16_t
-free_port(void)
+free_port(in_addr_t host)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = htonl(host);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	close(fd);
@@ -169,9 +169,9 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	write_file(path, "<domain type='test'><name>${name}</name>"
 	    "<memory unit='KiB'>${memory_kib}</memory><os><type>hvm</type>"
 	    "</os></domain>\n");
-	F.port = free_port();
+	F.port = free_port(INADDR_LOOPBACK + 1);	/* the service's */
 	/* Ephemeral, so that two runs at once do not collide. */
-	F.guest_port = free_port();
+	F.guest_port = free_port(INADDR_LOOPBACK);
 	F.cfg = make_config(proxy_extra, "a", svc_extra);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));

@@ -116,6 +116,7 @@ config_defaults(struct parser *p)
 	c->on_exit = CFG_ON_EXIT_KEEP;
 	c->max_instances = 64;
 	c->memory_budget = GIB(4);
+	c->standby_half_life = 100;
 
 	c->ndns_listen = 2;
 	c->dns_listen = pcalloc(p, 2, sizeof(*c->dns_listen));

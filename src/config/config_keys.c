@@ -560,6 +560,12 @@ static const struct key keys[] = {
 	    NULL },
 	{ S_SUMMOND, "memory-budget", k_size, C(memory_budget), MIB(1),
 	    GIB(1) << 10, NULL },
+	{ S_SUMMOND, "standby-budget", k_uint, C(standby_budget), 0, 10000,
+	    NULL },
+	{ S_SUMMOND, "standby-memory", k_size, C(standby_memory), 0,
+	    GIB(1) << 10, NULL },
+	{ S_SUMMOND, "standby-half-life", k_uint, C(standby_half_life), 1,
+	    1000000, NULL },
 
 	{ S_DNS, "listen", k_listen, 0, 0, 0, NULL },
 	{ S_DNS, "zone", k_zone, 0, 0, 0, NULL },

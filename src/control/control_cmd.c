@@ -49,6 +49,10 @@ service_json(struct cmd_ctx *x, const struct cfg_service *s)
 	json_object_set_new(o, "boots", json_integer((json_int_t)info.boots));
 	json_object_set_new(o, "last_boot_ms",
 	    json_ms_or_null(info.last_boot_ms));
+	/* Only where there are some: list's keys stay the same otherwise. */
+	if (info.budget_standbys > 0)
+		json_object_set_new(o, "budget_standbys",
+		    json_integer(info.budget_standbys));
 	return o;
 }
 
@@ -97,7 +101,7 @@ cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 {
 	const struct cfg_service *s = config_service(x->cfg, req->service);
 	struct lc_info info;
-	json_t *o, *ports, *names, *wakes;
+	json_t *o, *ports, *names, *wakes, *served;
 	size_t i;
 
 	if (s == NULL)
@@ -123,6 +127,14 @@ cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 	json_object_set_new(o, "stop_mode",
 	    json_string(config_stop_mode_name(s->stop_mode)));
 	json_object_set_new(o, "standby", json_integer(s->standby));
+	json_object_set_new(o, "budget_standbys",
+	    json_integer(info.budget_standbys));
+	json_object_set_new(o, "score", json_real(info.score));
+	served = json_object();
+	for (i = 0; i < LC_NSERVED; i++)
+		json_object_set_new(served, lifecycle_served_name(i),
+		    json_integer((json_int_t)info.served[i]));
+	json_object_set_new(o, "served", served);
 	json_object_set_new(o, "idle_timeout_ms",
 	    json_integer((json_int_t)s->idle_timeout_ms));
 	json_object_set_new(o, "memory", json_integer((json_int_t)s->memory));

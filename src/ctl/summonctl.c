@@ -349,7 +349,7 @@ cmd_list(struct conn *conn)
 	struct ctl_request req = { .cmd = CTL_LIST };
 	json_t *res = call(conn, &req, NULL), *svcs, *s;
 	const char **cells;
-	char (*bufs)[4][24];
+	char (*bufs)[5][24];
 	size_t i, n, c;
 
 	svcs = json_object_get(res, "services");
@@ -370,7 +370,10 @@ cmd_list(struct conn *conn)
 	json_array_foreach(svcs, i, s) {
 		const char **row = &cells[(i + 1) * LIST_COLS];
 		row[0] = str_or_dash(s, "service");
-		row[1] = str_or_dash(s, "state");
+		/* "*": it holds a standby of the standby budget. */
+		snprintf(bufs[i][4], 24, "%s%s", str_or_dash(s, "state"),
+		    int_or_neg(s, "budget_standbys") > 0 ? "*" : "");
+		row[1] = bufs[i][4];
 		row[2] = str_or_dash(s, "address");
 		row[3] = str_or_dash(s, "guest_address");
 		row[4] = str_or_dash(s, "domain");
@@ -428,9 +431,16 @@ cmd_status(struct conn *c, const char *service)
 	    buf, sizeof(buf)));
 	printf("stop-mode:  %s, standby %lld\n", str_or_dash(res,
 	    "stop_mode"), (long long)int_or_neg(res, "standby"));
+	printf("budget:     %lld standbys, score %.2f\n",
+	    (long long)int_or_neg(res, "budget_standbys"),
+	    json_number_value(json_object_get(res, "score")));
 	printf("wakes:     ");
 	wakes = json_object_get(res, "wakes");
 	json_object_foreach(wakes, k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n");
+	printf("served:    ");
+	json_object_foreach(json_object_get(res, "served"), k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 	printf("\n");
 	json_decref(res);

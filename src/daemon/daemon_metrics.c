@@ -73,6 +73,19 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 			    (unsigned long long)info.wakes[j]);
 	}
 
+	metrics_family(b, "summon_wakes_served_total", "counter",
+	    "Wakes, by what served them: running, a standby, a suspended or "
+	    "saved instance, a create.");
+	for (i = 0; i < cfg->nservices; i++) {
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+			continue;
+		for (j = 0; j < LC_NSERVED; j++)
+			evbuffer_add_printf(b, "summon_wakes_served_total{"
+			    "service=\"%s\",by=\"%s\"} %llu\n", info.service,
+			    lifecycle_served_name(j),
+			    (unsigned long long)info.served[j]);
+	}
+
 	metrics_family(b, "summon_boots_total", "counter",
 	    "Boots (create, resume or restore to ready), by result.");
 	for (i = 0; i < cfg->nservices; i++) {

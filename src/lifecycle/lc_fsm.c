@@ -487,6 +487,7 @@ unlink_standby(struct instance *in)
 {
 	TAILQ_REMOVE(&in->svc->standby, in, sby);
 	in->svc->nstandby--;
+	lc_budget_unlink(in);
 }
 
 static void

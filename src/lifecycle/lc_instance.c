@@ -253,6 +253,7 @@ lc_instance_free(struct instance *in)
 	if (lc_istate_standby(in->state)) {
 		TAILQ_REMOVE(&s->standby, in, sby);
 		s->nstandby--;
+		lc_budget_unlink(in);
 	}
 	TAILQ_REMOVE(&lc->instances, in, live);
 	lc->ninstances--;
@@ -447,6 +448,8 @@ lc_boot(struct lc_service *s)
 	 * it is: that is sooner than a create of our own.
 	 */
 	if ((in = standby_pick(s)) != NULL) {
+		s->served[LC_BY_STANDBY]++;
+		lc_budget_wake(s);
 		lc_fire(in, LE_WAKE, NULL);
 		return 0;
 	}
@@ -462,12 +465,14 @@ lc_boot(struct lc_service *s)
 		lc_failed(s);
 		return -1;
 	}
+	s->served[LC_BY_CREATE]++;
+	lc_budget_wake(s);
 	lc_enter(in, IS_CREATING, S_CLAIM | S_BOOT | S_CREATE, NULL);
 	return 0;
 }
 
 int
-lc_make_standby(struct lc_service *s)
+lc_make_standby(struct lc_service *s, bool budget)
 {
 	struct lifecycle *lc = s->lc;
 	enum lc_istate st = s->cfg->standby_booted ? SB_BOOTING : SB_CREATING;
@@ -478,6 +483,13 @@ lc_make_standby(struct lc_service *s)
 		return -1;
 	if ((in = lc_instance_new(s, st)) == NULL)
 		return -1;
+	if (budget) {
+		in->budget = true;
+		in->placed_us = clock_mono_us();
+		s->nbudget++;
+		lc->budget_n++;
+		lc->budget_memory += in->memory;
+	}
 	lc_enter(in, st, S_CREATE, NULL);
 	return 0;
 }

@@ -138,6 +138,8 @@ struct instance {
 	char			 uuid[40];
 	enum lc_istate		 state;
 	const char		*reason;	/* why it stops (a literal) */
+	bool			 budget;	/* a standby of the budget's */
+	uint64_t		 placed_us;	/* a budget standby: made then */
 	struct in_addr		 guest;		/* bridge mode */
 	uint16_t		*host_ports;	/* user mode, one a cfg port */
 	size_t			 nhost_ports;
@@ -176,9 +178,12 @@ struct lc_service {
 	int64_t			 last_boot_ms;
 	unsigned		 nstandby;	/* incl. ones being created */
 	unsigned		 failures;	/* in a row, for back-off */
+	uint64_t		 served[LC_NSERVED];
+	double			 rank;		/* lc_budget.c: log2 score + clock */
 	int			 conns;
 	bool			 failed;	/* last boot failed/crashed */
 	uint8_t			 sby_failures;	/* standby ones, in a row */
+	uint8_t			 nbudget;	/* standbys of the budget's */
 	char			 name[];
 };
 
@@ -201,6 +206,10 @@ struct lifecycle {
 	uint8_t			*ports_used;	/* user mode: one byte a port */
 	size_t			 ports_size;
 	struct lc_stats		 stats;
+	/* The standby budget (lc_budget.c). */
+	uint64_t		 cold_wakes;	/* its clock: wakes that did work */
+	unsigned		 budget_n;	/* budget standbys live */
+	uint64_t		 budget_memory;	/* their guest memory */
 	bool			 shutting_down;	/* stopping for good */
 	bool			 closing;	/* lifecycle_free: drop results */
 	void			(*on_idle)(void *);	/* shutdown finished */
@@ -258,7 +267,8 @@ const char	*lc_step_name(unsigned step);	/* one bit */
 
 /* lc_instance.c */
 int		 lc_boot(struct lc_service *);
-int		 lc_make_standby(struct lc_service *);
+/* A standby for s: the budget's (budget) or its own floor's. */
+int		 lc_make_standby(struct lc_service *, bool budget);
 /*
  * A new instance of s in state st: its row, addresses and ports, a
  * standby in the pool; NULL (recorded) when there is no room.  The
@@ -280,6 +290,20 @@ struct vm_guest	*lc_describe(struct instance *);
 void		 lc_arm_deadline(struct instance *);
 /* The stop event for an idle or manual stop under s's stop-mode. */
 enum lc_event	 lc_reap_event(const struct lc_service *);
+
+/* lc_budget.c */
+/* A wake of s that did work (not one joining a boot): its rank rises. */
+void		 lc_budget_wake(struct lc_service *s);
+/* s's score now: its wakes, each halved every standby-half-life wakes. */
+double		 lc_budget_score(const struct lc_service *s);
+/*
+ * The reaper's tick: at most one move of the budget (a standby made for
+ * the service ranked highest without one, or one taken from the lowest
+ * holder for it), never while a boot or a budget standby is under way.
+ */
+void		 lc_budget_tick(struct lifecycle *);
+/* in leaves its service's pool: the budget's count follows. */
+void		 lc_budget_unlink(struct instance *in);
 
 /* lc_probe.c */
 int		 lc_probe_start(struct instance *);

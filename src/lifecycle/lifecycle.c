@@ -16,6 +16,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -49,6 +50,17 @@ static const char *const source_names[] = {
 	[LC_SRC_DNS] = "dns", [LC_SRC_CONNECT] = "connect",
 	[LC_SRC_CTL] = "ctl",
 };
+
+static const char *const served_names[] = {
+	[LC_BY_RUNNING] = "running", [LC_BY_STANDBY] = "standby",
+	[LC_BY_SUSPENDED] = "suspended", [LC_BY_CREATE] = "create",
+};
+
+const char *
+lifecycle_served_name(enum lc_served by)
+{
+	return (unsigned)by < LC_NSERVED ? served_names[by] : "?";
+}
 
 const char *
 lifecycle_state_name(enum lc_state s)
@@ -146,6 +158,7 @@ service_new(struct lifecycle *lc, const struct cfg_service *cfg)
 	s->cfg = cfg;
 	s->lc = lc;
 	s->last_boot_ms = -1;
+	s->rank = -HUGE_VAL;		/* never woken */
 	TAILQ_INIT(&s->standby);
 	if (lc->store != NULL)
 		store_service_stats(lc->store, s->name, &s->boots,
@@ -468,7 +481,17 @@ lc_wake(struct lc_service *s)
 	if (lc->shutting_down || s->cfg == NULL)
 		return;
 	if (s->active != NULL) {
-		lc_fire(s->active, LE_WAKE, NULL);
+		enum lc_istate st = s->active->state;
+
+		if (st == IS_READY)
+			s->served[LC_BY_RUNNING]++;
+		else if (lc_fire(s->active, LE_WAKE, NULL) &&
+		    (st == IS_SUSPENDED || st == IS_SAVED ||
+		    st == IS_SUSPENDING || st == IS_SAVING)) {
+			/* Comes back from RAM or disk; a stop's wake boots later. */
+			s->served[LC_BY_SUSPENDED]++;
+			lc_budget_wake(s);
+		}
 		return;
 	}
 	if (s->failed && now < s->retry_at_us) {
@@ -692,10 +715,11 @@ lifecycle_tick(struct lifecycle *lc)
 			}
 			continue;
 		}
-		while (s->cfg->standby > s->nstandby &&
-		    lc_make_standby(s) == 0)
+		while (s->cfg->standby > s->nstandby - s->nbudget &&
+		    lc_make_standby(s, false) == 0)
 			;
 	}
+	lc_budget_tick(lc);
 	return stopped;
 }
 
@@ -777,6 +801,9 @@ lifecycle_info(struct lifecycle *lc, const char *service,
 	info->boots = s->boots;
 	info->last_boot_ms = s->last_boot_ms;
 	info->standby = (unsigned)s->nstandby;
+	info->budget_standbys = s->nbudget;
+	info->score = lc_budget_score(s);
+	memcpy(info->served, s->served, sizeof(info->served));
 	info->boot_failures = s->boot_failures;
 	info->cold_start = s->cold_start != NULL ? s->cold_start : &no_boots;
 	info->connections = s->conns;

@@ -43,6 +43,7 @@ FAMILIES = {
     "summon_dns_queries_total": ("counter", {"rcode"}),
     "summon_dns_tcp_closed_total": ("counter", {"reason"}),
     "summon_wakes_total": ("counter", {"service", "source"}),
+    "summon_wakes_served_total": ("counter", {"service", "by"}),
     "summon_boots_total": ("counter", {"service", "result"}),
     "summon_cold_start_seconds": ("histogram", {"service"}),
     "summon_domain_create_seconds": ("histogram", set()),

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""The standby budget through summond and libvirt, against its peers, in
+one run (bench/standby.sh).
+
+200 services of the reference image; wakes drawn from Zipf (s = 1.0)
+over them, each a DNS query to summond and an HTTP request through the
+proxy until the first byte, the service reaped after each wake (as if
+its idle timeout had passed before the next); halfway, the hot set
+moves (the services ranked anew).  Three configurations, each on a
+fresh summond: no standby; standby = 1 on the ten services first in the
+configuration; standby-budget = 10.  Prints, for each, the share of
+wakes served by a standby (summonctl status "served") before and after
+the shift (its first 100 wakes left out), p50/p99 DNS query to first
+byte of all wakes and of those served warm, and the oracle: the share
+an omniscient pool of ten standbys serves.  Runs inside the namespace
+of the guests.  Not run by CI."""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import coldstart  # noqa: E402  (its DNS, HTTP and summonctl helpers)
+
+WAKES = int(os.environ.get("WAKES", "150"))
+NSVC = 200
+BUDGET = 10
+GAP_S = float(os.environ.get("GAP_S", "1.5"))   # between wakes
+SKIP_AFTER = 100
+SEED = 7
+
+HEAD = """
+[summond]
+state = {dir}/state.db
+control = {dir}/summond.sock
+hypervisor = qemu:///system
+templates = {top}/images/templates
+serial-dir = {dir}/serial
+on-exit = stop
+max-instances = 64
+{extra}
+[dns]
+listen = 127.0.0.1:{dns}
+zone = sb.summon.
+rate-limit = 0
+[metrics]
+listen =
+[network]
+name = summon-sb
+bridge = smnsb0
+gateway = 10.94.0.1/24
+pool = 10.94.0.10-10.94.0.250
+"""
+
+SERVICE = """[service "s{i:03d}"]
+kernel = {image}
+address = 127.3.{hi}.{lo}
+ports = 80
+boot-timeout = 120s
+{standby}
+"""
+
+
+def zipf_trace(n, seed):
+    rng = random.Random(seed)
+    weights = [1.0 / (r + 1) for r in range(NSVC)]
+    perm = list(range(NSVC))
+    rng.shuffle(perm)
+    first = [perm[i] for i in rng.choices(range(NSVC), weights, k=n)]
+    rng.shuffle(perm)
+    second = [perm[i] for i in rng.choices(range(NSVC), weights, k=n)]
+    return first + second
+
+
+def run(name, extra, static_ten):
+    d = tempfile.mkdtemp(prefix="summon-sb-")
+    os.makedirs(os.path.join(d, "serial"))
+    dns = 15354
+    conf = HEAD.format(dir=d, top=coldstart.TOP, extra=extra, dns=dns)
+    for i in range(NSVC):
+        conf += SERVICE.format(i=i, image=coldstart.IMAGE, hi=i // 250,
+                               lo=1 + i % 250,
+                               standby="standby = 1" if static_ten and
+                               i < 10 else "")
+    path = os.path.join(d, "summond.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    sock = os.path.join(d, "summond.sock")
+    log = open(os.path.join(d, "summond.log"), "w")
+    proc = subprocess.Popen([coldstart.SUMMOND, "-d", "-f", path],
+                            stdout=log, stderr=subprocess.STDOUT)
+    trace = zipf_trace(WAKES, SEED)
+    out = {"warm": [0, 0], "n": [0, 0], "all": [], "warmt": []}
+    try:
+        end = time.monotonic() + 60
+        while not os.path.exists(sock) and time.monotonic() < end:
+            time.sleep(0.05)
+        coldstart.ctl(sock, "list")
+        if static_ten:      # the static standbys made before the trace
+            for i in range(10):
+                coldstart.wait_state(sock, "s%03d" % i, ("standby",), 300)
+        for w, i in enumerate(trace):
+            svc = "s%03d" % i
+            half = 1 if w >= WAKES else 0
+            before = coldstart.ctl(sock, "status", svc)["served"]
+            t0 = time.monotonic()
+            addr = coldstart.dns_query(svc + ".sb.summon", dns)
+            coldstart.first_byte(addr)
+            ms = (time.monotonic() - t0) * 1000
+            after = coldstart.ctl(sock, "status", svc)["served"]
+            warm = after["standby"] > before["standby"]
+            out["all"].append(ms)
+            if warm:
+                out["warmt"].append(ms)
+            if not half or w >= WAKES + SKIP_AFTER:
+                out["n"][half] += 1
+                out["warm"][half] += warm
+            subprocess.run([coldstart.SUMMONCTL, "-s", sock, "reap", svc],
+                           capture_output=True)
+            time.sleep(GAP_S)
+    finally:
+        proc.send_signal(15)
+        proc.wait(timeout=120)
+        log.close()
+        subprocess.run(["rm", "-rf", d])
+    return out
+
+
+def pct_or_nan(xs, p):
+    return coldstart.pct(xs, p) if xs else float("nan")
+
+
+def main():
+    weights = [1.0 / (r + 1) for r in range(NSVC)]
+    oracle = sum(weights[:BUDGET]) / sum(weights)
+    print("%d services, Zipf 1.0, %d wakes, then the hot set moves and %d "
+          "more (the first %d after it not counted); reaped after each "
+          "wake, %.1f s apart; %s" % (NSVC, WAKES, WAKES, SKIP_AFTER, GAP_S,
+                                       "KVM" if coldstart.KVM else "TCG"))
+    print("oracle (the %d most likely, known): %.1f %% warm\n" %
+          (BUDGET, 100 * oracle))
+    print("%-26s %8s %8s %9s %9s %10s %10s" % (
+        "", "warm", "warm", "p50 ms", "p99 ms", "warm p50", "warm p99"))
+    print("%-26s %8s %8s %9s %9s %10s %10s" % (
+        "", "before", "after", "all", "all", "ms", "ms"))
+    rows = {}
+    for name, extra, static_ten in (
+            ("no standby", "", False),
+            ("standby = 1 on ten", "", True),
+            ("standby-budget = 10", "standby-budget = %d" % BUDGET, False)):
+        r = run(name, extra, static_ten)
+        rows[name] = r
+        print("%-26s %7.1f%% %7.1f%% %9.1f %9.1f %10.1f %10.1f" % (
+            name, 100.0 * r["warm"][0] / max(r["n"][0], 1),
+            100.0 * r["warm"][1] / max(r["n"][1], 1),
+            pct_or_nan(r["all"], 50), pct_or_nan(r["all"], 99),
+            pct_or_nan(r["warmt"], 50), pct_or_nan(r["warmt"], 99)))
+        sys.stdout.flush()
+    b = rows["standby-budget = 10"]
+    s = rows["standby = 1 on ten"]
+    print("\nbudget x oracle: %.2f before, %.2f after (target >= 0.9)" % (
+        b["warm"][0] / max(b["n"][0], 1) / oracle,
+        b["warm"][1] / max(b["n"][1], 1) / oracle))
+    if b["warmt"] and s["warmt"]:
+        print("warm p50, budget / configured standby: %.2f (target <= 1.2)"
+              % (pct_or_nan(b["warmt"], 50) / pct_or_nan(s["warmt"], 50)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
