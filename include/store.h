@@ -28,7 +28,7 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 #define STORE_OWNER_MAX		33	/* 32 hex digits and a NUL */
 
 struct store_instance {
@@ -47,6 +47,7 @@ struct store_instance {
 	int64_t		boot_dur_ms;	/* first wake to ready; -1 unset */
 	char		stop_reason[16];	/* idle manual crash lost shutdown
 						   evicted failed; "" while live */
+	char		host[64];	/* [host] name; "" the one host */
 };
 
 struct store_event {
@@ -113,7 +114,7 @@ int		 store_service_stats(struct store *, const char *service,
 int		 store_instance_add(struct store *, struct store_instance *inst);
 /*
  * Update domain, uuid, mac, host_port, state, created_ms, ready_ms and
- * the durations of the existing row inst->id.  service and
+ * the durations of the existing row inst->id.  service, host and
  * guest_address are fixed at add; stopped_ms and stop_reason are set
  * by store_instance_close.  -1 if there is no such row.
  */

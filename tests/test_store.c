@@ -727,6 +727,41 @@ START_TEST(migrate_from_v1)
 }
 END_TEST
 
+/*
+ * The host of an instance ([host] sections) is written at add and kept;
+ * a database from before hosts reads '' for its rows, the one host.
+ */
+START_TEST(instance_host)
+{
+	struct store_instance a = mkinst("web", "10.0.0.2");
+	struct store_instance b = mkinst("api", "10.0.1.2");
+	struct store_instance out;
+	char err[512];
+	struct store *st;
+
+	st = store_open_version(path, 3, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	sync_names(st, 1);
+	ck_assert_int_eq(store_instance_add(st, &a), -1);	/* no column */
+	store_close(st);
+	raw_exec("INSERT INTO instances (id, service, guest_address, state)"
+	    " VALUES (1, 'web', '10.0.0.2', 'ready')");
+
+	st = open_ok();
+	ck_assert_int_eq(store_instance_get(st, 1, &out), 0);
+	ck_assert_str_eq(out.host, "");
+	snprintf(b.host, sizeof(b.host), "east");
+	ck_assert_int_eq(store_instance_add(st, &b), 0);
+	snprintf(b.host, sizeof(b.host), "west");	/* fixed at add */
+	snprintf(b.state, sizeof(b.state), "ready");
+	ck_assert_int_eq(store_instance_update(st, &b), 0);
+	ck_assert_int_eq(store_instance_get(st, b.id, &out), 0);
+	ck_assert_str_eq(out.host, "east");
+	ck_assert_str_eq(out.state, "ready");
+	store_close(st);
+}
+END_TEST
+
 START_TEST(instances)
 {
 	struct store *st;
@@ -1325,6 +1360,7 @@ suite(void)
 	tcase_add_test(tc, readonly_refused);
 	tcase_add_test(tc, migrate_from_v1);
 	tcase_add_test(tc, instances);
+	tcase_add_test(tc, instance_host);
 	tcase_add_test(tc, unique_live_address);
 	tcase_add_test(tc, services);
 	tcase_add_test(tc, service_stats);

@@ -87,6 +87,12 @@ static const char *const migrations[] = {
 	 */
 	("CREATE TABLE owner (id TEXT NOT NULL);"
 	"INSERT INTO owner VALUES (lower(hex(randomblob(16))));"),
+
+	/*
+	 * 4: the host an instance runs on ([host] sections); '' is the
+	 * one host of a configuration without them.
+	 */
+	"ALTER TABLE instances ADD COLUMN host TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -125,7 +131,7 @@ enum stmt {
 #define INST_COLUMNS							\
 	"id, service, domain, uuid, guest_address, mac, host_port, state, " \
 	"created_ms, ready_ms, stopped_ms, create_dur_ms, boot_dur_ms, "  \
-	"stop_reason"
+	"stop_reason, host"
 #define EVENT_COLUMNS	"id, at_ms, service, instance, kind, detail"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -143,7 +149,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_INST_ADD] =
 	    "INSERT INTO instances (" INST_COLUMNS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12,"
-	    " NULL)",
+	    " NULL, ?13)",
 	[S_INST_UPDATE] =
 	    "UPDATE instances SET domain = ?2, uuid = ?3, mac = ?4,"
 	    " host_port = ?5, state = ?6, created_ms = ?7, ready_ms = ?8,"
@@ -425,6 +431,7 @@ row_instance(sqlite3_stmt *s, struct store_instance *in)
 	in->create_dur_ms = col_dur(s, 11);
 	in->boot_dur_ms = col_dur(s, 12);
 	col_str(s, 13, in->stop_reason, sizeof(in->stop_reason));
+	col_str(s, 14, in->host, sizeof(in->host));
 }
 
 static void
@@ -981,6 +988,7 @@ exec_inst_add(struct store *st, const struct store_instance *in)
 	bind_ms(s, 10, in->ready_ms);
 	bind_dur(s, 11, in->create_dur_ms);
 	bind_dur(s, 12, in->boot_dur_ms);
+	BIND_FIELD(s, 13, in->host);
 	return step_done(st, s);
 }
 
