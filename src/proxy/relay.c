@@ -6,11 +6,12 @@
  * relaying fewest connections), each running its own event_base, which
  * no other thread touches.  A relay thread owns the sockets from then
  * on: it moves bytes, passes FINs on, enforces the idle timeout and
- * closes them.  It reports back to the loop through one queue and an
- * eventfd: the bytes moved (batched, at most every REPORT_MS per thread,
- * which is the delay of the byte counters and of the reaper's activity
- * time), and the end of each relay.  The loop alone touches the
- * service's counters and the lifecycle.
+ * closes them.  It reports back to the loop through one mailbox: the
+ * bytes moved (batched, at most every REPORT_MS per thread, which is the
+ * delay of the byte counters and of the reaper's activity time), and the
+ * end of each relay.  The loop alone touches the service's counters and
+ * the lifecycle.  New relays, and the word to stop, reach a thread
+ * through a mailbox of its own, delivered on its event_base.
  *
  * Why threads: one loop relaying for every client was held to one core,
  * while HAProxy (a thread per CPU by default) used both of this
@@ -26,12 +27,8 @@
  * (shutdown(SHUT_WR)) once what preceded it is written; the relay ends
  * when both directions have ended.
  *
- * Locks: worker.lock guards the worker's inbox and stop flag;
- * pool.lock guards the report queue.  Neither is held while the other
- * is taken, nor across a syscall other than write() to an eventfd.
+ * Locks: none of its own; the mailboxes' (mailbox.h).
  */
-#include <sys/eventfd.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -48,6 +45,7 @@
 #include "clock.h"
 #include "compat_queue.h"
 #include "log.h"
+#include "mailbox.h"
 #include "relay.h"
 
 #define RELAY_CHUNK	(64 * 1024)	/* one read() */
@@ -73,7 +71,8 @@ struct relay_dir {
 };
 
 struct relay {
-	TAILQ_ENTRY(relay)	 link;		/* inbox, then w->relays */
+	struct mailbox_item	 handed;	/* w->inbox */
+	TAILQ_ENTRY(relay)	 link;		/* w->relays */
 	TAILQ_ENTRY(relay)	 dirty_link;	/* w->dirty */
 	bool			 dirty;
 	struct worker		*w;
@@ -86,38 +85,30 @@ struct relay {
 };
 
 struct report {
-	STAILQ_ENTRY(report)	 link;
+	struct mailbox_item	 item;		/* pool->reports */
 	struct worker		*w;
 	void			*owner;
 	uint64_t		 bytes_in, bytes_out;
 	bool			 done;
 };
-STAILQ_HEAD(report_list, report);
 
 struct worker {
 	struct relay_pool	*pool;
 	pthread_t		 thread;
 	bool			 started;
 	struct event_base	*base;
-	int			 efd;		/* inbox not empty, or stop */
-	struct event		*wake;
+	struct mailbox		*inbox;		/* relays to begin, and stop */
+	struct mailbox_item	 stop;		/* posted last, by the loop */
 	struct event		*flush;		/* report the dirty ones */
-	pthread_mutex_t		 lock;
-	struct relay_list	 inbox;		/* under lock */
-	bool			 stop;		/* under lock */
 	struct relay_list	 relays;	/* this thread's only */
 	struct relay_list	 dirty;		/* unreported bytes */
 	unsigned		 load;		/* relays; the loop's only */
 };
 
 struct relay_pool {
-	struct event_base	*base;		/* the loop's */
 	relay_report_fn		*report;
 	void			*arg;
-	int			 efd;		/* reports queued */
-	struct event		*wake;
-	pthread_mutex_t		 lock;
-	struct report_list	 reports;	/* under lock */
+	struct mailbox		*reports;	/* delivered on base */
 	unsigned		 nworkers;
 	struct worker		 workers[];
 };
@@ -125,39 +116,7 @@ struct relay_pool {
 static void	relay_read(evutil_socket_t, short, void *);
 static void	relay_write(evutil_socket_t, short, void *);
 
-static void
-efd_signal(int efd)
-{
-	uint64_t one = 1;
-
-	/* Only fails if the counter would overflow: it is signalled. */
-	(void)!write(efd, &one, sizeof(one));
-}
-
-static void
-efd_drain(int efd)
-{
-	uint64_t n;
-
-	(void)!read(efd, &n, sizeof(n));
-}
-
 /* ---- the relay thread ------------------------------------------------ */
-
-/* Queue a report for the loop. */
-static void
-post(struct worker *w, struct report *rp)
-{
-	struct relay_pool *pool = w->pool;
-	bool was_empty;
-
-	pthread_mutex_lock(&pool->lock);
-	was_empty = STAILQ_EMPTY(&pool->reports);
-	STAILQ_INSERT_TAIL(&pool->reports, rp, link);
-	pthread_mutex_unlock(&pool->lock);
-	if (was_empty)
-		efd_signal(pool->efd);
-}
 
 static void
 dir_free(struct relay_dir *d)
@@ -201,7 +160,7 @@ relay_end(struct relay *r, bool tell)
 	 * that it cannot fail now.
 	 */
 	if (tell)
-		post(w, end);
+		mailbox_post(w->pool->reports, &end->item);
 	else
 		free(end);
 }
@@ -225,7 +184,7 @@ flush_cb(evutil_socket_t fd, short ev, void *arg)
 		rp->owner = r->owner;
 		rp->bytes_in = r->up.unreported;
 		rp->bytes_out = r->down.unreported;
-		post(w, rp);
+		mailbox_post(w->pool->reports, &rp->item);
 		r->up.unreported = r->down.unreported = 0;
 		TAILQ_REMOVE(&w->dirty, r, dirty_link);
 		r->dirty = false;
@@ -446,25 +405,30 @@ relay_begin(struct worker *w, struct relay *r)
 		dir_pass_fin(&r->up);
 }
 
+/* From the loop: a relay to begin, or (last) the word to stop. */
 static void
-worker_wake(evutil_socket_t fd, short ev, void *arg)
+inbox_deliver(void *arg, struct mailbox_item *it)
 {
 	struct worker *w = arg;
-	struct relay_list inbox = TAILQ_HEAD_INITIALIZER(inbox);
-	struct relay *r;
-	bool stop;
 
-	efd_drain(w->efd);
-	pthread_mutex_lock(&w->lock);
-	TAILQ_CONCAT(&inbox, &w->inbox, link);
-	stop = w->stop;
-	pthread_mutex_unlock(&w->lock);
-	while ((r = TAILQ_FIRST(&inbox)) != NULL) {
-		TAILQ_REMOVE(&inbox, r, link);
-		relay_begin(w, r);
-	}
-	if (stop)
+	if (it == &w->stop)
 		event_base_loopbreak(w->base);
+	else
+		relay_begin(w, MAILBOX_ENTRY(it, struct relay, handed));
+}
+
+/* A relay handed over and never begun: closed, untold. */
+static void
+inbox_drop(void *arg, struct mailbox_item *it)
+{
+	struct worker *w = arg;
+	struct relay *r;
+
+	if (it == &w->stop)
+		return;
+	r = MAILBOX_ENTRY(it, struct relay, handed);
+	TAILQ_INSERT_TAIL(&w->relays, r, link);
+	relay_end(r, false);
 }
 
 static void *
@@ -475,9 +439,7 @@ worker_main(void *arg)
 
 	event_base_dispatch(w->base);
 	/* Stopped: the pool is being freed, and nobody waits for reports. */
-	pthread_mutex_lock(&w->lock);
-	TAILQ_CONCAT(&w->relays, &w->inbox, link);
-	pthread_mutex_unlock(&w->lock);
+	mailbox_close(w->inbox, inbox_drop);
 	while ((r = TAILQ_FIRST(&w->relays)) != NULL)
 		relay_end(r, false);
 	return NULL;
@@ -486,41 +448,34 @@ worker_main(void *arg)
 /* ---- the loop's side --------------------------------------------------- */
 
 static void
-pool_wake(evutil_socket_t fd, short ev, void *arg)
+pool_deliver(void *arg, struct mailbox_item *it)
 {
 	struct relay_pool *pool = arg;
-	struct report_list todo = STAILQ_HEAD_INITIALIZER(todo);
-	struct report *rp;
+	struct report *rp = MAILBOX_ENTRY(it, struct report, item);
 
-	efd_drain(pool->efd);
-	pthread_mutex_lock(&pool->lock);
-	STAILQ_CONCAT(&todo, &pool->reports);
-	pthread_mutex_unlock(&pool->lock);
-	while ((rp = STAILQ_FIRST(&todo)) != NULL) {
-		STAILQ_REMOVE_HEAD(&todo, link);
-		if (rp->done)
-			rp->w->load--;
-		pool->report(pool->arg, rp->owner, rp->bytes_in,
-		    rp->bytes_out, rp->done);
-		free(rp);
-	}
+	if (rp->done)
+		rp->w->load--;
+	pool->report(pool->arg, rp->owner, rp->bytes_in, rp->bytes_out,
+	    rp->done);
+	free(rp);
+}
+
+/* The pool is being freed: no report follows. */
+static void
+pool_drop(void *arg, struct mailbox_item *it)
+{
+	free(MAILBOX_ENTRY(it, struct report, item));
 }
 
 static int
 worker_init(struct relay_pool *pool, struct worker *w)
 {
 	w->pool = pool;
-	w->efd = -1;
-	TAILQ_INIT(&w->inbox);
 	TAILQ_INIT(&w->relays);
 	TAILQ_INIT(&w->dirty);
-	pthread_mutex_init(&w->lock, NULL);
 	if ((w->base = event_base_new()) == NULL ||
-	    (w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
-	    (w->wake = event_new(w->base, w->efd, EV_READ | EV_PERSIST,
-	    worker_wake, w)) == NULL ||
-	    (w->flush = evtimer_new(w->base, flush_cb, w)) == NULL ||
-	    event_add(w->wake, NULL) == -1)
+	    (w->inbox = mailbox_new(w->base, inbox_deliver, w)) == NULL ||
+	    (w->flush = evtimer_new(w->base, flush_cb, w)) == NULL)
 		return -1;
 	return 0;
 }
@@ -529,21 +484,14 @@ static void
 worker_fini(struct worker *w)
 {
 	if (w->started) {
-		pthread_mutex_lock(&w->lock);
-		w->stop = true;
-		pthread_mutex_unlock(&w->lock);
-		efd_signal(w->efd);
+		mailbox_post(w->inbox, &w->stop);
 		pthread_join(w->thread, NULL);
 	}
 	if (w->flush != NULL)
 		event_free(w->flush);
-	if (w->wake != NULL)
-		event_free(w->wake);
-	if (w->efd != -1)
-		close(w->efd);
+	mailbox_free(w->inbox, inbox_drop);
 	if (w->base != NULL)
 		event_base_free(w->base);
-	pthread_mutex_destroy(&w->lock);
 }
 
 struct relay_pool *
@@ -559,16 +507,9 @@ relay_pool_new(struct event_base *base, unsigned nthreads,
 	pool = calloc(1, sizeof(*pool) + nthreads * sizeof(pool->workers[0]));
 	if (pool == NULL)
 		return NULL;
-	pool->base = base;
 	pool->report = report;
 	pool->arg = arg;
-	pool->efd = -1;
-	STAILQ_INIT(&pool->reports);
-	pthread_mutex_init(&pool->lock, NULL);
-	if ((pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
-	    (pool->wake = event_new(base, pool->efd, EV_READ | EV_PERSIST,
-	    pool_wake, pool)) == NULL ||
-	    event_add(pool->wake, NULL) == -1) {
+	if ((pool->reports = mailbox_new(base, pool_deliver, pool)) == NULL) {
 		relay_pool_free(pool);
 		return NULL;
 	}
@@ -602,7 +543,6 @@ relay_pool_add(struct relay_pool *pool, void *owner,
 {
 	struct worker *w = &pool->workers[0];
 	struct relay *r;
-	bool was_empty;
 	unsigned i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -621,19 +561,13 @@ relay_pool_add(struct relay_pool *pool, void *owner,
 	r->end->done = true;
 	r->up.from = r->up.to = r->down.from = r->down.to = -1;
 	w->load++;
-	pthread_mutex_lock(&w->lock);
-	was_empty = TAILQ_EMPTY(&w->inbox);
-	TAILQ_INSERT_TAIL(&w->inbox, r, link);
-	pthread_mutex_unlock(&w->lock);
-	if (was_empty)
-		efd_signal(w->efd);
+	mailbox_post(w->inbox, &r->handed);
 	return 0;
 }
 
 void
 relay_pool_free(struct relay_pool *pool)
 {
-	struct report *rp;
 	unsigned i;
 
 	if (pool == NULL)
@@ -641,15 +575,7 @@ relay_pool_free(struct relay_pool *pool)
 	/* The threads close their sockets as they stop. */
 	for (i = 0; i < pool->nworkers; i++)
 		worker_fini(&pool->workers[i]);
-	while ((rp = STAILQ_FIRST(&pool->reports)) != NULL) {
-		STAILQ_REMOVE_HEAD(&pool->reports, link);
-		free(rp);
-	}
-	if (pool->wake != NULL)
-		event_free(pool->wake);
-	if (pool->efd != -1)
-		close(pool->efd);
-	pthread_mutex_destroy(&pool->lock);
+	mailbox_free(pool->reports, pool_drop);
 	free(pool);
 }
 
