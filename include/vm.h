@@ -11,7 +11,7 @@
  * waiting on, one for stops, which take ~200 ms each in libvirt and must
  * not queue in front of a start), and a third thread runs libvirt's
  * event loop.  Results and domain lifecycle events come back to the main
- * loop through a queue and an eventfd; every callback below runs on the
+ * loop through one mailbox (mailbox.h); every callback below runs on the
  * main loop.  libvirt's error text is copied on the thread that got it.
  *
  * A lost connection to libvirtd (close callback, or a call failing with
@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+
+#include "mailbox.h"
 
 struct event_base;
 struct vm;
@@ -160,6 +162,7 @@ struct vm_job {
 	uint64_t	 finished_us;	/* when the call returned */
 
 	struct vm_job	*next;		/* backend's queue link */
+	struct mailbox_item back;	/* backend's: to the main loop */
 };
 
 /* One domain of ours, as vm_list() reports it. */

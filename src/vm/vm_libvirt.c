@@ -2,9 +2,9 @@
  * vm_libvirt.c - the libvirt backend of vm.h.
  *
  * Threads, and what each may touch:
- *   main   submit(), list(), ensure_network(), close(); drains the
- *          completion queue when the eventfd fires and runs done() and
- *          the callbacks.  The only thread that calls libevent.
+ *   main   submit(), list(), ensure_network(), close(); runs done() and
+ *          the callbacks as the completion mailbox delivers them.  The
+ *          only thread that calls libevent.
  *   start  runs VM_CREATE, VM_CREATE_PAUSED, VM_DEFINE_START, VM_RESUME,
  *          VM_RESTORE, VM_STATE: what a waiting client needs.  One
  *          thread per CPU (2 to START_THREADS_MAX) take jobs from one
@@ -19,13 +19,14 @@
  *   event  virEventRunDefaultImpl(): libvirt's own event loop, which
  *          runs the lifecycle and close callbacks.  One per process.
  *
- * Everything crosses back to main through one queue (cq) and an eventfd,
- * in completion order.  Lifecycle events and the reconnect notice travel
- * the same queue as jobs, wrapped in a struct vm_item whose done() is
- * item_done(), so a finished job costs no allocation.
+ * Everything crosses back to main through one mailbox (mailbox.h), in
+ * the order it was posted: a finished job, a lifecycle event, the
+ * reconnect notice.  Events and the notice are wrapped in a struct
+ * vm_item whose done() is item_done(), so a finished job costs no
+ * allocation.
  *
- * Locks: lane.mtx may be held while taking conn_mtx; cq_mtx is a leaf.
- * No lock is held across a libvirt call.
+ * Locks: lane.mtx may be held while taking conn_mtx; cb_mtx and the
+ * mailbox's lock are leaves.  No lock is held across a libvirt call.
  *
  * What libvirt reports (event / detail, measured with qemu:///system,
  * libvirt 9.0, QEMU 7.2 TCG, microvm), and what on_event gets:
@@ -52,8 +53,6 @@
  * A libvirtd killed under us: the close callback fires at once (end of
  * file); reconnect attempts follow at 0, 0.1, 0.2, 0.4 ... 5 s.
  */
-#include <sys/eventfd.h>
-
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -66,13 +65,13 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include <event2/event.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "mailbox.h"
 #include "vm.h"
 #include "vm_xml.h"
 
@@ -98,9 +97,9 @@ struct lane {
 	bool		 stop;
 };
 
-/* A lifecycle event or a reconnect notice, queued like a job. */
+/* A lifecycle event or a reconnect notice, posted like a job. */
 struct vm_item {
-	struct vm_job	 job;		/* first: cq links jobs */
+	struct vm_job	 job;		/* first: item_done() casts */
 	struct vm	*vm;
 	bool		 reconnect;
 	enum vm_event	 ev;
@@ -114,19 +113,16 @@ struct vm_asked {
 };
 
 struct vm {
-	struct event_base *base;
-	struct event	*ev;
-	int		 efd;
+	struct mailbox	*to_main;	/* jobs, events, reconnects */
 	char		*uri;
 	struct vm_callbacks cb;
 	bool		 evloop_held;
 
 	struct lane	 lanes[NLANES];
 
-	/* The completion queue; also guards cb_live and asked. */
-	pthread_mutex_t	 cq_mtx;
-	pthread_cond_t	 cq_cv;
-	struct vm_job	*cq_head, *cq_tail;
+	/* Guards cb_live and asked. */
+	pthread_mutex_t	 cb_mtx;
+	pthread_cond_t	 cb_cv;
 	int		 cb_live;	/* event callbacks libvirt still holds */
 	struct vm_asked	*asked;
 
@@ -142,8 +138,8 @@ struct vm {
 	uint64_t	 backoff_ms;
 
 	bool		 closing;
-	bool		 in_drain;
-	bool		 free_pending;
+	bool		 in_drain;	/* a done() runs */
+	bool		 free_pending;	/* and closed the backend */
 };
 
 static void	 item_done(struct vm_job *);
@@ -296,42 +292,8 @@ evloop_release(void)
 }
 
 /*
- * The completion queue.
+ * The completion mailbox.
  */
-static void
-cq_post(struct vm *vm, struct vm_job *j)
-{
-	uint64_t one = 1;
-
-	j->next = NULL;
-	pthread_mutex_lock(&vm->cq_mtx);
-	if (vm->cq_tail != NULL)
-		vm->cq_tail->next = j;
-	else
-		vm->cq_head = j;
-	vm->cq_tail = j;
-	pthread_mutex_unlock(&vm->cq_mtx);
-	/* Fails only if the counter would overflow: it is then nonzero. */
-	while (write(vm->efd, &one, sizeof(one)) == -1 && errno == EINTR)
-		;
-}
-
-static struct vm_job *
-cq_pop(struct vm *vm)
-{
-	struct vm_job *j;
-
-	pthread_mutex_lock(&vm->cq_mtx);
-	if ((j = vm->cq_head) != NULL) {
-		vm->cq_head = j->next;
-		if (vm->cq_head == NULL)
-			vm->cq_tail = NULL;
-		j->next = NULL;
-	}
-	pthread_mutex_unlock(&vm->cq_mtx);
-	return j;
-}
-
 static void
 item_post(struct vm *vm, const char *domain, bool reconnect,
     enum vm_event ev)
@@ -347,7 +309,7 @@ item_post(struct vm *vm, const char *domain, bool reconnect,
 	it->vm = vm;
 	it->reconnect = reconnect;
 	it->ev = ev;
-	cq_post(vm, &it->job);
+	mailbox_post(vm->to_main, &it->job.back);
 }
 
 static void
@@ -367,21 +329,29 @@ item_done(struct vm_job *j)
 static void vm_free(struct vm *);
 
 static void
-cq_drain(evutil_socket_t fd, short what, void *arg)
+deliver(void *arg, struct mailbox_item *mi)
 {
 	struct vm *vm = arg;
-	struct vm_job *j;
-	uint64_t n;
+	struct vm_job *j = MAILBOX_ENTRY(mi, struct vm_job, back);
 
-	if (read(vm->efd, &n, sizeof(n)) == -1 && errno != EAGAIN)
-		log_warn("vm eventfd");
-	/* A done() may close the backend: then stop and free it here. */
+	/* A done() may close the backend: then free it here. */
 	vm->in_drain = true;
-	while (!vm->closing && (j = cq_pop(vm)) != NULL)
-		j->done(j);
+	j->done(j);
 	vm->in_drain = false;
 	if (vm->free_pending)
 		vm_free(vm);
+}
+
+/* Closing: finished jobs keep their results; events no longer matter. */
+static void
+drain(void *arg, struct mailbox_item *mi)
+{
+	struct vm_job *j = MAILBOX_ENTRY(mi, struct vm_job, back);
+
+	if (j->done == item_done)
+		free(j);
+	else
+		j->done(j);
 }
 
 /*
@@ -411,11 +381,11 @@ asked_add(struct vm *vm, const char *name)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return;		/* at worst our destroy reads as a crash */
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	asked_purge(vm, now_us());
 	a->next = vm->asked;
 	vm->asked = a;
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_mutex_unlock(&vm->cb_mtx);
 }
 
 /* The call returned: start the entry's clock. */
@@ -424,11 +394,11 @@ asked_arm(struct vm *vm, const char *name)
 {
 	struct vm_asked *a;
 
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	for (a = vm->asked; a != NULL; a = a->next)
 		if (a->until_us == 0 && strcmp(a->name, name) == 0)
 			a->until_us = now_us() + ASKED_TTL_US;
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_mutex_unlock(&vm->cb_mtx);
 }
 
 /* Whether a stop of name was asked for; consumes the entry. */
@@ -438,7 +408,7 @@ asked_take(struct vm *vm, const char *name)
 	struct vm_asked **pp, *a;
 	bool found = false;
 
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	asked_purge(vm, now_us());
 	for (pp = &vm->asked; (a = *pp) != NULL; pp = &a->next)
 		if (strcmp(a->name, name) == 0) {
@@ -447,7 +417,7 @@ asked_take(struct vm *vm, const char *name)
 			found = true;
 			break;
 		}
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_mutex_unlock(&vm->cb_mtx);
 	return found;
 }
 
@@ -511,10 +481,10 @@ on_lifecycle_free(void *arg)
 {
 	struct vm *vm = arg;
 
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	vm->cb_live--;
-	pthread_cond_broadcast(&vm->cq_cv);
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_cond_broadcast(&vm->cb_cv);
+	pthread_mutex_unlock(&vm->cb_mtx);
 }
 
 /* Wake the idle stop lane: a reconnect may be due (see lane_main). */
@@ -575,17 +545,17 @@ conn_open(struct vm *vm, int *ev_id, char *err, size_t errlen)
 		lv_error(err, errlen);
 		goto fail;
 	}
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	vm->cb_live++;
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_mutex_unlock(&vm->cb_mtx);
 	*ev_id = virConnectDomainEventRegisterAny(c, NULL,
 	    VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 	    VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), vm, on_lifecycle_free);
 	if (*ev_id == -1) {
 		lv_error(err, errlen);
-		pthread_mutex_lock(&vm->cq_mtx);
+		pthread_mutex_lock(&vm->cb_mtx);
 		vm->cb_live--;
-		pthread_mutex_unlock(&vm->cq_mtx);
+		pthread_mutex_unlock(&vm->cb_mtx);
 		virConnectUnregisterCloseCallback(c, on_close);
 		goto fail;
 	}
@@ -1044,7 +1014,7 @@ lane_main(void *arg)
 		j->started_us = clock_mono_us();
 		job_run(vm, j);
 		j->finished_us = clock_mono_us();
-		cq_post(vm, j);
+		mailbox_post(vm->to_main, &j->back);
 	}
 }
 
@@ -1057,10 +1027,7 @@ vm_free(struct vm *vm)
 	struct vm_asked *a;
 	int i;
 
-	if (vm->ev != NULL)
-		event_free(vm->ev);
-	if (vm->efd != -1)
-		close(vm->efd);
+	mailbox_free(vm->to_main, drain);
 	for (i = 0; i < NLANES; i++) {
 		pthread_mutex_destroy(&vm->lanes[i].mtx);
 		pthread_cond_destroy(&vm->lanes[i].cv);
@@ -1069,8 +1036,8 @@ vm_free(struct vm *vm)
 		vm->asked = a->next;
 		free(a);
 	}
-	pthread_mutex_destroy(&vm->cq_mtx);
-	pthread_cond_destroy(&vm->cq_cv);
+	pthread_mutex_destroy(&vm->cb_mtx);
+	pthread_cond_destroy(&vm->cb_cv);
 	pthread_mutex_destroy(&vm->conn_mtx);
 	pthread_cond_destroy(&vm->conn_cv);
 	free(vm->uri);
@@ -1084,11 +1051,11 @@ callbacks_gone(struct vm *vm)
 	uint64_t deadline = now_us() + 2 * 1000000;
 	bool gone;
 
-	pthread_mutex_lock(&vm->cq_mtx);
+	pthread_mutex_lock(&vm->cb_mtx);
 	while (vm->cb_live > 0 && now_us() < deadline)
-		cond_wait_until(&vm->cq_cv, &vm->cq_mtx, deadline);
+		cond_wait_until(&vm->cb_cv, &vm->cb_mtx, deadline);
 	gone = vm->cb_live == 0;
-	pthread_mutex_unlock(&vm->cq_mtx);
+	pthread_mutex_unlock(&vm->cb_mtx);
 	return gone;
 }
 
@@ -1138,13 +1105,9 @@ lvm_close(struct vm *vm)
 		evloop_release();
 	vm->evloop_held = false;
 
-	/* Finished jobs keep their results; events no longer matter. */
-	while ((j = cq_pop(vm)) != NULL) {
-		if (j->done == item_done)
-			free(j);
-		else
-			j->done(j);
-	}
+	/* Before the jobs that never ran, as they finished first. */
+	if (vm->to_main != NULL)
+		mailbox_close(vm->to_main, drain);
 	while ((j = failed) != NULL) {
 		failed = j->next;
 		j->next = NULL;
@@ -1176,11 +1139,9 @@ lvm_open(struct event_base *base, const char *uri,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	vm->efd = -1;
-	vm->base = base;
 	vm->cb = *cb;
 	vm->backoff_ms = BACKOFF_MIN_MS;
-	pthread_mutex_init(&vm->cq_mtx, NULL);
+	pthread_mutex_init(&vm->cb_mtx, NULL);
 	pthread_mutex_init(&vm->conn_mtx, NULL);
 	for (i = 0; i < NLANES; i++) {
 		vm->lanes[i].vm = vm;
@@ -1190,7 +1151,7 @@ lvm_open(struct event_base *base, const char *uri,
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	vm->lanes[LANE_START].nthreads = ncpu < 2 ? 2 :
 	    ncpu > START_THREADS_MAX ? START_THREADS_MAX : (int)ncpu;
-	if (cond_init_mono(&vm->cq_cv) == -1 ||
+	if (cond_init_mono(&vm->cb_cv) == -1 ||
 	    cond_init_mono(&vm->conn_cv) == -1 ||
 	    cond_init_mono(&vm->lanes[LANE_START].cv) == -1 ||
 	    cond_init_mono(&vm->lanes[LANE_STOP].cv) == -1) {
@@ -1201,13 +1162,9 @@ lvm_open(struct event_base *base, const char *uri,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((vm->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		goto fail;
-	}
-	if ((vm->ev = event_new(base, vm->efd, EV_READ | EV_PERSIST,
-	    cq_drain, vm)) == NULL || event_add(vm->ev, NULL) == -1) {
-		snprintf(err, errlen, "cannot watch the vm eventfd");
+	if ((vm->to_main = mailbox_new(base, deliver, vm)) == NULL) {
+		snprintf(err, errlen, "completion mailbox: %s",
+		    strerror(errno));
 		goto fail;
 	}
 	if (evloop_hold(err, errlen) == -1)
