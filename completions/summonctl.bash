@@ -27,7 +27,7 @@ _summonctl()
         cword=$COMP_CWORD
     fi
 
-    local commands="list status boot reap events reload"
+    local commands="list status boot reap events reload hosts"
     local global_opts="-s --socket -t --timeout -j --json -h --help --version"
     local sock="" cmd="" cmd_idx=0 i w
 
@@ -85,7 +85,7 @@ _summonctl()
     done
 
     case $cmd in
-    list | reload)
+    list | reload | hosts)
         ;;
     status | boot)
         ((nargs == 0)) &&

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #define CFG_SERVICE_NAME_MAX	63	/* [a-z0-9][a-z0-9-]{0,62} */
+#define CFG_HOSTS_MAX		64	/* [host] sections: a service's mask */
 #define CFG_DNS_NAME_MAX	255	/* presentation form, with the dot */
 
 /* An IPv4 or IPv6 socket address, as written in the file. */
@@ -63,6 +64,7 @@ struct cfg_service {
 	char		*cmdline;	/* still holds ${...} variables */
 	char		*template;	/* "microvm", "pc" or an absolute path */
 	uint64_t	 memory;	/* bytes */
+	uint64_t	 hosts;		/* bit i: may run on hosts[i]; 0: any */
 	unsigned	 vcpus;
 	int		 line;		/* line of the [service "..."] header */
 	int		 kernel_line;	/* line of its key, 0 when not set */
@@ -91,6 +93,26 @@ struct cfg_service {
 	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
 	bool		 has_guest_address;	/* static address */
 	bool		 standby_booted;	/* boot standbys, then pause */
+};
+
+/*
+ * A libvirt host that guests run on, and the network they attach to
+ * there: its own subnet, routed to from where summond runs.  Without
+ * [host] sections the configuration has one, "default", made of
+ * [summond] hypervisor and [network].
+ */
+struct cfg_host {
+	char		*name;
+	char		*uri;		/* libvirt URI */
+	char		*net_name;	/* the libvirt network there */
+	char		*net_bridge;	/* its bridge, when summond creates it */
+	struct in_addr	 gateway;	/* the host's address on it */
+	unsigned	 prefix;
+	struct in_addr	 pool_lo, pool_hi;	/* guests' addresses, inclusive */
+	unsigned	 max_instances;	/* 0: no cap of its own */
+	uint64_t	 max_memory;	/* bytes of guest memory; 0: none */
+	int		 line;		/* its header's; 0 for "default" */
+	bool		 net_create;	/* define and start the network */
 };
 
 struct cfg_pool;
@@ -149,6 +171,11 @@ struct config {
 	bool		 has_metrics;
 	struct cfg_addr	 metrics_listen;
 
+	/* [host "NAME"], or the one made of hypervisor and [network] */
+	struct cfg_host	*hosts;
+	size_t		 nhosts;	/* 1 to CFG_HOSTS_MAX */
+	bool		 host_sections;	/* hosts come from [host] sections */
+
 	struct cfg_service *services;
 	size_t		 nservices;
 };
@@ -185,6 +212,9 @@ int		 config_check_files(const struct config *cfg,
 		    const char *qemu_conf, FILE *errf, int *nwarnings);
 
 void		 config_free(struct config *);
+
+/* The index in cfg->hosts of the host called name, or -1. */
+int		 config_host(const struct config *, const char *name);
 
 /* The service called name, or NULL: a linear search, for one-off look-ups. */
 const struct cfg_service *config_service(const struct config *,

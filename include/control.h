@@ -27,6 +27,7 @@
 
 enum ctl_cmd {
 	CTL_LIST, CTL_STATUS, CTL_BOOT, CTL_REAP, CTL_EVENTS, CTL_RELOAD,
+	CTL_HOSTS,
 };
 
 struct ctl_request {

@@ -1,6 +1,6 @@
 /*
- * ctl_format.h - how summonctl shows things to people: durations and
- * aligned tables that fit a terminal.
+ * ctl_format.h - how summonctl shows things to people: durations, sizes
+ * and aligned tables that fit a terminal.
  */
 #ifndef SUMMON_CTL_FORMAT_H
 #define SUMMON_CTL_FORMAT_H
@@ -14,6 +14,12 @@
  * ms is negative (unknown).  Writes at most len bytes to buf; returns buf.
  */
 char	*fmt_duration(int64_t ms, char *buf, size_t len);
+
+/*
+ * A size in bytes for people: "512", "1.5K", "32M", "7.8G", "2.0T"; "-"
+ * when negative (unknown).  Writes at most len bytes to buf; returns buf.
+ */
+char	*fmt_bytes(int64_t b, char *buf, size_t len);
 
 /*
  * A table of rows x cols cells (row 0 is the header), printed with each

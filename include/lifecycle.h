@@ -47,6 +47,7 @@ struct lc_info {
 	enum lc_state	 state;
 	char		 guest_address[64];	/* "" while none */
 	char		 domain[128];		/* "" while none */
+	const char	*host;			/* its host; NULL while none */
 	int64_t		 uptime_ms;		/* -1 while not ready */
 	int64_t		 idle_ms;		/* since last activity, -1 never */
 	uint64_t	 boots;
@@ -59,6 +60,18 @@ struct lc_info {
 	int		 connections;		/* open proxied connections */
 	uint64_t	 boot_failures;		/* boots that failed */
 	const struct hist *cold_start;		/* first wake to ready */
+};
+
+/* One libvirt host, for summonctl hosts and the metrics. */
+struct lc_host_info {
+	const char	*name;
+	const char	*uri;
+	bool		 up;		/* connected and reconciled */
+	size_t		 instances;	/* live there */
+	uint64_t	 memory;	/* their guest memory, bytes */
+	uint64_t	 free_memory;	/* libvirt's last word; 0: not asked */
+	unsigned	 max_instances;	/* 0: no cap of its own */
+	uint64_t	 max_memory;	/* 0: none */
 };
 
 /* Why instances stopped, for summon_reaps_total{reason}. */
@@ -86,11 +99,13 @@ struct lc_totals {
 typedef void (*lc_notify_fn)(void *arg, const char *service, bool ok);
 
 /*
- * Create the lifecycle for cfg's services: connect to cfg->hypervisor
- * through ops, make sure the guest network exists (bridge mode, when
- * [network] create = yes), and reconcile the store with the domains
- * found (adopt ours, close rows whose domain is gone, destroy ours that
- * no service owns).  This start-up work blocks; afterwards nothing does.
+ * Create the lifecycle for cfg's services: connect to each of cfg's
+ * hosts through ops, make sure the guest network exists there (bridge
+ * mode, when its create = yes), and reconcile the store with the
+ * domains found (adopt ours, close rows whose domain is gone, destroy
+ * ours that no service owns).  One host must be reachable; of several,
+ * those that are not are tried again in the background.  This start-up
+ * work blocks; afterwards nothing does.
  * base, cfg and store are borrowed and must outlive the lifecycle.
  * Returns NULL with a message in err on failure.
  */
@@ -174,6 +189,10 @@ int		 lifecycle_info(struct lifecycle *, const char *service,
 		    struct lc_info *);
 
 void		 lifecycle_totals(struct lifecycle *, struct lc_totals *);
+/* The hosts, by index from 0: -1 past the last. */
+size_t		 lifecycle_nhosts(struct lifecycle *);
+int		 lifecycle_host_info(struct lifecycle *, size_t i,
+		    struct lc_host_info *);
 const struct lc_stats *lifecycle_stats(struct lifecycle *);
 /* The name of the i-th stop reason of LC_REASONS. */
 const char	*lifecycle_reason_name(size_t i);

@@ -123,6 +123,14 @@ int		 store_instance_update(struct store *,
 /* Close a row: stopped_ms and reason set, state "stopped". */
 int		 store_instance_close(struct store *, int64_t id,
 		    int64_t stopped_ms, const char *reason);
+/*
+ * Make the closed row id live again in state (a domain lost with its
+ * host found running when the host came back).  Written at once, never
+ * queued: -1 when the disk cannot take it now, when the row is not
+ * closed, or when a live row holds its guest address.
+ */
+int		 store_instance_reopen(struct store *, int64_t id,
+		    const char *state);
 int		 store_instance_get(struct store *, int64_t id,
 		    struct store_instance *out);
 /*

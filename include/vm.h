@@ -6,18 +6,20 @@
  * backend runs it (libvirt's domain XML from a template, QEMU's
  * arguments) is the backend's own business and stays behind this seam.
  *
- * The main loop never calls libvirt.  It submits jobs; two worker
- * threads run the blocking calls (one for starts, which a client may be
- * waiting on, one for stops, which take ~200 ms each in libvirt and must
- * not queue in front of a start), and a third thread runs libvirt's
- * event loop.  Results and domain lifecycle events come back to the main
+ * The main loop never calls libvirt.  It submits jobs; worker threads
+ * run the blocking calls in two lanes (starts, which a client may be
+ * waiting on, on one thread a CPU; stops, which take ~200 ms each in
+ * libvirt and must not queue in front of a start, on one), and one more
+ * thread runs libvirt's event loop.  Results and domain lifecycle events come back to the main
  * loop through one mailbox (mailbox.h); every callback below runs on the
  * main loop.  libvirt's error text is copied on the thread that got it.
  *
  * A lost connection to libvirtd (close callback, or a call failing with
- * a connection error) is reconnected with back-off; jobs wait meanwhile
- * and run once the connection is back; on_reconnect then tells the
- * lifecycle to re-read the state of its domains.
+ * a connection error) is reported (on_down) and reconnected with
+ * back-off; jobs wait meanwhile and run once the connection is back;
+ * on_reconnect then tells the lifecycle to re-read the state of its
+ * domains (a VM_LIST job).  Each libvirt host is one backend opened on
+ * its URI; they share libvirt's one event thread.
  */
 #ifndef SUMMON_VM_H
 #define SUMMON_VM_H
@@ -48,6 +50,8 @@ enum vm_op {
 	VM_SHUTDOWN,		/* ACPI; destroy after shutdown_ms */
 	VM_DESTROY,		/* destroy (and undefine if persistent) */
 	VM_STATE,		/* read the state */
+	VM_LIST,		/* network set: ensure it; then list ours */
+	VM_HOST_INFO,		/* the host's free memory */
 };
 
 enum vm_dstate {
@@ -135,6 +139,7 @@ struct vm_network {
 	unsigned	 prefix;
 };
 
+struct vm_domain;
 struct vm_job;
 typedef void (*vm_done_fn)(struct vm_job *);
 
@@ -148,6 +153,8 @@ struct vm_job {
 	char		 domain[128];	/* domain name */
 	struct vm_guest	*guest;		/* VM_CREATE*, VM_DEFINE_START */
 	uint64_t	 shutdown_ms;	/* VM_SHUTDOWN: wait before destroy */
+	const struct vm_network *network;	/* VM_LIST: ensure it first
+					   (NULL: do not); the caller's */
 	vm_done_fn	 done;
 	void		*arg;
 
@@ -157,6 +164,10 @@ struct vm_job {
 	char		 uuid[40];	/* VM_CREATE*, VM_DEFINE_START */
 	enum vm_dstate	 state;		/* VM_STATE, and after every op (a
 					   successful one: the state it leaves) */
+	struct vm_domain *domains;	/* VM_LIST: ours, malloc'd (the
+					   caller frees them) */
+	size_t		 ndomains;
+	uint64_t	 free_memory;	/* VM_HOST_INFO: bytes free there */
 	uint64_t	 queued_us;	/* when submitted (clock_mono_us) */
 	uint64_t	 started_us;	/* when a worker took it */
 	uint64_t	 finished_us;	/* when the call returned */
@@ -179,10 +190,16 @@ struct vm_domain {
 struct vm_callbacks {
 	/* A domain of ours changed state without being asked to (or was). */
 	void	(*on_event)(void *arg, const char *domain, enum vm_event);
-	/* The connection came back after being lost. */
+	/* The connection came back after being lost (or came up late). */
 	void	(*on_reconnect)(void *arg);
 	void	 *arg;
+	/* The connection was lost; on_reconnect follows when it is back. */
+	void	(*on_down)(void *arg);
 };
+
+/* open() flags. */
+#define VM_OPEN_LAZY	0x1	/* a failed first connect is retried in the
+				   background, as after a loss */
 
 /*
  * The backend ops table.  libvirt is the one backend; the table is the
@@ -191,17 +208,21 @@ struct vm_callbacks {
  */
 struct vm_backend_ops {
 	const char	*name;
-	/* Connect to uri (blocking; at start-up only).  NULL + err. */
+	/*
+	 * Connect to uri (blocking; at start-up only).  NULL + err; with
+	 * VM_OPEN_LAZY a failed connect still returns the backend, not
+	 * connected (err says why), and on_reconnect comes once it is.
+	 */
 	struct vm	*(*open)(struct event_base *, const char *uri,
-			    const struct vm_callbacks *, char *err,
-			    size_t errlen);
+			    const struct vm_callbacks *, int flags,
+			    char *err, size_t errlen);
 	/* Queue job; done() will run on the main loop, always. */
 	void		 (*submit)(struct vm *, struct vm_job *);
 	/*
 	 * List our domains (those carrying our metadata), blocking: for
-	 * start-up reconciliation and after a reconnect, from the main loop
-	 * before it serves clients.  Returns a malloc'd array, count in *n,
-	 * or NULL + err.
+	 * start-up reconciliation, from the main loop before it serves
+	 * clients (after a reconnect, a VM_LIST job does it off the loop).
+	 * Returns a malloc'd array, count in *n, or NULL + err.
 	 */
 	struct vm_domain *(*list)(struct vm *, size_t *n, char *err,
 			    size_t errlen);

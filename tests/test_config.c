@@ -954,6 +954,153 @@ START_TEST(cross_service_checks)
 }
 END_TEST
 
+/* Without [host] sections the one host is hypervisor and [network]. */
+START_TEST(hosts_default)
+{
+	char errs[4096];
+	int n;
+	struct config *c = parse(minimal, errs, sizeof(errs), &n);
+	const struct cfg_host *h;
+	char a[16];
+
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert(!c->host_sections);
+	ck_assert_uint_eq(c->nhosts, 1);
+	h = &c->hosts[0];
+	ck_assert_str_eq(h->name, "default");
+	ck_assert_str_eq(h->uri, "qemu:///system");
+	ck_assert_str_eq(h->net_name, "summon");
+	ck_assert_str_eq(h->net_bridge, "summon0");
+	ck_assert_str_eq(inet_ntop(AF_INET, &h->gateway, a, sizeof(a)),
+	    "10.99.0.1");
+	ck_assert_uint_eq(h->prefix, 24);
+	ck_assert_str_eq(inet_ntop(AF_INET, &h->pool_hi, a, sizeof(a)),
+	    "10.99.0.250");
+	ck_assert(h->net_create);
+	ck_assert_uint_eq(h->max_instances, 0);
+	ck_assert_uint_eq(h->max_memory, 0);
+	ck_assert_int_eq(config_host(c, "default"), 0);
+	ck_assert_uint_eq(c->services[0].hosts, 0);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(hosts_sections)
+{
+	const char *text =
+	    "[network]\nname = guests\ncreate = no\n"
+	    "[dns]\nzone = svc.test\n"
+	    "[host \"east\"]\nuri = qemu+tcp://10.98.1.2/system\n"
+	    "gateway = 10.99.1.1/24\npool = 10.99.1.10-10.99.1.20\n"
+	    "max-instances = 8\nmax-memory = 1G\n"
+	    "[host \"west\"]\nuri = qemu:///system\nnetwork = other\n"
+	    "bridge = br7\ncreate = yes\n"
+	    "gateway = 10.99.2.1/24\npool = 10.99.2.10-10.99.2.20\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "hosts = west\n"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "hosts = east west\n"
+	    "[service \"c\"]\nkernel = /k\naddress = 127.0.0.4\nports = 80\n";
+	char errs[4096], a[16];
+	int n;
+	struct config *c = parse(text, errs, sizeof(errs), &n);
+
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert(c->host_sections);
+	ck_assert_uint_eq(c->nhosts, 2);
+	ck_assert_str_eq(c->hosts[0].name, "east");
+	ck_assert_str_eq(c->hosts[0].uri, "qemu+tcp://10.98.1.2/system");
+	ck_assert_str_eq(c->hosts[0].net_name, "guests");	/* [network]'s */
+	ck_assert(!c->hosts[0].net_create);
+	ck_assert_uint_eq(c->hosts[0].max_instances, 8);
+	ck_assert_uint_eq(c->hosts[0].max_memory, 1ULL << 30);
+	ck_assert_int_eq(c->hosts[0].line, 6);
+	ck_assert_str_eq(c->hosts[1].net_name, "other");
+	ck_assert_str_eq(c->hosts[1].net_bridge, "br7");
+	ck_assert(c->hosts[1].net_create);
+	ck_assert_str_eq(inet_ntop(AF_INET, &c->hosts[1].pool_lo, a,
+	    sizeof(a)), "10.99.2.10");
+	ck_assert_uint_eq(c->hosts[1].max_instances, 0);
+	ck_assert_int_eq(config_host(c, "west"), 1);
+	ck_assert_int_eq(config_host(c, "north"), -1);
+	ck_assert_uint_eq(config_service(c, "a")->hosts, 2);
+	ck_assert_uint_eq(config_service(c, "b")->hosts, 3);
+	ck_assert_uint_eq(config_service(c, "c")->hosts, 0);
+	config_free(c);
+}
+END_TEST
+
+/* What is wrong with hosts, each at its line. */
+START_TEST(hosts_errors)
+{
+	const char *text =
+	    "[summond]\nhypervisor = qemu:///system\n"		/* 1-2 */
+	    "[dns]\nzone = svc.test\n"				/* 3-4 */
+	    "[host \"east\"]\nuri = qemu:///system\n"		/* 5-6 */
+	    "gateway = 10.99.1.1/24\npool = 10.99.1.10-10.99.1.20\n"
+	    "[host \"west\"]\n"					/* 9 */
+	    "gateway = 10.99.1.129/25\npool = 10.99.1.130-10.99.1.140\n"
+	    "[host \"north\"]\nuri = x\ngateway = 10.99.3.1/24\n"	/* 12 */
+	    "pool = 10.99.4.10-10.99.4.20\n"
+	    "[host \"south\"]\nuri = x\npool = 10.99.5.1-10.99.5.9\n" /* 16 */
+	    "[host \"east\"]\nuri = y\n"				/* 19 */
+	    "[host \"Bad\"]\n"					/* 21 */
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"	/* 22 */
+	    "ports = 80\nhosts = east nowhere\n"			/* 25-26 */
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\n"	/* 27 */
+	    "ports = 80\nhosts = east\nguest-address = 10.99.2.5\n"
+	    "[service \"c\"]\nkernel = /k\naddress = 127.0.0.4\n"	/* 33 */
+	    "ports = 80\nhosts =\n";
+	char errs[8192];
+	int n;
+
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	ck_assert_msg(strstr(errs, "t.conf:2: hypervisor: not with [host] "
+	    "sections") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:9: host \"west\": 'uri' is "
+	    "required") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:9: host \"west\": its subnet "
+	    "overlaps host \"east\"'s") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:12: host \"north\": pool is not "
+	    "inside the gateway's subnet") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:16: host \"south\": 'gateway' is "
+	    "required") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:19: duplicate host \"east\" "
+	    "(first defined at line 5)") != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:21: invalid host name \"Bad\"") !=
+	    NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:26: hosts: no [host \"nowhere\"]")
+	    != NULL, "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:27: service \"b\": guest-address "
+	    "is not a host address of host \"east\"'s subnet") != NULL,
+	    "%s", errs);
+	ck_assert_msg(strstr(errs, "t.conf:37: hosts: must not be empty") !=
+	    NULL, "%s", errs);
+	ck_assert_msg(n == 10, "%d errors:\n%s", n, errs);
+
+	/* hosts without [host] sections; hosts in user mode. */
+	ck_assert_ptr_null(parse("[dns]\nzone = t\n[service \"a\"]\n"
+	    "kernel = /k\naddress = 127.0.0.2\nports = 80\nhosts = a\n",
+	    errs, sizeof(errs), &n));
+	ck_assert_msg(strstr(errs, "t.conf:7: hosts: there are no [host] "
+	    "sections to choose from") != NULL, "%s", errs);
+	ck_assert_ptr_null(parse("[network]\nmode = user\n[dns]\nzone = t\n"
+	    "[host \"a\"]\nuri = x\ngateway = 10.99.1.1/24\n"
+	    "pool = 10.99.1.10-10.99.1.20\n", errs, sizeof(errs), &n));
+	ck_assert_msg(strstr(errs, "t.conf:5: [host] sections need [network] "
+	    "mode = bridge") != NULL, "%s", errs);
+	ck_assert_int_eq(n, 1);
+	/* A service larger than every host it may use. */
+	ck_assert_ptr_null(parse("[dns]\nzone = t\n"
+	    "[host \"a\"]\nuri = x\ngateway = 10.99.1.1/24\n"
+	    "pool = 10.99.1.10-10.99.1.20\nmax-memory = 64M\n"
+	    "[service \"s\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80\nmemory = 128M\n", errs, sizeof(errs), &n));
+	ck_assert_msg(strstr(errs, "t.conf:8: service \"s\": memory is "
+	    "larger than the max-memory of every host") != NULL, "%s", errs);
+}
+END_TEST
+
 START_TEST(continuation_and_long_lines)
 {
 	char text[8192], errs[4096];
@@ -1123,6 +1270,9 @@ suite(void)
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, shipped_files);
 	tcase_add_test(tc, keys_documented);
+	tcase_add_test(tc, hosts_default);
+	tcase_add_test(tc, hosts_sections);
+	tcase_add_test(tc, hosts_errors);
 	tcase_add_test(tc, many_services);
 	suite_add_tcase(s, tc);
 	return s;

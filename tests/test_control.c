@@ -259,6 +259,21 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(sizes)
+{
+	static const struct { int64_t b; const char *s; } d[] = {
+		{ -1, "-" }, { 0, "0" }, { 512, "512" }, { 1536, "1.5K" },
+		{ 32LL << 20, "32M" }, { (8LL << 30) - (200LL << 20), "7.8G" },
+		{ 2LL << 40, "2.0T" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+		ck_assert_str_eq(fmt_bytes(d[i].b, buf, sizeof(buf)), d[i].s);
+}
+END_TEST
+
 START_TEST(table)
 {
 	const char *cells[] = { "A", "LONG-HEADER", "C",
@@ -292,6 +307,7 @@ suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("format");
 	tcase_add_test(tc, durations);
+	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, table);
 	suite_add_tcase(s, tc);
 	return s;

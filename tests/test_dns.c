@@ -1762,7 +1762,7 @@ END_TEST
 /* Each message has its own deadline, from its own first byte. */
 START_TEST(tcp_message_deadline_each)
 {
-	struct config *c = reconfigure("tcp-idle-timeout = 1s\n");
+	struct config *c = reconfigure("tcp-idle-timeout = 2s\n");
 	uint8_t buf[3 * 600];
 	size_t l1, l2, l3;
 	int fd = client(AF_INET, SOCK_STREAM, 0), i;
@@ -1772,12 +1772,15 @@ START_TEST(tcp_message_deadline_each)
 	l2 = add_tcp_query(buf + l1, "hello.svc.test.", LDNS_RR_TYPE_A, 2);
 	l3 = add_tcp_query(buf + l1 + l2, "hello.svc.test.", LDNS_RR_TYPE_A,
 	    3);
-	/* 0 ms: 1 and the start of 2; 600: the rest of 2, start of 3. */
+	/*
+	 * 0 ms: 1 and the start of 2; 1200: the rest of 2, the start of 3;
+	 * 2400: the rest of 3, past 2's first byte by more than the 2 s,
+	 * not 3's.  Each margin is 800 ms, for a loaded machine.
+	 */
 	ck_assert_int_eq(send(fd, buf, l1 + 1, 0), (ssize_t)l1 + 1);
-	pump_for(600);
+	pump_for(1200);
 	ck_assert_int_eq(send(fd, buf + l1 + 1, l2, 0), (ssize_t)l2);
-	pump_for(600);
-	/* 1200 ms: past 2's first byte by more than 1 s, not 3's. */
+	pump_for(1200);
 	ck_assert_int_eq(send(fd, buf + l1 + l2 + 1, l3 - 1, 0),
 	    (ssize_t)l3 - 1);
 	for (i = 1; i <= 3; i++) {

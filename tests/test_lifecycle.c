@@ -119,11 +119,11 @@ test_config(const char *global, const char *svc_extra, bool with_a)
 	return cfg;
 }
 
-/* Start a lifecycle on test_config(global, svc_extra, true). */
+/* The directory of a test: serial logs, the template. */
 static void
-setup_with(const char *global, const char *svc_extra)
+make_dir(void)
 {
-	char path[128], err[256];
+	char path[128];
 	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
 
 	clock_skew_us = 0;
@@ -134,7 +134,14 @@ setup_with(const char *global, const char *svc_extra)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/test.xml", F.dir);
 	write_file(path, template_xml);
-	F.cfg = test_config(global, svc_extra, true);
+}
+
+/* Start a lifecycle on F.cfg, with its store in the test's directory. */
+static void
+start(void)
+{
+	char path[128], err[256];
+
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_msg(F.store != NULL, "%s", err);
@@ -142,6 +149,15 @@ setup_with(const char *global, const char *svc_extra)
 	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
 	    sizeof(err));
 	ck_assert_msg(F.lc != NULL, "%s", err);
+}
+
+/* Start a lifecycle on test_config(global, svc_extra, true). */
+static void
+setup_with(const char *global, const char *svc_extra)
+{
+	make_dir();
+	F.cfg = test_config(global, svc_extra, true);
+	start();
 }
 
 static void
@@ -928,17 +944,11 @@ END_TEST
 static void
 setup_table(void)
 {
-	char text[16384], path[128], err[256];
-	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
+	char text[16384];
 	size_t len;
 	int i, n;
 
-	clock_skew_us = 0;
-	clock_set_source(&cs);
-	snprintf(F.dir, sizeof(F.dir), "/tmp/test_lc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(F.dir));
-	snprintf(path, sizeof(path), "%s/serial", F.dir);
-	mkdir(path, 0755);
+	make_dir();
 	len = (size_t)snprintf(text, sizeof(text),
 	    "[summond]\nstate = %s/state.db\nhypervisor = script:///\n"
 	    "serial-dir = %s/serial\nmax-instances = 1000\n"
@@ -955,13 +965,7 @@ setup_table(void)
 		    "standby = 1\n" : "standby = 1\nstandby-booted = yes\n");
 	F.cfg = config_load_string("test.conf", text, stderr, &n);
 	ck_assert_ptr_nonnull(F.cfg);
-	snprintf(path, sizeof(path), "%s/state.db", F.dir);
-	F.store = store_open(path, err, sizeof(err));
-	ck_assert_msg(F.store != NULL, "%s", err);
-	F.base = event_base_new();
-	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
-	    sizeof(err));
-	ck_assert_msg(F.lc != NULL, "%s", err);
+	start();
 	vm_script_manual(vm_script_last(), true);
 }
 
@@ -1046,7 +1050,8 @@ deliver(struct instance *in, enum lc_event ev)
 	case LE_LOST:
 		vm_script_lose(vm, domain);
 		vm_script_disconnect(vm);
-		vm_script_reconnect(vm);	/* lc_resync() */
+		vm_script_reconnect(vm);
+		vm_script_finish_host_jobs(vm);	/* lc_resync() */
 		return;
 	default:
 		break;
@@ -1358,6 +1363,221 @@ START_TEST(table_documented)
 }
 END_TEST
 
+
+/*
+ * Three hosts: east (two instances at most) and west, up; north, down at
+ * start.  Service c may run on north only, d on east only; s keeps two
+ * standbys.
+ */
+static void
+setup_hosts(void)
+{
+	char text[4096];
+	size_t len;
+	int n;
+
+	make_dir();
+	len = (size_t)snprintf(text, sizeof(text),
+	    "[summond]\nstate = %s/state.db\nserial-dir = %s/serial\n"
+	    "memory-budget = 100G\nmax-instances = 100\n"
+	    "[dns]\nlisten =\n[metrics]\nlisten =\n[network]\ncreate = no\n"
+	    "[host \"east\"]\nuri = script:///east\n"
+	    "gateway = 10.98.1.1/24\npool = 10.98.1.10-10.98.1.20\n"
+	    "max-instances = 2\n"
+	    "[host \"west\"]\nuri = script:///west\n"
+	    "gateway = 10.98.2.1/24\npool = 10.98.2.10-10.98.2.20\n"
+	    "[host \"north\"]\nuri = script:///down-north\n"
+	    "gateway = 10.98.3.1/24\npool = 10.98.3.10-10.98.3.20\n",
+	    F.dir, F.dir);
+	len += (size_t)snprintf(text + len, sizeof(text) - len,
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.3\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\n"
+	    "[service \"c\"]\nkernel = /k\naddress = 127.0.0.4\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\nhosts = north\n"
+	    "boot-timeout = 60s\n"
+	    "[service \"d\"]\nkernel = /k\naddress = 127.0.0.5\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\nhosts = east\n"
+	    "[service \"s\"]\nkernel = /k\naddress = 127.0.0.6\nports = 80\n"
+	    "template = %s/test.xml\nready = serial:READY\nstandby = 2\n",
+	    F.dir, F.dir, F.dir, F.dir, F.dir);
+	F.cfg = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(F.cfg);
+	start();
+}
+
+static struct vm *
+host_vm(const char *name)
+{
+	char uri[64];
+
+	snprintf(uri, sizeof(uri), "script:///%s%s",
+	    strcmp(name, "north") == 0 ? "down-" : "", name);
+	ck_assert_ptr_nonnull(vm_script_find(uri));
+	return vm_script_find(uri);
+}
+
+/* The host of svc's active instance ("" none). */
+static const char *
+host_of(const char *svc)
+{
+	struct lc_info info;
+
+	ck_assert_int_eq(lifecycle_info(F.lc, svc, &info), 0);
+	return info.host != NULL ? info.host : "";
+}
+
+static bool
+host_up(const char *name)
+{
+	struct lc_host_info hi;
+	size_t i;
+
+	for (i = 0; lifecycle_host_info(F.lc, i, &hi) == 0; i++)
+		if (strcmp(hi.name, name) == 0)
+			return hi.up;
+	ck_abort_msg("no host %s", name);
+	return false;
+}
+
+/* Each host's free memory as libvirt would say, asked for by a tick. */
+static void
+hosts_free(uint64_t east, uint64_t west)
+{
+	vm_script_set_free_memory(host_vm("east"), east);
+	vm_script_set_free_memory(host_vm("west"), west);
+	lifecycle_tick(F.lc);
+	run_for(20);
+}
+
+/* Boot svc and check it runs on host; its domain's name into domain. */
+static void
+boot_on(const char *svc, const char *host, char domain[128])
+{
+	struct lc_info info;
+
+	guests_will_boot(svc, 1, 40);
+	lifecycle_wake(F.lc, svc, LC_SRC_CTL);
+	run_until_state(svc, LC_READY, 5000);
+	ck_assert_str_eq(host_of(svc), host);
+	ck_assert_int_eq(lifecycle_info(F.lc, svc, &info), 0);
+	snprintf(domain, 128, "%s", info.domain);
+}
+
+START_TEST(hosts_placement)
+{
+	struct lc_host_info hi;
+	struct lc_info info;
+	struct instance *in;
+	bool east = false, west = false;
+	char dom[128];
+
+	ck_assert_uint_eq(lifecycle_nhosts(F.lc), 3);
+	ck_assert(host_up("east") && host_up("west") && !host_up("north"));
+	ck_assert_int_eq(lifecycle_host_info(F.lc, 2, &hi), 0);
+	ck_assert_str_eq(hi.uri, "script:///down-north");
+	ck_assert_int_eq(lifecycle_host_info(F.lc, 3, &hi), -1);
+
+	/* The most free memory, as libvirt says. */
+	hosts_free(1ULL << 30, 4ULL << 30);
+	ck_assert_int_eq(lifecycle_host_info(F.lc, 1, &hi), 0);
+	ck_assert_uint_eq(hi.free_memory, 4ULL << 30);
+	boot_on("a", "west", dom);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	ck_assert(strncmp(info.guest_address, "10.98.2.", 8) == 0);
+	hosts_free(8ULL << 30, 4ULL << 30);
+	boot_on("b", "east", dom);
+	/* s's two standbys (the first tick's), one a host, none on north. */
+	TAILQ_FOREACH(in, &lc_find(F.lc, "s")->standby, sby) {
+		east |= strcmp(in->host->conf->name, "east") == 0;
+		west |= strcmp(in->host->conf->name, "west") == 0;
+	}
+	ck_assert_uint_eq(lc_find(F.lc, "s")->nstandby, 2);
+	ck_assert(east && west);
+	/* east is full (b, a standby): d, pinned to it, evicts idle b. */
+	ck_assert_int_eq(lifecycle_host_info(F.lc, 0, &hi), 0);
+	ck_assert_uint_eq(hi.instances, 2);
+	boot_on("d", "east", dom);
+	ck_assert_int_ne(state_of("b"), LC_READY);
+	ck_assert_int_eq(events_of("b", "stop"), 1);
+
+	/* c may run on north only: its create waits for north. */
+	guests_will_boot("c", 1, 10);
+	ck_assert_int_eq(lifecycle_wake(F.lc, "c", LC_SRC_CTL), LC_STARTING);
+	run_for(50);
+	ck_assert_int_eq(state_of("c"), LC_STARTING);
+	ck_assert_str_eq(host_of("c"), "north");
+	vm_script_reconnect(host_vm("north"));
+	run_until_state("c", LC_READY, 5000);
+	ck_assert(host_up("north"));
+	ck_assert_int_eq(lifecycle_info(F.lc, "c", &info), 0);
+	ck_assert(strncmp(info.guest_address, "10.98.3.", 8) == 0);
+}
+END_TEST
+
+/* A host goes: its instances are lost, the next wake boots elsewhere. */
+START_TEST(hosts_down_then_back)
+{
+	struct vm *west = host_vm("west");
+	struct store_instance r;
+	struct lc_info info;
+	char dom[128], dom2[128];
+
+	hosts_free(1ULL << 30, 4ULL << 30);
+	boot_on("a", "west", dom);
+	ck_assert_int_eq(lifecycle_info(F.lc, "a", &info), 0);
+	vm_script_disconnect(west);
+	ck_assert(!host_up("west"));
+	ck_assert_int_eq(state_of("a"), LC_STOPPED);
+	ck_assert_int_eq(events_of("a", "lost"), 1);
+	ck_assert_int_eq(store_instance_get(F.store, atoi(strrchr(dom, '-') +
+	    1), &r), 0);
+	ck_assert_str_eq(r.stop_reason, "lost");
+	ck_assert_str_eq(r.host, "west");
+
+	/* Served by east meanwhile; the domain on west runs on. */
+	boot_on("a", "east", dom2);
+	ck_assert_int_eq(vm_script_state(west, dom), VM_DS_RUNNING);
+
+	/* west is back: a is served by east, so its old domain goes. */
+	vm_script_reconnect(west);
+	run_for(50);
+	ck_assert(host_up("west"));
+	ck_assert_int_eq(vm_script_state(west, dom), VM_DS_NONE);
+	ck_assert_int_eq(events_of("a", "orphan"), 1);
+	ck_assert_str_eq(host_of("a"), "east");
+	ck_assert_int_eq(live_rows(), 1 + (int)lc_find(F.lc, "s")->nstandby);
+}
+END_TEST
+
+/* A host back with the domain of a lost instance running: adopted. */
+START_TEST(hosts_back_revives)
+{
+	struct vm *west = host_vm("west");
+	struct store_instance r;
+	char dom[128];
+
+	hosts_free(1ULL << 30, 4ULL << 30);
+	boot_on("a", "west", dom);
+	vm_script_disconnect(west);
+	ck_assert_int_eq(state_of("a"), LC_STOPPED);
+	vm_script_reconnect(west);
+	run_until_state("a", LC_READY, 5000);
+	ck_assert_str_eq(host_of("a"), "west");
+	ck_assert_int_eq(events_of("a", "revived"), 1);
+	ck_assert_int_eq(store_instance_get(F.store, atoi(strrchr(dom, '-') +
+	    1), &r), 0);
+	ck_assert_int_eq(r.stopped_ms, 0);
+	ck_assert_str_eq(r.state, "ready");
+	ck_assert_int_eq(vm_script_state(west, dom), VM_DS_RUNNING);
+	/* It is the instance again: a reap destroys it. */
+	ck_assert_int_eq(lifecycle_stop(F.lc, "a", "manual"), 0);
+	run_until_state("a", LC_STOPPED, 5000);
+	ck_assert_int_eq(vm_script_state(west, dom), VM_DS_NONE);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1429,6 +1649,14 @@ suite(void)
 	tc = tcase_create("budget-memory");
 	tcase_add_checked_fixture(tc, setup_budget_memory, teardown);
 	tcase_add_test(tc, budget_respects_its_memory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hosts");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_hosts, teardown);
+	tcase_add_test(tc, hosts_placement);
+	tcase_add_test(tc, hosts_down_then_back);
+	tcase_add_test(tc, hosts_back_revives);
 	suite_add_tcase(s, tc);
 
 	/* One test a row of the state table: a state, every event. */

@@ -77,7 +77,8 @@ on_reconnect(void *arg)
 	nreconnects++;
 }
 
-static const struct vm_callbacks cbs = { on_event, on_reconnect, NULL };
+static const struct vm_callbacks cbs = { on_event, on_reconnect, NULL,
+    NULL };
 
 static uint64_t
 ms_now(void)
@@ -111,7 +112,7 @@ setup(void)
 	write_file("test.xml", test_template);
 	write_file("qemu.xml", qemu_template);
 	ck_assert_ptr_nonnull(base = event_base_new());
-	vm = ops->open(base, uri, &cbs, err, sizeof(err));
+	vm = ops->open(base, uri, &cbs, 0, err, sizeof(err));
 	ck_assert_msg(vm != NULL, "open: %s", err);
 }
 
@@ -697,9 +698,49 @@ START_TEST(open_bad_uri)
 	char err[256] = "";
 	struct vm *v;
 
-	v = ops->open(base, "nosuchdriver:///x", &cbs, err, sizeof(err));
+	v = ops->open(base, "nosuchdriver:///x", &cbs, 0, err,
+	    sizeof(err));
 	ck_assert_ptr_null(v);
 	ck_assert_str_ne(err, "");
+}
+END_TEST
+
+/* A host that does not answer: lazy open returns it down. */
+START_TEST(open_lazy)
+{
+	char err[256] = "";
+	struct vm *v;
+
+	v = ops->open(base, "qemu+tcp://127.0.0.1:1/system", &cbs, 0, err,
+	    sizeof(err));
+	ck_assert_ptr_null(v);
+	err[0] = '\0';
+	v = ops->open(base, "qemu+tcp://127.0.0.1:1/system", &cbs,
+	    VM_OPEN_LAZY, err, sizeof(err));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_ne(err, "");
+	ck_assert(!ops->connected(v));
+	ops->close(v);
+}
+END_TEST
+
+/* The jobs of a host: its domains, its free memory. */
+START_TEST(list_and_host_info_jobs)
+{
+	struct vm_guest *g = domain_xml("summon-lj-1", "lj", 1);
+	struct vm_job *j;
+
+	ck_assert_int_eq(run(VM_CREATE, "summon-lj-1", g)->rc, 0);
+	j = run(VM_LIST, "(host)", NULL);
+	ck_assert_msg(j->rc == 0, "%s", j->err);
+	ck_assert_ptr_nonnull(find_domain(j->domains, j->ndomains,
+	    "summon-lj-1"));
+	free(j->domains);
+	j = run(VM_HOST_INFO, "(host)", NULL);
+	ck_assert_msg(j->rc == 0, "%s", j->err);
+	ck_assert_uint_gt(j->free_memory, 0);
+	ck_assert_int_eq(run(VM_DESTROY, "summon-lj-1", NULL)->rc, 0);
+	free(g);
 }
 END_TEST
 
@@ -1041,6 +1082,8 @@ suite(void)
 	tcase_add_test(tc, close_from_done);
 	tcase_add_test(tc, ensure_network);
 	tcase_add_test(tc, open_bad_uri);
+	tcase_add_test(tc, open_lazy);
+	tcase_add_test(tc, list_and_host_info_jobs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("qemu");

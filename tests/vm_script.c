@@ -55,6 +55,9 @@ TAILQ_HEAD(rule_list, rule);
 TAILQ_HEAD(sjob_list, sjob);
 
 struct vm {
+	TAILQ_ENTRY(vm)		 all;		/* every backend open */
+	char			 uri[256];
+	uint64_t		 free_memory;	/* VM_HOST_INFO's answer */
 	struct event_base	*base;
 	struct vm_callbacks	 cbs;
 	struct sdom_list	 doms;
@@ -63,10 +66,28 @@ struct vm {
 	bool			 manual;
 	bool			 up;
 	unsigned		 uuids;
-	unsigned		 count[VM_STATE + 1];
+	unsigned		 count[VM_HOST_INFO + 1];
 };
 
 static struct vm *last;
+static TAILQ_HEAD(, vm) open_vms = TAILQ_HEAD_INITIALIZER(open_vms);
+
+struct vm *
+vm_script_find(const char *uri)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &open_vms, all)
+		if (strcmp(vm->uri, uri) == 0)
+			return vm;
+	return NULL;
+}
+
+void
+vm_script_set_free_memory(struct vm *vm, uint64_t bytes)
+{
+	vm->free_memory = bytes;
+}
 
 struct vm *
 vm_script_last(void)
@@ -99,6 +120,8 @@ fail(struct vm_job *j, const char *why)
 	j->rc = -1;
 	snprintf(j->err, sizeof(j->err), "%s", why);
 }
+
+static struct vm_domain *script_list(struct vm *, size_t *, char *, size_t);
 
 /*
  * What op does to the script's domains, as libvirt would; forced (the
@@ -180,6 +203,14 @@ apply(struct vm *vm, struct vm_job *j, bool forced)
 		break;
 	case VM_STATE:
 		break;
+	case VM_LIST:
+		if ((j->domains = script_list(vm, &j->ndomains, why,
+		    sizeof(why))) == NULL)
+			fail(j, why);
+		return;
+	case VM_HOST_INFO:
+		j->free_memory = vm->free_memory;
+		return;
 	}
 	d = dom_find(vm, j->domain);
 	j->state = d != NULL ? d->state : VM_DS_NONE;
@@ -231,21 +262,25 @@ job_arm(struct sjob *sj, int ms)
 
 static struct vm *
 script_open(struct event_base *base, const char *uri,
-    const struct vm_callbacks *cbs, char *err, size_t errlen)
+    const struct vm_callbacks *cbs, int flags, char *err, size_t errlen)
 {
+	bool down = strcmp(uri, "script:///fail") == 0 ||
+	    strncmp(uri, "script:///down", 14) == 0;
 	struct vm *vm;
 
-	if (strcmp(uri, "script:///fail") == 0) {
+	if (down)
 		snprintf(err, errlen, "cannot connect to %s", uri);
+	if (down && !(flags & VM_OPEN_LAZY))
 		return NULL;
-	}
 	if ((vm = calloc(1, sizeof(*vm))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	snprintf(vm->uri, sizeof(vm->uri), "%s", uri);
+	TAILQ_INSERT_TAIL(&open_vms, vm, all);
 	vm->base = base;
 	vm->cbs = *cbs;
-	vm->up = true;
+	vm->up = !down;
 	TAILQ_INIT(&vm->doms);
 	TAILQ_INIT(&vm->rules);
 	TAILQ_INIT(&vm->jobs);
@@ -347,6 +382,7 @@ script_close(struct vm *vm)
 	}
 	if (last == vm)
 		last = NULL;
+	TAILQ_REMOVE(&open_vms, vm, all);
 	free(vm);
 }
 
@@ -497,7 +533,26 @@ vm_script_set_state(struct vm *vm, const char *domain, enum vm_dstate st)
 void
 vm_script_disconnect(struct vm *vm)
 {
+	if (!vm->up)
+		return;
 	vm->up = false;
+	if (vm->cbs.on_down != NULL)
+		vm->cbs.on_down(vm->cbs.arg);
+}
+
+size_t
+vm_script_finish_host_jobs(struct vm *vm)
+{
+	struct sjob *sj, *next;
+	size_t n = 0;
+
+	TAILQ_FOREACH_SAFE(sj, &vm->jobs, link, next)
+		if (sj->job->op == VM_LIST || sj->job->op == VM_HOST_INFO) {
+			job_complete(sj, 0, NULL, false);
+			n++;
+			next = TAILQ_FIRST(&vm->jobs);	/* done() may submit */
+		}
+	return n;
 }
 
 void

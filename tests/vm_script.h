@@ -16,13 +16,27 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vm.h"
 
 extern const struct vm_backend_ops vm_script_ops;
 
-/* The backend opened last (a test opens one at a time). */
+/*
+ * The backend opened last; the one open with uri (several hosts).
+ * "script:///fail" and "script:///down..." fail to connect: open()
+ * fails, or with VM_OPEN_LAZY returns a backend down until
+ * vm_script_reconnect().
+ */
 struct vm	*vm_script_last(void);
+struct vm	*vm_script_find(const char *uri);
+/* What VM_HOST_INFO answers (default 0). */
+void		 vm_script_set_free_memory(struct vm *, uint64_t bytes);
+/*
+ * Complete the VM_LIST and VM_HOST_INFO jobs waiting now (in manual
+ * mode they wait like the others); how many.
+ */
+size_t		 vm_script_finish_host_jobs(struct vm *);
 
 /*
  * The next job of op (on domain, or any if domain is NULL) completes
@@ -57,7 +71,10 @@ void		 vm_script_lose(struct vm *, const char *domain);
  */
 void		 vm_script_set_state(struct vm *, const char *domain,
 		    enum vm_dstate st);
-/* The connection goes down (jobs wait) or comes back (on_reconnect). */
+/*
+ * The connection goes down (on_down; jobs wait) or comes back
+ * (on_reconnect).
+ */
 void		 vm_script_disconnect(struct vm *);
 void		 vm_script_reconnect(struct vm *);
 

@@ -188,15 +188,18 @@ parse(struct parser *p)
 	/* Global sections first: service checks depend on them. */
 	for (i = 0; i < p->nentries; i++) {
 		struct entry *e = &p->entries[i];
-		if (e->sect != S_SERVICE && e->sect != S_UNKNOWN)
+		if (e->sect != S_SERVICE && e->sect != S_HOST &&
+		    e->sect != S_UNKNOWN)
 			apply_entry(p, e, NULL, seen);
 	}
+	/* Then the hosts, which services name. */
+	parse_hosts(p, seen);
 
 	for (s = 0; s < p->nsections; s++)
 		if (p->sections[s].sect == S_SERVICE)
 			nservice_sections++;
 	c->services = xcalloc(nservice_sections, sizeof(*c->services));
-	mark_duplicate_services(p);
+	mark_duplicates(p, S_SERVICE);
 	for (s = 0; s < p->nsections; s++) {
 		struct section *sec = &p->sections[s];
 		if (sec->sect != S_SERVICE || sec->bad)
@@ -212,6 +215,7 @@ parse(struct parser *p)
 	free(seen);
 
 	check_global(p);
+	check_hosts(p);
 	for (i = 0; i < c->nservices; i++)
 		check_service(p, &c->services[i]);
 	check_across(p);
@@ -299,6 +303,17 @@ config_load_string(const char *name, const char *text, FILE *errf,
 	return finish(&p, nerrors);
 }
 
+int
+config_host(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhosts; i++)
+		if (strcmp(c->hosts[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 const struct cfg_service *
 config_service(const struct config *c, const char *name)
 {
@@ -316,6 +331,7 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	free(c->services);
+	free(c->hosts);
 	pool_free(c->pool);
 	free(c);
 }

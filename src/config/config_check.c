@@ -15,7 +15,7 @@
 #include "config.h"
 #include "config_internal.h"
 
-static bool
+bool
 in_subnet(struct in_addr a, struct in_addr net, unsigned prefix)
 {
 	uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
@@ -105,15 +105,10 @@ check_service(struct parser *p, struct cfg_service *s)
 	if (s->standby > c->max_instances)
 		perr(p, line, "service \"%s\": standby %u exceeds "
 		    "max-instances %u", s->name, s->standby, c->max_instances);
-	if (s->has_guest_address) {
-		if (c->net_mode == CFG_NET_USER)
-			perr(p, line, "service \"%s\": guest-address has no "
-			    "meaning in [network] mode = user", s->name);
-		else if (!in_subnet(s->guest_address, c->gateway, c->prefix) ||
-		    s->guest_address.s_addr == c->gateway.s_addr)
-			perr(p, line, "service \"%s\": guest-address is not "
-			    "a host address of the gateway's subnet", s->name);
-	}
+	if (s->has_guest_address && c->net_mode == CFG_NET_USER)
+		perr(p, line, "service \"%s\": guest-address has no "
+		    "meaning in [network] mode = user", s->name);
+	check_service_hosts(p, s);
 	if (s->standby > 0 && s->stop_mode == CFG_STOP_SAVE)
 		perr(p, line, "service \"%s\": standby cannot be combined "
 		    "with stop-mode = save (saved domains are persistent, "
@@ -339,14 +334,14 @@ section_name_cmp(const void *a, const void *b)
 	return r != 0 ? r : x->line - y->line;
 }
 
-/* Report and drop every service defined twice (sorted: n log n). */
+/* Report and drop every service (or host) defined twice: n log n. */
 void
-mark_duplicate_services(struct parser *p)
+mark_duplicates(struct parser *p, enum sect kind)
 {
 	size_t *idx = xcalloc(p->nsections, sizeof(*idx)), n = 0, i;
 
 	for (i = 0; i < p->nsections; i++)
-		if (p->sections[i].sect == S_SERVICE && !p->sections[i].bad)
+		if (p->sections[i].sect == kind && !p->sections[i].bad)
 			idx[n++] = i;
 	sort_parser = p;
 	qsort(idx, n, sizeof(*idx), section_name_cmp);
@@ -360,8 +355,9 @@ mark_duplicate_services(struct parser *p)
 		while (j > 0 && strcmp(p->sections[idx[j - 1]].name,
 		    sec->name) == 0)
 			j--;
-		perr(p, sec->line, "duplicate service \"%s\" (first defined "
-		    "at line %d)", sec->name, p->sections[idx[j]].line);
+		perr(p, sec->line, "duplicate %s \"%s\" (first defined "
+		    "at line %d)", sect_names[kind], sec->name,
+		    p->sections[idx[j]].line);
 		sec->bad = true;
 	}
 	free(idx);

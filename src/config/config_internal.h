@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <netinet/in.h>
 
 #include "config.h"
 
@@ -26,7 +27,7 @@
 #define GIB(x)	((uint64_t)(x) << 30)
 
 enum sect { S_NONE, S_SUMMOND, S_DNS, S_PROXY, S_NETWORK, S_METRICS,
-	    S_SERVICE, S_UNKNOWN };
+	    S_SERVICE, S_HOST, S_UNKNOWN };
 
 /* Each section's name as its header spells it, by enum sect. */
 extern const char *const sect_names[];
@@ -44,7 +45,7 @@ struct entry {
 /* One [section] header as it appeared. */
 struct section {
 	enum sect	 sect;
-	char		 name[CFG_SERVICE_NAME_MAX + 1];	/* service name */
+	char		 name[CFG_SERVICE_NAME_MAX + 1];	/* service, host */
 	int		 line;
 	bool		 bad;		/* header already reported */
 	size_t		 first, count;	/* its entries, contiguous */
@@ -83,6 +84,7 @@ struct parser {
 	size_t		 nentries, capentries;
 
 	struct config	*cfg;
+	struct cfg_host	*host;		/* the [host] section being applied */
 	int		*keyline;	/* line of each global key, or 0 */
 	const struct entry *cur;	/* the entry being applied */
 };
@@ -165,8 +167,14 @@ void		 apply_entry(struct parser *p, struct entry *e,
 		    struct cfg_service *svc, struct entry **seen);
 
 /* config_check.c */
-/* Report every service defined twice and mark its later sections bad. */
-void		 mark_duplicate_services(struct parser *);
+/*
+ * Report every service (kind S_SERVICE) or host (S_HOST) defined twice
+ * and mark its later sections bad.
+ */
+void		 mark_duplicates(struct parser *, enum sect kind);
+/* Whether a is in the subnet of net/prefix. */
+bool		 in_subnet(struct in_addr a, struct in_addr net,
+		    unsigned prefix);
 /* Checks of the global sections, then of each service, then across them. */
 void		 check_global(struct parser *);
 void		 check_service(struct parser *, struct cfg_service *);
@@ -180,5 +188,19 @@ char		*path_fold(const char *path);
 const char	*state_clash(const char *control, const char *state);
 void		 clash_err(struct parser *, int line, const char *suffix,
 		    const char *control);
+
+/* config_hosts.c */
+/*
+ * Apply the [host] sections (seen: scratch, nkeys entries), or make the
+ * one host of [summond] hypervisor and [network] when there are none.
+ */
+void		 parse_hosts(struct parser *, struct entry **seen);
+/* Checks of the hosts: what each needs, and pools and subnets apart. */
+void		 check_hosts(struct parser *);
+/*
+ * A service against the hosts it may run on: room for its memory on
+ * one, its guest-address in the subnet of each.
+ */
+void		 check_service_hosts(struct parser *, struct cfg_service *);
 
 #endif

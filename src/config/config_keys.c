@@ -32,12 +32,17 @@ struct key {
 	const char *const *choices;	/* enum names, NULL-terminated */
 };
 
-/* Where a key's value goes: the config or the service being parsed. */
+/*
+ * Where a key's value goes: the service or the host being parsed, or
+ * the config.
+ */
 static void *
 field(struct parser *p, const struct key *k, struct cfg_service *svc)
 {
-	return (char *)(k->sect == S_SERVICE ? (void *)svc : (void *)p->cfg) +
-	    k->off;
+	void *base = k->sect == S_SERVICE ? (void *)svc :
+	    k->sect == S_HOST ? (void *)p->host : (void *)p->cfg;
+
+	return (char *)base + k->off;
 }
 
 /*
@@ -325,7 +330,10 @@ static int
 k_gateway(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
-	struct config *c = p->cfg;
+	struct in_addr *gw = k->sect == S_HOST ? &p->host->gateway :
+	    &p->cfg->gateway;
+	unsigned *prefix = k->sect == S_HOST ? &p->host->prefix :
+	    &p->cfg->prefix;
 	char buf[64], *slash;
 	const char *end;
 	uint64_t pfx;
@@ -337,13 +345,15 @@ k_gateway(struct parser *p, const struct key *k, struct cfg_service *svc,
 		return seterr(err, errlen, "'%s' needs a prefix length "
 		    "(e.g. 10.99.0.1/24)", v);
 	*slash = '\0';
-	if (inet_pton(AF_INET, buf, &c->gateway) != 1)
+	if (inet_pton(AF_INET, buf, gw) != 1)
 		return seterr(err, errlen, "'%s' is not an IPv4 address", buf);
 	if (parse_u64(slash + 1, &end, &pfx) == -1 || *end != '\0' ||
-	    pfx < 8 || pfx > 30)
+	    pfx < 8 || pfx > 30) {
+		gw->s_addr = 0;
 		return seterr(err, errlen, "bad prefix length '%s' (8-30)",
 		    slash + 1);
-	c->prefix = (unsigned)pfx;
+	}
+	*prefix = (unsigned)pfx;
 	return 0;
 }
 
@@ -351,7 +361,11 @@ static int
 k_pool(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
-	struct config *c = p->cfg;
+	struct in_addr *lo = k->sect == S_HOST ? &p->host->pool_lo :
+	    &p->cfg->pool_lo;
+	struct in_addr *hi = k->sect == S_HOST ? &p->host->pool_hi :
+	    &p->cfg->pool_hi;
+	struct in_addr a, b;
 	char buf[64], *dash;
 
 	if (copy_value(buf, sizeof(buf), v, err, errlen) == -1)
@@ -360,13 +374,15 @@ k_pool(struct parser *p, const struct key *k, struct cfg_service *svc,
 	if (dash == NULL)
 		return seterr(err, errlen, "'%s' is not a range FIRST-LAST", v);
 	*dash = '\0';
-	if (inet_pton(AF_INET, buf, &c->pool_lo) != 1 ||
-	    inet_pton(AF_INET, dash + 1, &c->pool_hi) != 1)
+	if (inet_pton(AF_INET, buf, &a) != 1 ||
+	    inet_pton(AF_INET, dash + 1, &b) != 1)
 		return seterr(err, errlen, "'%s' is not a range of IPv4 "
 		    "addresses", v);
-	if (ntohl(c->pool_lo.s_addr) > ntohl(c->pool_hi.s_addr))
+	if (ntohl(a.s_addr) > ntohl(b.s_addr))
 		return seterr(err, errlen, "pool '%s' is empty (first > last)",
 		    v);
+	*lo = a;
+	*hi = b;
 	return 0;
 }
 
@@ -485,6 +501,38 @@ k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
 	return words_done(&wl, nbad, err);
 }
 
+/* The hosts a service may run on, by name: a mask of cfg->hosts. */
+static int
+k_hosts(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	struct config *c = p->cfg;
+	struct words wl;
+	size_t i, nbad = 0;
+	int h;
+
+	if (!c->host_sections)
+		return seterr(err, errlen, "there are no [host] sections to "
+		    "choose from");
+	words_split(&wl, v);
+	if (wl.n == 0) {
+		words_free(&wl);
+		return seterr(err, errlen, "must not be empty (leave it out "
+		    "for any host)");
+	}
+	svc->hosts = 0;
+	for (i = 0; i < wl.n; i++) {
+		if ((h = config_host(c, wl.w[i])) == -1) {
+			seterr(err, errlen, "no [host \"%s\"]", wl.w[i]);
+			word_err(p, err);
+			nbad++;
+			continue;
+		}
+		svc->hosts |= 1ULL << h;
+	}
+	return words_done(&wl, nbad, err);
+}
+
 static int
 k_ready(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
@@ -548,6 +596,7 @@ static const char *const relay_names[] = { "copy", "splice", NULL };
 
 #define C(f)	offsetof(struct config, f)
 #define V(f)	offsetof(struct cfg_service, f)
+#define H(f)	offsetof(struct cfg_host, f)
 
 static const struct key keys[] = {
 	{ S_SUMMOND, "state", k_path, C(state), 0, 0, NULL },
@@ -597,6 +646,17 @@ static const struct key keys[] = {
 
 	{ S_METRICS, "listen", k_metrics, 0, 0, 0, NULL },
 
+	{ S_HOST, "uri", k_string, H(uri), 1, 0, NULL },
+	{ S_HOST, "network", k_string, H(net_name), 1, 0, NULL },
+	{ S_HOST, "bridge", k_string, H(net_bridge), 1, 0, NULL },
+	{ S_HOST, "gateway", k_gateway, 0, 0, 0, NULL },
+	{ S_HOST, "pool", k_pool, 0, 0, 0, NULL },
+	{ S_HOST, "create", k_bool, H(net_create), 0, 0, NULL },
+	{ S_HOST, "max-instances", k_uint, H(max_instances), 0, 100000,
+	    NULL },
+	{ S_HOST, "max-memory", k_size, H(max_memory), 0, GIB(1) << 10,
+	    NULL },
+
 	{ S_SERVICE, "names", k_names, 0, 0, 0, NULL },
 	{ S_SERVICE, "kernel", k_kernel, V(kernel), 0, 0, NULL },
 	{ S_SERVICE, "cmdline", k_cmdline, V(cmdline), 0, 0, NULL },
@@ -620,6 +680,7 @@ static const struct key keys[] = {
 	{ S_SERVICE, "standby-booted", k_bool, V(standby_booted), 0, 0, NULL },
 	{ S_SERVICE, "dns-answer", k_choice, V(dns_answer), 0, 0,
 	    dns_answer_names },
+	{ S_SERVICE, "hosts", k_hosts, 0, 0, 0, NULL },
 };
 
 const size_t nkeys = sizeof(keys) / sizeof(keys[0]);
@@ -682,7 +743,7 @@ apply_entry(struct parser *p, struct entry *e, struct cfg_service *svc,
 		return;
 	}
 	seen[ki] = e;
-	if (k->sect != S_SERVICE)
+	if (k->sect != S_SERVICE && k->sect != S_HOST)
 		p->keyline[ki] = e->line;
 	p->cur = e;
 	err[0] = '\0';

@@ -31,7 +31,7 @@
 const char *const sect_names[] = {
 	[S_SUMMOND] = "summond", [S_DNS] = "dns", [S_PROXY] = "proxy",
 	[S_NETWORK] = "network", [S_METRICS] = "metrics",
-	[S_SERVICE] = "service",
+	[S_SERVICE] = "service", [S_HOST] = "host",
 };
 
 static char *
@@ -105,12 +105,49 @@ add_section(struct parser *p)
 	return sec;
 }
 
+/*
+ * A [service "NAME"] or [host "NAME"] header at s, if it is one of kind:
+ * its name checked and kept in sec.  Returns false when s is not one.
+ */
+static bool
+named_section(struct parser *p, struct section *sec, char *s,
+    enum sect kind)
+{
+	const char *word = sect_names[kind];
+	size_t wl = strlen(word), len;
+	char *name;
+
+	if (strncmp(s, word, wl) != 0 || (s[wl] != ' ' && s[wl] != '\t'))
+		return false;
+	sec->sect = kind;
+	name = skip_blank(s + wl);
+	len = strlen(name);
+	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+		name[--len] = '\0';
+	if (len < 2 || name[0] != '"' || name[len - 1] != '"') {
+		perr(p, p->lineno, "%s name must be quoted: [%s \"NAME\"]",
+		    word, word);
+		sec->bad = true;
+		return true;
+	}
+	name[len - 1] = '\0';
+	name++;
+	if (!config_valid_service_name(name)) {
+		perr(p, p->lineno, "invalid %s name \"%s\" "
+		    "(want [a-z0-9][a-z0-9-]{0,62})", word, name);
+		sec->bad = true;
+		return true;
+	}
+	snprintf(sec->name, sizeof(sec->name), "%s", name);
+	return true;
+}
+
 static void
 parse_section_header(struct parser *p, char *s)
 {
 	struct section *sec = add_section(p);
-	char *end, *name;
-	size_t i, len;
+	char *end;
+	size_t i;
 
 	end = strchr(s, ']');
 	if (end == NULL) {
@@ -125,30 +162,9 @@ parse_section_header(struct parser *p, char *s)
 			sec->sect = i;
 			return;
 		}
-	if (strncmp(s, "service", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
-		name = skip_blank(s + 7);
-		len = strlen(name);
-		while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
-			name[--len] = '\0';
-		if (len < 2 || name[0] != '"' || name[len - 1] != '"') {
-			perr(p, p->lineno, "service name must be quoted: "
-			    "[service \"NAME\"]");
-			sec->bad = true;
-			sec->sect = S_SERVICE;
-			return;
-		}
-		name[len - 1] = '\0';
-		name++;
-		sec->sect = S_SERVICE;
-		if (!config_valid_service_name(name)) {
-			perr(p, p->lineno, "invalid service name \"%s\" "
-			    "(want [a-z0-9][a-z0-9-]{0,62})", name);
-			sec->bad = true;
-			return;
-		}
-		snprintf(sec->name, sizeof(sec->name), "%s", name);
+	if (named_section(p, sec, s, S_SERVICE) ||
+	    named_section(p, sec, s, S_HOST))
 		return;
-	}
 	perr(p, p->lineno, "unknown section [%s]", s);
 	sec->bad = true;
 }

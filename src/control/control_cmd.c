@@ -1,6 +1,6 @@
 /*
  * control_cmd.c - the control socket's commands: list, status, boot,
- * reap, events, reload.
+ * reap, events, reload, hosts.
  *
  * Each acts on the lifecycle and the store and reads the configuration
  * of the moment (struct cmd_ctx); what it knows of its client is
@@ -34,12 +34,13 @@ service_json(struct cmd_ctx *x, const struct cfg_service *s)
 
 	if (lifecycle_info(x->env.lc, s->name, &info) == -1)
 		return NULL;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "service", s->name,
 	    "state", lifecycle_state_name(info.state),
 	    "address", s->address_text,
 	    "guest_address", info.guest_address,
-	    "domain", info.domain);
+	    "domain", info.domain,
+	    "host", info.host != NULL ? info.host : "");
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "uptime_s", info.uptime_ms < 0 ? json_null() :
@@ -286,6 +287,28 @@ cmd_reload(struct cmd_ctx *x, const struct ctl_request *req)
 	return answer;
 }
 
+/* The hosts: up or down, what is placed there, what libvirt says. */
+static char *
+cmd_hosts(struct cmd_ctx *x, const struct ctl_request *req)
+{
+	struct lc_host_info hi;
+	json_t *hosts = json_array(), *h;
+	size_t i;
+
+	for (i = 0; lifecycle_host_info(x->env.lc, i, &hi) == 0; i++) {
+		h = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+		    "host", hi.name, "uri", hi.uri,
+		    "state", hi.up ? "up" : "down",
+		    "instances", (json_int_t)hi.instances,
+		    "memory_bytes", (json_int_t)hi.memory,
+		    "free_memory_bytes", (json_int_t)hi.free_memory,
+		    "max_instances", (json_int_t)hi.max_instances,
+		    "max_memory_bytes", (json_int_t)hi.max_memory);
+		json_array_append_new(hosts, h);
+	}
+	return ctl_answer_ok(req->id, json_pack("{s:o}", "hosts", hosts));
+}
+
 int
 cmd_run(struct cmd_ctx *x, struct client *c, struct ctl_request *req)
 {
@@ -310,6 +333,9 @@ cmd_run(struct cmd_ctx *x, struct client *c, struct ctl_request *req)
 		break;
 	case CTL_RELOAD:
 		answer = cmd_reload(x, req);
+		break;
+	case CTL_HOSTS:
+		answer = cmd_hosts(x, req);
 		break;
 	}
 	ctl_request_clear(req);

@@ -15,6 +15,7 @@
 static const char *const cmd_names[] = {
 	[CTL_LIST] = "list", [CTL_STATUS] = "status", [CTL_BOOT] = "boot",
 	[CTL_REAP] = "reap", [CTL_EVENTS] = "events", [CTL_RELOAD] = "reload",
+	[CTL_HOSTS] = "hosts",
 };
 #define NCMDS	(sizeof(cmd_names) / sizeof(cmd_names[0]))
 
@@ -132,6 +133,7 @@ ctl_request_decode(const char *line, size_t len, struct ctl_request *req,
 	switch (req->cmd) {
 	case CTL_LIST:
 	case CTL_RELOAD:
+	case CTL_HOSTS:
 		break;
 	case CTL_STATUS:
 	case CTL_BOOT:

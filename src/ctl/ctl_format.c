@@ -33,6 +33,28 @@ fmt_duration(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+char *
+fmt_bytes(int64_t b, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	double v = (double)b;
+	int u = -1;
+
+	if (b < 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRId64, b);
+	else
+		snprintf(buf, len, "%.*f%c", v < 10 ? 1 : 0, v, units[u]);
+	return buf;
+}
+
 void
 fmt_table(FILE *f, const char *const *cells, size_t rows, size_t cols,
     size_t width, int shrink)

@@ -47,7 +47,8 @@ usage(FILE *f)
 	    "--idle | --all\n"
 	    "       summonctl [-s SOCKET] [-t SECONDS] [--json] events "
 	    "[-n N] [--follow] [SERVICE]\n"
-	    "       summonctl [-s SOCKET] [-t SECONDS] reload\n");
+	    "       summonctl [-s SOCKET] [-t SECONDS] reload\n"
+	    "       summonctl [-s SOCKET] [-t SECONDS] [--json] hosts\n");
 }
 
 static int
@@ -338,13 +339,13 @@ fmt_seconds(json_t *o, const char *key, char *buf, size_t len)
 	return fmt_duration(s < 0 ? -1 : s * 1000, buf, len);
 }
 
-#define LIST_COLS	9
+#define LIST_COLS	10
 
 static int
 cmd_list(struct conn *conn)
 {
 	static const char *const header[LIST_COLS] = { "SERVICE", "STATE",
-	    "ADDRESS", "GUEST", "DOMAIN", "UPTIME", "IDLE", "BOOTS",
+	    "ADDRESS", "GUEST", "HOST", "DOMAIN", "UPTIME", "IDLE", "BOOTS",
 	    "LAST-BOOT" };
 	struct ctl_request req = { .cmd = CTL_LIST };
 	json_t *res = call(conn, &req, NULL), *svcs, *s;
@@ -376,16 +377,81 @@ cmd_list(struct conn *conn)
 		row[1] = bufs[i][4];
 		row[2] = str_or_dash(s, "address");
 		row[3] = str_or_dash(s, "guest_address");
-		row[4] = str_or_dash(s, "domain");
-		row[5] = fmt_seconds(s, "uptime_s", bufs[i][0], 24);
-		row[6] = fmt_seconds(s, "idle_s", bufs[i][1], 24);
+		row[4] = str_or_dash(s, "host");
+		row[5] = str_or_dash(s, "domain");
+		row[6] = fmt_seconds(s, "uptime_s", bufs[i][0], 24);
+		row[7] = fmt_seconds(s, "idle_s", bufs[i][1], 24);
 		snprintf(bufs[i][2], 24, "%lld",
 		    (long long)int_or_neg(s, "boots"));
-		row[7] = bufs[i][2];
-		row[8] = fmt_duration(int_or_neg(s, "last_boot_ms"), bufs[i][3],
+		row[8] = bufs[i][2];
+		row[9] = fmt_duration(int_or_neg(s, "last_boot_ms"), bufs[i][3],
 		    24);
 	}
 	fmt_table(stdout, cells, n + 1, LIST_COLS, term_width(), 4);
+	free(cells);
+	free(bufs);
+	json_decref(res);
+	return EX_OK;
+}
+
+#define HOSTS_COLS	6
+
+static int
+cmd_hosts(struct conn *conn)
+{
+	static const char *const header[HOSTS_COLS] = { "NAME", "URI",
+	    "STATE", "INSTANCES", "MEMORY", "FREE" };
+	struct ctl_request req = { .cmd = CTL_HOSTS };
+	json_t *res = call(conn, &req, NULL), *hosts, *h;
+	const char **cells;
+	char (*bufs)[4][32];
+	size_t i, n, c;
+
+	hosts = json_object_get(res, "hosts");
+	if (json_out) {
+		print_json(hosts);
+		json_decref(res);
+		return EX_OK;
+	}
+	n = json_array_size(hosts);
+	cells = calloc((n + 1) * HOSTS_COLS, sizeof(*cells));
+	bufs = calloc(n + 1, sizeof(*bufs));
+	if (cells == NULL || bufs == NULL) {
+		fprintf(stderr, "summonctl: out of memory\n");
+		return EX_ERR;
+	}
+	for (c = 0; c < HOSTS_COLS; c++)
+		cells[c] = header[c];
+	json_array_foreach(hosts, i, h) {
+		const char **row = &cells[(i + 1) * HOSTS_COLS];
+		json_int_t max = int_or_neg(h, "max_instances");
+		json_int_t maxm = int_or_neg(h, "max_memory_bytes");
+		char mem[16];
+
+		row[0] = str_or_dash(h, "host");
+		row[1] = str_or_dash(h, "uri");
+		row[2] = str_or_dash(h, "state");
+		if (max > 0)
+			snprintf(bufs[i][0], 32, "%lld/%lld",
+			    (long long)int_or_neg(h, "instances"),
+			    (long long)max);
+		else
+			snprintf(bufs[i][0], 32, "%lld",
+			    (long long)int_or_neg(h, "instances"));
+		row[3] = bufs[i][0];
+		fmt_bytes(int_or_neg(h, "memory_bytes"), mem, sizeof(mem));
+		if (maxm > 0)
+			snprintf(bufs[i][1], 32, "%s/%s", mem,
+			    fmt_bytes(maxm, bufs[i][3], 32));
+		else
+			snprintf(bufs[i][1], 32, "%s", mem);
+		row[4] = bufs[i][1];
+		/* 0: not asked (one host), or not answered yet. */
+		row[5] = int_or_neg(h, "free_memory_bytes") > 0 ?
+		    fmt_bytes(int_or_neg(h, "free_memory_bytes"), bufs[i][2],
+		    32) : "-";
+	}
+	fmt_table(stdout, cells, n + 1, HOSTS_COLS, term_width(), 1);
 	free(cells);
 	free(bufs);
 	json_decref(res);
@@ -412,6 +478,7 @@ cmd_status(struct conn *c, const char *service)
 	printf("state:      %s\n", str_or_dash(res, "state"));
 	printf("address:    %s\n", str_or_dash(res, "address"));
 	printf("guest:      %s\n", str_or_dash(res, "guest_address"));
+	printf("host:       %s\n", str_or_dash(res, "host"));
 	printf("domain:     %s\n", str_or_dash(res, "domain"));
 	printf("names:     ");
 	json_array_foreach(json_object_get(res, "names"), i, v)
@@ -706,6 +773,11 @@ main(int argc, char *argv[])
 		if (argc != 1)
 			return die_usage("reload takes no arguments");
 		return cmd_reload(connect_daemon());
+	}
+	if (strcmp(cmd, "hosts") == 0) {
+		if (argc != 1)
+			return die_usage("hosts takes no arguments");
+		return cmd_hosts(connect_daemon());
 	}
 	fprintf(stderr, "summonctl: unknown command '%s'\n", cmd);
 	usage(stderr);

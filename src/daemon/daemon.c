@@ -305,6 +305,42 @@ commit(struct daemon *d, const struct config *cfg, struct prepared *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * The hosts are those summond started with: a host added, removed or
+ * given another URI waits for a restart (the rest of a host's settings
+ * follow a reload).
+ */
+static void
+hosts_warnings(struct daemon *d, const struct config *new, const char *path,
+    FILE *ef)
+{
+	struct lc_host_info hi;
+	size_t i, k;
+	int h;
+
+	for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++) {
+		if ((h = config_host(new, hi.name)) == -1)
+			fprintf(ef, "%s: host %s stays until summond "
+			    "restarts\n", path, hi.name);
+		else if (strcmp(new->hosts[h].uri, hi.uri) == 0)
+			continue;
+		else if (!new->host_sections)
+			fprintf(ef, "%s: hypervisor is still %s until summond "
+			    "restarts\n", path, hi.uri);
+		else
+			fprintf(ef, "%s: host %s: uri is still %s until "
+			    "summond restarts\n", path, hi.name, hi.uri);
+	}
+	for (k = 0; k < new->nhosts; k++) {
+		for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++)
+			if (strcmp(hi.name, new->hosts[k].name) == 0)
+				break;
+		if (i == lifecycle_nhosts(d->lc))
+			fprintf(ef, "%s: host %s is not used until summond "
+			    "restarts\n", path, new->hosts[k].name);
+	}
+}
+
 static int
 daemon_reload(void *arg, char **msg)
 {
@@ -340,9 +376,7 @@ daemon_reload(void *arg, char **msg)
 		fprintf(ef, "%s: relay-threads is still %s until summond "
 		    "restarts\n", path, was);
 	}
-	if (strcmp(new->hypervisor, d->run_hypervisor) != 0)
-		fprintf(ef, "%s: hypervisor is still %s until summond "
-		    "restarts\n", path, d->run_hypervisor);
+	hosts_warnings(d, new, path, ef);
 	/*
 	 * Every module prepares (what can fail: binding, allocating,
 	 * checking against the running state) before any commits (what
@@ -397,8 +431,7 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	d->started_ms = clock_wall_ms();
 	d->run_relay_threads = cfg->relay_threads;
 	if ((d->run_state = strdup(cfg->state)) == NULL ||
-	    (d->run_control = strdup(cfg->control)) == NULL ||
-	    (d->run_hypervisor = strdup(cfg->hypervisor)) == NULL) {
+	    (d->run_control = strdup(cfg->control)) == NULL) {
 		log_warn("daemon");
 		return -1;
 	}
@@ -448,7 +481,8 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	d->lc = lifecycle_new(d->base, cfg, d->store, &vm_libvirt_ops, err,
 	    sizeof(err));
 	if (d->lc == NULL) {
-		log_warnx("%s: %s", cfg->hypervisor, err);
+		log_warnx("%s: %s", cfg->host_sections ? "hosts" :
+		    cfg->hypervisor, err);
 		return -1;
 	}
 	if ((d->proxy = proxy_new(d->base, cfg, d->lc)) == NULL)
@@ -551,7 +585,6 @@ daemon_free(struct daemon *d)
 	free(d->config_path);
 	free(d->run_state);
 	free(d->run_control);
-	free(d->run_hypervisor);
 	if (d->lock_fd != -1)
 		close(d->lock_fd);
 	free(d);

@@ -42,7 +42,7 @@ struct daemon {
 	uint64_t		 reloads, reload_failures;
 	int			 exit_code;
 	/* As started: what only a restart changes, whatever cfg now says. */
-	char			*run_state, *run_control, *run_hypervisor;
+	char			*run_state, *run_control;
 	unsigned		 run_relay_threads;
 };
 

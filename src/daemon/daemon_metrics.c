@@ -43,6 +43,7 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 	const struct dns_stats *ds = d->dns != NULL ? dns_stats(d->dns) : NULL;
 	const struct lc_stats *ls = lifecycle_stats(d->lc);
 	struct lc_totals tot;
+	struct lc_host_info hi;
 	struct lc_info info;
 	struct snapshot snap;
 	char labels[96];
@@ -127,6 +128,23 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 		evbuffer_add_printf(b, "summon_instances{state=\"%s\"} %llu\n",
 		    lifecycle_state_name(i),
 		    (unsigned long long)tot.instances[i]);
+
+	metrics_family(b, "summon_host_up", "gauge",
+	    "1 while summond is connected to the host and has reconciled "
+	    "its domains.");
+	for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++)
+		evbuffer_add_printf(b, "summon_host_up{host=\"%s\"} %d\n",
+		    hi.name, hi.up ? 1 : 0);
+	metrics_family(b, "summon_host_instances", "gauge",
+	    "Live instances on the host.");
+	for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++)
+		evbuffer_add_printf(b, "summon_host_instances{host=\"%s\"} "
+		    "%zu\n", hi.name, hi.instances);
+	metrics_family(b, "summon_host_memory_bytes", "gauge",
+	    "Guest memory of the live instances on the host.");
+	for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++)
+		evbuffer_add_printf(b, "summon_host_memory_bytes{host=\"%s\"} "
+		    "%llu\n", hi.name, (unsigned long long)hi.memory);
 
 	/* One pass over the proxy's services, then a family at a time. */
 	snap.n = 0;

@@ -47,6 +47,8 @@
 #define POOL		"a standby is its pool's: not reaped"
 #define JOINS		"joins the boot under way"
 #define WOKEN		"woken already"
+#define HOST_JOB	"a job is out: it waits for the host, and its " \
+			"result settles it"
 
 /*
  * A start whose job is out (create, resume): all but what its job's
@@ -68,7 +70,7 @@
 	[LE_CRASH] = T(IS_CANCELLED, CRASH_CANCEL,			\
 	    "destroyed once its job returns"),				\
 	[LE_RETRY] = KEEP(NO_STOP_FAILED),				\
-	[LE_LOST] = KEEP(JOB_OUT)
+	[LE_LOST] = KEEP(JOB_OUT), [LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /* An idle suspend or save whose job is out. */
 #define PAUSING_ROW(woken, done)					\
@@ -83,7 +85,7 @@
 	[LE_REAP_SAVE] = KEEP(STOPPING_NOW),				\
 	[LE_STOP] = T(IS_CANCELLED, 0, "destroyed once its job returns"), \
 	[LE_CRASH] = KEEP(JOB_OUT), [LE_RETRY] = KEEP(NO_STOP_FAILED),	\
-	[LE_LOST] = KEEP(JOB_OUT)
+	[LE_LOST] = KEEP(JOB_OUT), [LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /* The same with a wake waiting: the job's end resumes it. */
 #define PAUSING_W_ROW(plain, resume)					\
@@ -102,7 +104,7 @@
 	[LE_STOP] = T(IS_CANCELLED, S_NOTIFY_FAIL,			\
 	    "destroyed once its job returns; no boot for the wake"),	\
 	[LE_CRASH] = KEEP(JOB_OUT), [LE_RETRY] = KEEP(NO_STOP_FAILED),	\
-	[LE_LOST] = KEEP(JOB_OUT)
+	[LE_LOST] = KEEP(JOB_OUT), [LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /*
  * A stop (or a cancelled start) whose job is out: done, ok goes to with
@@ -119,7 +121,8 @@
 	[LE_REAP_SUSPEND] = KEEP(STOPPING_NOW),				\
 	[LE_REAP_SAVE] = KEEP(STOPPING_NOW), [LE_STOP] = KEEP(STOPPING_NOW), \
 	[LE_CRASH] = KEEP("our own stop, or its job's result says"),	\
-	[LE_RETRY] = KEEP(JOB_OUT), [LE_LOST] = KEEP(JOB_OUT)
+	[LE_RETRY] = KEEP(JOB_OUT), [LE_LOST] = KEEP(JOB_OUT),		\
+	[LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /* The same with a wake waiting. */
 #define STOPPING_W_ROW(plain, ok, steps_ok, failed, failed_steps)	\
@@ -136,7 +139,8 @@
 	    "the stop wins over the wake"),				\
 	[LE_STOP] = T(plain, S_NOTIFY_FAIL, "the stop wins over the wake"), \
 	[LE_CRASH] = KEEP("our own stop, or its job's result says"),	\
-	[LE_RETRY] = KEEP(JOB_OUT), [LE_LOST] = KEEP(JOB_OUT)
+	[LE_RETRY] = KEEP(JOB_OUT), [LE_LOST] = KEEP(JOB_OUT),		\
+	[LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /* A standby whose create or pause is out. */
 #define SBY_JOB_ROW(claimed, ok, ok_steps)				\
@@ -152,7 +156,8 @@
 	    "destroyed once its job returns"),				\
 	[LE_CRASH] = T(IS_CANCELLED, SBY_CRASH_CANCEL,			\
 	    "destroyed once its job returns"),				\
-	[LE_RETRY] = KEEP(NO_STOP_FAILED), [LE_LOST] = KEEP(JOB_OUT)
+	[LE_RETRY] = KEEP(NO_STOP_FAILED), [LE_LOST] = KEEP(JOB_OUT),	\
+	[LE_HOST_DOWN] = KEEP(HOST_JOB)
 
 /* A standby paused, no job out. */
 #define SBY_PAUSED_ROW(resumed)						\
@@ -165,7 +170,8 @@
 	[LE_STOP] = T(IS_STOPPING, S_UNLINK | DESTROY, NULL),		\
 	[LE_CRASH] = T(IS_GONE, S_REC_CRASH | S_POOL_FAIL | S_GONE, NULL), \
 	[LE_RETRY] = KEEP(NO_STOP_FAILED),				\
-	[LE_LOST] = T(IS_GONE, LOST_GONE, NULL)
+	[LE_LOST] = T(IS_GONE, LOST_GONE, NULL),			\
+	[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE, NULL)
 
 const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 	[IS_CREATING] = { STARTING_ROW(
@@ -211,6 +217,8 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		[LE_CRASH] = T(IS_GONE, CRASH_GONE, NULL),
 		[LE_RETRY] = KEEP(NO_STOP_FAILED),
 		[LE_LOST] = T(IS_GONE, LOST_GONE | S_FAIL, NULL),
+		[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE | S_REBOOT,
+		    "boots again on another host"),
 	},
 	[IS_READY] = {
 		[LE_WAKE] = KEEP("serving"),
@@ -226,6 +234,8 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		[LE_CRASH] = T(IS_GONE, CRASH_GONE, NULL),
 		[LE_RETRY] = KEEP(NO_STOP_FAILED),
 		[LE_LOST] = T(IS_GONE, LOST_GONE, NULL),
+		[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE,
+		    "the next wake boots on another host"),
 	},
 	[IS_SUSPENDING] = { PAUSING_ROW(IS_SUSPENDING_W, IS_SUSPENDED) },
 	[IS_SUSPENDING_W] = { PAUSING_W_ROW(IS_SUSPENDING, S_RESUME) },
@@ -246,6 +256,7 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		[LE_CRASH] = T(IS_GONE, CRASH_GONE, NULL),
 		[LE_RETRY] = KEEP(NO_STOP_FAILED),
 		[LE_LOST] = T(IS_GONE, LOST_GONE, NULL),
+		[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE, NULL),
 	},
 	[IS_SAVED] = {
 		[LE_WAKE] = T(IS_RESUMING_WARM, S_BOOT | S_ROW | S_RESTORE,
@@ -261,6 +272,7 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		    "its save"),
 		[LE_RETRY] = KEEP(NO_STOP_FAILED),
 		[LE_LOST] = T(IS_GONE, LOST_GONE, NULL),
+		[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE, NULL),
 	},
 	[IS_STOPPING] = { STOPPING_ROW(IS_STOPPING_W, IS_GONE, S_GONE,
 	    IS_STOP_FAILED, 0) },
@@ -278,6 +290,8 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		[LE_CRASH] = T(IS_GONE, S_GONE, "stopped: what the stop wanted"),
 		[LE_RETRY] = T(IS_STOPPING, DESTROY, NULL),
 		[LE_LOST] = T(IS_GONE, S_GONE, "gone: what the stop wanted"),
+		[LE_HOST_DOWN] = T(IS_GONE, S_GONE, "gone with its host; "
+		    "destroyed there if it comes back"),
 	},
 	[IS_STOP_FAILED_W] = {
 		[LE_WAKE] = KEEP(WOKEN),
@@ -297,6 +311,8 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		[LE_RETRY] = T(IS_STOPPING_W, DESTROY, NULL),
 		[LE_LOST] = T(IS_GONE, S_GONE | S_REBOOT,
 		    "gone; boots for the wake"),
+		[LE_HOST_DOWN] = T(IS_GONE, S_GONE | S_REBOOT,
+		    "gone with its host; boots for the wake on another"),
 	},
 	[IS_CANCELLED] = { STOPPING_ROW(IS_CANCELLED_W, IS_STOPPING, DESTROY,
 	    IS_STOPPING, DESTROY) },
@@ -322,6 +338,7 @@ const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS] = {
 		    S_GONE, NULL),
 		[LE_RETRY] = KEEP(NO_STOP_FAILED),
 		[LE_LOST] = T(IS_GONE, LOST_GONE, NULL),
+		[LE_HOST_DOWN] = T(IS_GONE, LOST_GONE, NULL),
 	},
 	[SB_PAUSING] = { SBY_JOB_ROW(IS_PAUSING_CLAIMED, SB_WARM, S_ROW) },
 	[SB_COLD] = { SBY_PAUSED_ROW(IS_RESUMING) },
@@ -375,7 +392,7 @@ static const char *const event_names[LC_NEVENTS] = {
 	[LE_READY] = "ready", [LE_TIMEOUT] = "timeout", [LE_REAP] = "reap",
 	[LE_REAP_SUSPEND] = "reap-suspend", [LE_REAP_SAVE] = "reap-save",
 	[LE_STOP] = "stop", [LE_CRASH] = "crash", [LE_RETRY] = "retry",
-	[LE_LOST] = "lost",
+	[LE_LOST] = "lost", [LE_HOST_DOWN] = "host-down",
 };
 
 static const char *const step_names[LC_NSTEPS] = {
@@ -446,6 +463,7 @@ event_reason(enum lc_event ev)
 	case LE_CRASH:
 		return "crash";
 	case LE_LOST:
+	case LE_HOST_DOWN:
 		return "lost";
 	case LE_FAIL:
 	case LE_FAIL_RUNS:
@@ -599,7 +617,10 @@ run_steps(struct instance *in, enum lc_istate from, enum lc_event ev,
 	if (steps & S_REC_CRASH)
 		lc_record(lc, s->name, in->id, "crash", "%s stopped by itself",
 		    in->domain);
-	if (steps & S_REC_LOST)
+	if ((steps & S_REC_LOST) && ev == LE_HOST_DOWN)
+		lc_record(lc, s->name, in->id, "lost", "%s: host %s is down",
+		    in->domain, in->host->conf->name);
+	else if (steps & S_REC_LOST)
 		lc_record(lc, s->name, in->id, "lost", "%s vanished while "
 		    "libvirtd was away", in->domain);
 	if (steps & S_REC_BOOTED)

@@ -72,6 +72,7 @@ allocate_network(struct instance *in, char *err, size_t errlen)
 	struct lifecycle *lc = in->lc;
 	const struct config *cfg = lc->cfg;
 	const struct cfg_service *sc = in->svc->cfg;
+	struct lc_host *h = in->host;
 	struct instance *o;
 	size_t i, j;
 
@@ -110,30 +111,47 @@ allocate_network(struct instance *in, char *err, size_t errlen)
 		in->guest = sc->guest_address;
 		return 0;
 	}
-	for (i = 0; i < lc->pool_size && lc->pool_used[i]; i++)
+	for (i = 0; i < h->pool_size && h->pool_used[i]; i++)
 		;
-	if (i == lc->pool_size) {
-		snprintf(err, errlen, "[network] pool is exhausted");
+	if (i == h->pool_size) {
+		if (cfg->host_sections)
+			snprintf(err, errlen, "host %s: pool is exhausted",
+			    h->conf->name);
+		else
+			snprintf(err, errlen, "[network] pool is exhausted");
 		return -1;
 	}
-	lc->pool_used[i] = 1;
-	in->guest.s_addr = htonl(ntohl(cfg->pool_lo.s_addr) + (uint32_t)i);
+	h->pool_used[i] = 1;
+	in->guest.s_addr = htonl(ntohl(h->conf->pool_lo.s_addr) +
+	    (uint32_t)i);
 	return 0;
 nomem:
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
 
+/* Mark in's address in its host's pool map as used (1) or free (0). */
+static void
+mark_address(struct instance *in, uint8_t used)
+{
+	struct lc_host *h = in->host;
+	uint32_t lo, a;
+
+	if (h == NULL || in->guest.s_addr == 0)
+		return;
+	lo = ntohl(h->conf->pool_lo.s_addr);
+	a = ntohl(in->guest.s_addr);
+	if (a >= lo && a - lo < h->pool_size)
+		h->pool_used[a - lo] = used;
+}
+
 static void
 release_network(struct instance *in)
 {
 	struct lifecycle *lc = in->lc;
-	uint32_t lo = ntohl(lc->cfg->pool_lo.s_addr), a;
 	size_t i;
 
-	a = ntohl(in->guest.s_addr);
-	if (in->guest.s_addr != 0 && a >= lo && a - lo < lc->pool_size)
-		lc->pool_used[a - lo] = 0;
+	mark_address(in, 0);
 	for (i = 0; i < in->nhost_ports; i++)
 		if (in->host_ports[i] >= lc->cfg->user_port_lo &&
 		    (size_t)(in->host_ports[i] - lc->cfg->user_port_lo) <
@@ -149,12 +167,9 @@ void
 lc_claim_network(struct instance *in)
 {
 	struct lifecycle *lc = in->lc;
-	uint32_t lo = ntohl(lc->cfg->pool_lo.s_addr), a;
 	size_t i;
 
-	a = ntohl(in->guest.s_addr);
-	if (in->guest.s_addr != 0 && a >= lo && a - lo < lc->pool_size)
-		lc->pool_used[a - lo] = 1;
+	mark_address(in, 1);
 	for (i = 0; i < in->nhost_ports; i++)
 		if (in->host_ports[i] >= lc->cfg->user_port_lo &&
 		    (size_t)(in->host_ports[i] - lc->cfg->user_port_lo) <
@@ -164,9 +179,12 @@ lc_claim_network(struct instance *in)
 }
 
 
-/* A bare instance in state st on the live list, counted in the budget. */
+/*
+ * A bare instance on h in state st on the live list, counted in the
+ * budget and on its host.
+ */
 static struct instance *
-instance_alloc(struct lc_service *s, enum lc_istate st)
+instance_alloc(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 {
 	struct lifecycle *lc = s->lc;
 	struct instance *in;
@@ -175,6 +193,7 @@ instance_alloc(struct lc_service *s, enum lc_istate st)
 		return NULL;
 	in->svc = s;
 	in->lc = lc;
+	in->host = h;
 	in->state = st;
 	in->memory = s->cfg != NULL ? s->cfg->memory : 0;
 	in->create_dur_ms = -1;
@@ -187,6 +206,7 @@ instance_alloc(struct lc_service *s, enum lc_istate st)
 	TAILQ_INSERT_TAIL(&lc->instances, in, live);
 	lc->ninstances++;
 	lc->memory_used += in->memory;
+	lc_host_count(in, 1);
 	if (lc_istate_standby(st)) {
 		TAILQ_INSERT_TAIL(&s->standby, in, sby);
 		s->nstandby++;
@@ -195,20 +215,20 @@ instance_alloc(struct lc_service *s, enum lc_istate st)
 }
 
 struct instance *
-lc_instance_adopt(struct lc_service *s, enum lc_istate st)
+lc_instance_adopt(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 {
-	return instance_alloc(s, st);
+	return instance_alloc(s, st, h);
 }
 
 struct instance *
-lc_instance_new(struct lc_service *s, enum lc_istate st)
+lc_instance_new(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 {
 	struct lifecycle *lc = s->lc;
 	struct store_instance r;
 	struct instance *in;
 	char err[256];
 
-	if ((in = instance_alloc(s, st)) == NULL) {
+	if ((in = instance_alloc(s, st, h)) == NULL) {
 		lc_record(lc, s->name, 0, "boot-failed", "out of memory");
 		return NULL;
 	}
@@ -219,6 +239,8 @@ lc_instance_new(struct lc_service *s, enum lc_istate st)
 	}
 	memset(&r, 0, sizeof(r));
 	snprintf(r.service, sizeof(r.service), "%s", s->name);
+	if (lc->cfg->host_sections)
+		snprintf(r.host, sizeof(r.host), "%s", h->conf->name);
 	if (lc->cfg->net_mode == CFG_NET_BRIDGE)
 		inet_ntop(AF_INET, &in->guest, r.guest_address,
 		    sizeof(r.guest_address));
@@ -258,6 +280,7 @@ lc_instance_free(struct instance *in)
 	TAILQ_REMOVE(&lc->instances, in, live);
 	lc->ninstances--;
 	lc->memory_used -= in->memory;
+	lc_host_count(in, -1);
 	event_free(in->deadline);
 	free(in->job.guest);
 	free(in->host_ports);
@@ -309,10 +332,10 @@ lc_describe(struct instance *in)
 		g.nforwards = i;
 	} else {
 		g.net = VM_NET_BRIDGE;
-		g.network = cfg->net_name;
+		g.network = in->host->conf->net_name;
 		g.address = in->guest;
-		g.gateway = cfg->gateway;
-		g.prefix = cfg->prefix;
+		g.gateway = in->host->conf->gateway;
+		g.prefix = in->host->conf->prefix;
 	}
 	copy = vm_guest_copy(&g);
 	free(fwd);
@@ -327,7 +350,7 @@ lc_submit(struct instance *in, enum vm_op op)
 	in->job.op = op;
 	snprintf(in->job.domain, sizeof(in->job.domain), "%s", in->domain);
 	in->job.shutdown_ms = SHUTDOWN_GRACE_MS;
-	lc->vmops->submit(lc->vm, &in->job);
+	lc->vmops->submit(in->host->vm, &in->job);
 }
 
 void
@@ -390,16 +413,23 @@ standby_pick(struct lc_service *s)
 	return idle != NULL ? idle : TAILQ_FIRST(&s->standby);
 }
 
-/* The instance to evict: suspended ones first, then idle ready ones,
- * least recently used first. */
+/*
+ * The instance to evict: suspended ones first, then idle ready ones,
+ * least recently used first; for_svc: only on a host up that it may
+ * run on.
+ */
 static struct instance *
-eviction_victim(struct lifecycle *lc)
+eviction_victim(struct lifecycle *lc, const struct lc_service *for_svc)
 {
 	struct instance *in, *best = NULL;
 	int rank, best_rank = 0;
 
 	TAILQ_FOREACH(in, &lc->instances, live) {
 		if (in->svc->conns > 0)
+			continue;
+		if (for_svc != NULL && (!in->host->up ||
+		    (for_svc->cfg->hosts != 0 &&
+		    !(for_svc->cfg->hosts & (1ULL << in->host->index)))))
 			continue;
 		if (in->state == IS_SUSPENDED)
 			rank = 2;
@@ -428,10 +458,31 @@ lc_room_for(struct lifecycle *lc, uint64_t memory, bool evict)
 		if (n + 1 <= lc->cfg->max_instances &&
 		    mem + memory <= lc->cfg->memory_budget)
 			return true;
-		if (!evict || (victim = eviction_victim(lc)) == NULL)
+		if (!evict || (victim = eviction_victim(lc, NULL)) == NULL)
 			return false;
 		lc_fire(victim, LE_STOP, "evicted");
 	}
+}
+
+/*
+ * A host for a new instance of s (lc_place()): one up; for a wake
+ * (evict), one up once idle instances where s may run are evicted, else
+ * one that is down, whose job waits for it.
+ */
+static struct lc_host *
+place(struct lc_service *s, bool standby, bool evict)
+{
+	struct instance *victim;
+	struct lc_host *h;
+
+	while ((h = lc_place(s, s->cfg->memory, standby, false)) == NULL) {
+		if (!evict || (victim = eviction_victim(s->lc, s)) == NULL)
+			break;
+		lc_fire(victim, LE_STOP, "evicted");
+	}
+	if (h == NULL && evict)
+		h = lc_place(s, s->cfg->memory, standby, true);
+	return h;
 }
 
 int
@@ -439,6 +490,7 @@ lc_boot(struct lc_service *s)
 {
 	struct lifecycle *lc = s->lc;
 	struct instance *in;
+	struct lc_host *h;
 
 	if (s->cfg == NULL || lc->shutting_down || s->active != NULL)
 		return -1;
@@ -461,7 +513,15 @@ lc_boot(struct lc_service *s)
 		lc_failed(s);
 		return -1;
 	}
-	if ((in = lc_instance_new(s, IS_CREATING)) == NULL) {
+	if ((h = place(s, false, true)) == NULL) {
+		lc_record(lc, s->name, 0, "boot-failed", "no host it may run "
+		    "on has room (max-instances, max-memory or free memory), "
+		    "and none has an idle instance to evict");
+		s->boot_failures++;
+		lc_failed(s);
+		return -1;
+	}
+	if ((in = lc_instance_new(s, IS_CREATING, h)) == NULL) {
 		lc_failed(s);
 		return -1;
 	}
@@ -477,11 +537,13 @@ lc_make_standby(struct lc_service *s, bool budget)
 	struct lifecycle *lc = s->lc;
 	enum lc_istate st = s->cfg->standby_booted ? SB_BOOTING : SB_CREATING;
 	struct instance *in;
+	struct lc_host *h;
 
 	if (lc->shutting_down || clock_mono_us() < s->sby_retry_at_us ||
-	    !lc_room_for(lc, s->cfg->memory, false))
+	    !lc_room_for(lc, s->cfg->memory, false) ||
+	    (h = place(s, true, false)) == NULL)
 		return -1;
-	if ((in = lc_instance_new(s, st)) == NULL)
+	if ((in = lc_instance_new(s, st, h)) == NULL)
 		return -1;
 	if (budget) {
 		in->budget = true;
@@ -540,11 +602,12 @@ job_done(struct vm_job *job)
 void
 lc_vm_event(void *arg, const char *domain, enum vm_event ev)
 {
-	struct lifecycle *lc = arg;
+	struct lc_host *h = arg;
+	struct lifecycle *lc = h->lc;
 	struct instance *in;
 
 	TAILQ_FOREACH(in, &lc->instances, live)
-		if (strcmp(in->domain, domain) == 0)
+		if (in->host == h && strcmp(in->domain, domain) == 0)
 			break;
 	if (in == NULL) {
 		log_debug("event for a domain we do not track: %s", domain);

@@ -13,6 +13,7 @@
 #include "nameidx.h"
 #include "vm.h"
 
+struct cfg_host;
 struct cfg_service;
 struct config;
 struct event;
@@ -77,8 +78,9 @@ enum lc_event {
 	LE_CRASH,		/* the domain stopped by itself */
 	LE_RETRY,		/* the reaper's tick, for a stop that failed */
 	LE_LOST,		/* after a reconnect: the domain is gone */
+	LE_HOST_DOWN,		/* its host's connection is lost (of several) */
 };
-#define LC_NEVENTS	(LE_LOST + 1)
+#define LC_NEVENTS	(LE_HOST_DOWN + 1)
 
 /*
  * What a transition does, as steps run in this order (lc_fsm.c
@@ -127,12 +129,38 @@ struct lc_transition {
 
 extern const struct lc_transition lc_fsm[LC_NISTATES][LC_NEVENTS];
 
+/*
+ * One libvirt host (lc_host.c): its connection, its guests' subnet and
+ * pool, and what is placed there.  Up means connected and reconciled:
+ * only then does placement choose it.
+ */
+struct lc_host {
+	struct lifecycle	*lc;
+	struct vm		*vm;
+	struct cfg_host		*conf;		/* a copy of its own */
+	struct vm_network	 net;		/* conf's, for VM_LIST */
+	unsigned		 index;		/* in lc->hosts, a mask bit */
+	bool			 up;
+	bool			 syncing;	/* its VM_LIST job is out */
+	bool			 info_out;	/* its VM_HOST_INFO job is out */
+	bool			 ever_up;	/* reconciled once */
+	size_t			 ninstances;	/* live there, stopping included */
+	uint64_t		 memory_used;	/* their guest memory */
+	uint64_t		 free_memory;	/* libvirt's last word; 0 none */
+	uint64_t		 placed_since;	/* memory placed since then */
+	uint8_t			*pool_used;	/* one byte an address */
+	size_t			 pool_size;
+	struct vm_job		 sync;		/* VM_LIST */
+	struct vm_job		 info;		/* VM_HOST_INFO */
+};
+
 /* One instance: a row in the store, a domain on the hypervisor. */
 struct instance {
 	TAILQ_ENTRY(instance)	 live;		/* lifecycle->instances */
 	TAILQ_ENTRY(instance)	 sby;		/* service->standby */
 	struct lc_service	*svc;
 	struct lifecycle	*lc;
+	struct lc_host		*host;		/* where its domain is */
 	int64_t			 id;
 	char			 domain[128];
 	char			 uuid[40];
@@ -195,14 +223,13 @@ struct lifecycle {
 	struct store		*store;
 	struct vm_owner		 owner;		/* marks our domains */
 	const struct vm_backend_ops *vmops;
-	struct vm		*vm;
+	struct lc_host		*hosts;		/* the configuration's, at start */
+	size_t			 nhosts;
 	struct service_list	 services;	/* configured and retired */
 	struct nameidx		 byname;	/* configured only */
 	struct instance_list	 instances;	/* every live instance */
 	size_t			 ninstances;	/* counted against max */
 	uint64_t		 memory_used;
-	uint8_t			*pool_used;	/* bridge: one byte an address */
-	size_t			 pool_size;
 	uint8_t			*ports_used;	/* user mode: one byte a port */
 	size_t			 ports_size;
 	struct lc_stats		 stats;
@@ -265,6 +292,35 @@ const char	*lc_istate_name(enum lc_istate st);
 const char	*lc_event_name(enum lc_event ev);
 const char	*lc_step_name(unsigned step);	/* one bit */
 
+/* lc_host.c */
+/* Open every host of cfg (the first one's failure is fatal when alone). */
+int		 lc_hosts_open(struct lifecycle *, const struct config *cfg,
+		    char *err, size_t errlen);
+/* Close the hosts' connections (their pending done()s run). */
+void		 lc_hosts_close_vms(struct lifecycle *);
+/* Then free the hosts, once no instance points at one. */
+void		 lc_hosts_close(struct lifecycle *);
+/*
+ * The host for a new instance of s of memory bytes: up, allowed by s's
+ * hosts, below its caps, with the most free memory (a standby: the
+ * fewest of s's standbys first); down_ok: else one that is down, whose
+ * job will wait for it.  NULL when none can take it.
+ */
+struct lc_host	*lc_place(struct lc_service *s, uint64_t memory,
+		    bool standby, bool down_ok);
+/* An instance begins or ends to be counted on its host. */
+void		 lc_host_count(struct instance *, int sign);
+/* The reaper's tick: ask each host up for its free memory. */
+void		 lc_hosts_tick(struct lifecycle *);
+/* Reload: the hosts' maps and settings for cfg, prepared, then kept. */
+struct lc_hosts_reload;
+struct lc_hosts_reload *lc_hosts_prepare(struct lifecycle *,
+		    const struct config *cfg);
+void		 lc_hosts_commit(struct lifecycle *, struct lc_hosts_reload *);
+void		 lc_hosts_abort(struct lc_hosts_reload *);
+/* The host called name ("" the first), or NULL. */
+struct lc_host	*lc_host_find(struct lifecycle *, const char *name);
+
 /* lc_instance.c */
 int		 lc_boot(struct lc_service *);
 /* A standby for s: the budget's (budget) or its own floor's. */
@@ -274,9 +330,11 @@ int		 lc_make_standby(struct lc_service *, bool budget);
  * standby in the pool; NULL (recorded) when there is no room.  The
  * caller moves it with lc_enter().
  */
-struct instance	*lc_instance_new(struct lc_service *, enum lc_istate st);
-/* An instance in st with no row or network yet (adoption). */
-struct instance	*lc_instance_adopt(struct lc_service *, enum lc_istate st);
+struct instance	*lc_instance_new(struct lc_service *, enum lc_istate st,
+		    struct lc_host *);
+/* An instance on h in st with no row or network yet (adoption). */
+struct instance	*lc_instance_adopt(struct lc_service *, enum lc_istate st,
+		    struct lc_host *h);
 void		 lc_claim_network(struct instance *);
 void		 lc_instance_free(struct instance *);
 void		 lc_vm_event(void *arg, const char *domain, enum vm_event);
@@ -313,8 +371,20 @@ void		 lc_probe_stop(struct instance *);
 /* This lifecycle's owner, which marks its domains. */
 void		 lc_owner(struct vm_owner *, struct store *,
 		    const char *state_path);
+/*
+ * Start-up: the store's live rows against what each host up has, in
+ * the domains its sync job listed; rows of a host that is down are
+ * closed as lost (its domains are looked at when it comes up).
+ */
 int		 lc_reconcile(struct lifecycle *, char *err, size_t errlen);
-/* vm on_reconnect: drop instances whose domain vanished meanwhile. */
-void		 lc_resync(void *lifecycle);
+/*
+ * A host (re)connected and its domains are listed (doms, n): drop the
+ * instances there whose domain vanished, adopt a running domain of a
+ * lost instance whose service has none active, destroy the rest.
+ */
+void		 lc_resync(struct lc_host *h, const struct vm_domain *doms,
+		    size_t n);
+/* Destroy a domain on h that no instance stands for, in the background. */
+void		 lc_destroy_domain(struct lc_host *h, const char *domain);
 
 #endif

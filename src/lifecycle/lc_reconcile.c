@@ -1,17 +1,27 @@
 /*
- * lc_reconcile.c - agree with libvirt about what exists.
+ * lc_reconcile.c - agree with libvirt about what exists, host by host.
  *
- * At start-up the store's live rows and libvirt's domains carrying our
- * metadata are matched by domain name:
+ * At start-up the store's live rows and each host's domains carrying
+ * our metadata are matched by domain name, a row looked for on its own
+ * host:
  *   row and domain, service configured   adopted in the domain's state
  *   row and domain, service gone         domain destroyed, row "removed"
  *   row, no domain                       row closed as "lost"
- *   domain, no live row                  destroyed ("orphan"): no row
- *                                        means no address we could use
- * After a lost libvirtd connection comes back, lc_resync() drops the
- * instances whose domain vanished meanwhile and destroys domains of ours
- * that no instance stands for.  Listing blocks; both run
- * only at start-up or right after a reconnect.
+ *   row of a host down (or not known)    row closed as "lost"; its
+ *                                        domain is looked at when the
+ *                                        host comes up
+ *   domain, no live row                  revived (below), or destroyed
+ *                                        ("orphan"): no row means no
+ *                                        address we could use
+ * When a host (re)connects, lc_resync() gets its domains from a VM_LIST
+ * job: it drops the instances there whose domain vanished meanwhile,
+ * revives what was lost with the host, and destroys domains of ours that
+ * no instance stands for.  A domain is revived, its row live again and
+ * the instance adopted as ready, when it runs, its row was closed as
+ * "lost" on this host after it had been ready, and its service has no
+ * active instance (another host took the wakes meanwhile: then it is
+ * destroyed).  Start-up lists block (before clients are served); a
+ * reconnect's list is a job, so no host ever holds up the loop.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -58,9 +68,8 @@ orphan_done(struct vm_job *job)
 	free(job);
 }
 
-/* Destroy a domain no instance stands for, in the background. */
-static void
-destroy_domain(struct lifecycle *lc, const char *domain)
+void
+lc_destroy_domain(struct lc_host *h, const char *domain)
 {
 	struct vm_job *job = calloc(1, sizeof(*job));
 
@@ -71,7 +80,7 @@ destroy_domain(struct lifecycle *lc, const char *domain)
 	job->op = VM_DESTROY;
 	snprintf(job->domain, sizeof(job->domain), "%s", domain);
 	job->done = orphan_done;
-	lc->vmops->submit(lc->vm, job);
+	h->lc->vmops->submit(h->vm, job);
 }
 
 void
@@ -105,8 +114,9 @@ domain_ours(const struct lifecycle *lc, const struct vm_domain *d)
  * returns how many.
  */
 static size_t
-drop_foreign(struct lifecycle *lc, struct vm_domain *doms, size_t *n)
+drop_foreign(struct lc_host *h, struct vm_domain *doms, size_t *n)
 {
+	struct lifecycle *lc = h->lc;
 	size_t i, kept = 0;
 
 	for (i = 0; i < *n; i++) {
@@ -117,7 +127,7 @@ drop_foreign(struct lifecycle *lc, struct vm_domain *doms, size_t *n)
 				log_warnx("%s: another summond on %s has a "
 				    "service %s too: their domain names "
 				    "collide; give them different names",
-				    doms[i].name, lc->cfg->hypervisor,
+				    doms[i].name, h->conf->uri,
 				    doms[i].service);
 			continue;
 		}
@@ -166,11 +176,12 @@ adopted_state(enum vm_dstate ds, const char *row_state)
 	}
 }
 
-/* Take over the instance of row r, whose domain d exists. */
+/* Take over the instance of row r, whose domain d exists on h. */
 static void
-adopt(struct lifecycle *lc, struct lc_service *s,
+adopt(struct lc_host *h, struct lc_service *s,
     const struct store_instance *r, const struct vm_domain *d)
 {
+	struct lifecycle *lc = h->lc;
 	enum lc_state st = adopted_state(d->state, r->state);
 	enum lc_istate ist;
 	unsigned steps = 0;
@@ -180,7 +191,7 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 	if (st == LC_STOPPED ||
 	    (st != LC_STANDBY && s->active != NULL)) {
 		/* Shut off, or a second active one: nothing to keep. */
-		destroy_domain(lc, d->name);
+		lc_destroy_domain(h, d->name);
 		store_instance_close(lc->store, r->id, clock_wall_ms(), "lost");
 		return;
 	}
@@ -214,7 +225,7 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 		steps = S_REC_STOP | S_ROW | S_DESTROY;
 		break;
 	}
-	if ((in = lc_instance_adopt(s, ist)) == NULL) {
+	if ((in = lc_instance_adopt(s, ist, h)) == NULL) {
 		log_warnx("%s: cannot adopt: out of memory", d->name);
 		return;
 	}
@@ -247,90 +258,177 @@ adopt(struct lifecycle *lc, struct lc_service *s,
 	lc_enter(in, ist, steps, "manual");
 }
 
+/*
+ * A domain of ours on h that no live row or instance stands for: made
+ * live again if it was lost with its host (see the top), else destroyed.
+ */
+static void
+revive_or_destroy(struct lc_host *h, const struct vm_domain *d)
+{
+	struct lifecycle *lc = h->lc;
+	struct store_instance r;
+	struct lc_service *s = lc_find(lc, d->service);
+
+	if (d->state == VM_DS_RUNNING && d->instance > 0 && s != NULL &&
+	    s->cfg != NULL && s->active == NULL && !lc->shutting_down &&
+	    store_instance_get(lc->store, d->instance, &r) == 0 &&
+	    r.stopped_ms != 0 && strcmp(r.stop_reason, "lost") == 0 &&
+	    r.ready_ms != 0 && strcmp(r.domain, d->name) == 0 &&
+	    strcmp(r.service, d->service) == 0 &&
+	    lc_host_find(lc, r.host) == h &&
+	    store_instance_reopen(lc->store, r.id, "ready") == 0) {
+		snprintf(r.state, sizeof(r.state), "ready");
+		r.stopped_ms = 0;
+		lc_record(lc, s->name, r.id, "revived", "%s: it ran on while "
+		    "host %s was away", d->name, h->conf->name);
+		adopt(h, s, &r, d);
+		return;
+	}
+	lc_record(lc, d->service, d->instance, "orphan", "destroying %s on "
+	    "host %s: no instance of ours stands for it", d->name,
+	    h->conf->name);
+	lc_destroy_domain(h, d->name);
+}
+
+/* Close row r as lost: why, for the event log. */
+static void
+row_lost(struct lifecycle *lc, const struct store_instance *r,
+    const char *why)
+{
+	store_instance_close(lc->store, r->id, clock_wall_ms(), "lost");
+	lc_record(lc, r->service, r->id, "lost", "%s: %s",
+	    r->domain[0] ? r->domain : "(no domain)", why);
+}
+
 int
 lc_reconcile(struct lifecycle *lc, char *err, size_t errlen)
 {
 	struct rows rows = { NULL, 0, 0 };
-	struct vm_domain *doms;
+	struct vm_domain **doms;
 	struct lc_service *s;
-	bool *matched;
-	size_t ndoms, i, j, lost = 0, orphans = 0, foreign;
+	struct lc_host *h;
+	size_t *ndoms, i, j, k, lost = 0, orphans = 0, nd = 0;
+	bool **matched, *listed;
+	char why[512];
+	int rc = -1;
 
-	if ((doms = lc->vmops->list(lc->vm, &ndoms, err, errlen)) == NULL)
-		return -1;
-	foreign = drop_foreign(lc, doms, &ndoms);
+	doms = calloc(lc->nhosts, sizeof(*doms));
+	ndoms = calloc(lc->nhosts, sizeof(*ndoms));
+	matched = calloc(lc->nhosts, sizeof(*matched));
+	listed = calloc(lc->nhosts, sizeof(*listed));
+	if (doms == NULL || ndoms == NULL || matched == NULL ||
+	    listed == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (k = 0; k < lc->nhosts; k++) {
+		h = &lc->hosts[k];
+		if (!lc->vmops->connected(h->vm))
+			continue;
+		doms[k] = lc->vmops->list(h->vm, &ndoms[k], why, sizeof(why));
+		if (doms[k] == NULL) {
+			if (lc->nhosts == 1) {
+				snprintf(err, errlen, "%s", why);
+				goto fail;
+			}
+			log_warnx("host %s: cannot list its domains: %s",
+			    h->conf->name, why);
+			continue;
+		}
+		if (drop_foreign(h, doms[k], &ndoms[k]) > 0)
+			log_info("host %s: domains of another summond left "
+			    "alone", h->conf->name);
+		if ((matched[k] = calloc(ndoms[k] + 1, 1)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		listed[k] = true;
+		nd += ndoms[k];
+	}
 	if (store_instances_live(lc->store, collect_row, &rows) == -1) {
 		snprintf(err, errlen, "store: %s", store_errmsg(lc->store));
-		free(doms);
-		free(rows.v);
-		return -1;
-	}
-	matched = calloc(ndoms + 1, sizeof(*matched));
-	if (matched == NULL) {
-		snprintf(err, errlen, "out of memory");
-		free(doms);
-		free(rows.v);
-		return -1;
+		goto fail;
 	}
 	for (i = 0; i < rows.n; i++) {
 		const struct store_instance *r = &rows.v[i];
-		for (j = 0; j < ndoms; j++)
-			if (!matched[j] && strcmp(doms[j].name, r->domain) == 0)
-				break;
-		if (j == ndoms) {
-			store_instance_close(lc->store, r->id, clock_wall_ms(),
-			    "lost");
-			lc_record(lc, r->service, r->id, "lost", "domain %s "
-			    "is gone", r->domain[0] ? r->domain : "(none)");
+		if ((h = lc_host_find(lc, r->host)) == NULL) {
+			snprintf(why, sizeof(why), "host %s is no longer "
+			    "configured", r->host);
+			row_lost(lc, r, why);
 			lost++;
 			continue;
 		}
-		matched[j] = true;
+		k = h->index;
+		if (!listed[k]) {
+			snprintf(why, sizeof(why), "host %s is down", h->conf->name);
+			row_lost(lc, r, why);
+			lost++;
+			continue;
+		}
+		for (j = 0; j < ndoms[k]; j++)
+			if (!matched[k][j] &&
+			    strcmp(doms[k][j].name, r->domain) == 0)
+				break;
+		if (j == ndoms[k]) {
+			row_lost(lc, r, "the domain is gone");
+			lost++;
+			continue;
+		}
+		matched[k][j] = true;
 		if ((s = lc_find(lc, r->service)) == NULL) {
-			destroy_domain(lc, doms[j].name);
+			lc_destroy_domain(h, doms[k][j].name);
 			store_instance_close(lc->store, r->id, clock_wall_ms(),
 			    "removed");
 			lc_record(lc, r->service, r->id, "stop", "%s: service "
-			    "no longer configured", doms[j].name);
+			    "no longer configured", doms[k][j].name);
 			continue;
 		}
-		adopt(lc, s, r, &doms[j]);
+		adopt(h, s, r, &doms[k][j]);
 	}
-	for (j = 0; j < ndoms; j++) {
-		if (matched[j])
+	for (k = 0; k < lc->nhosts; k++) {
+		if (!listed[k])
 			continue;
-		lc_record(lc, doms[j].service, doms[j].instance, "orphan",
-		    "destroying %s: no instance of ours stands for it",
-		    doms[j].name);
-		destroy_domain(lc, doms[j].name);
-		orphans++;
+		for (j = 0; j < ndoms[k]; j++)
+			if (!matched[k][j]) {
+				revive_or_destroy(&lc->hosts[k], &doms[k][j]);
+				orphans++;
+			}
+		lc->hosts[k].up = lc->hosts[k].ever_up = true;
 	}
-	log_info("reconciled: %zu rows, %zu domains, %zu lost, %zu orphans",
-	    rows.n, ndoms, lost, orphans);
-	if (foreign > 0)
-		log_info("%zu domains of another summond on %s left alone",
-		    foreign, lc->cfg->hypervisor);
-	free(matched);
+	log_info("reconciled: %zu rows, %zu domains, %zu lost, %zu without "
+	    "a row", rows.n, nd, lost, orphans);
+	rc = 0;
+fail:
+	for (k = 0; doms != NULL && k < lc->nhosts; k++)
+		free(doms[k]);
+	for (k = 0; matched != NULL && k < lc->nhosts; k++)
+		free(matched[k]);
 	free(doms);
+	free(ndoms);
+	free(matched);
+	free(listed);
 	free(rows.v);
-	return 0;
+	return rc;
 }
 
 void
-lc_resync(void *arg)
+lc_resync(struct lc_host *h, const struct vm_domain *list, size_t n)
 {
-	struct lifecycle *lc = arg;
+	struct lifecycle *lc = h->lc;
 	struct instance *in, *next;
 	struct vm_domain *doms;
-	char err[256];
-	size_t n, j;
+	size_t j;
 
-	if ((doms = lc->vmops->list(lc->vm, &n, err, sizeof(err))) == NULL) {
-		log_warnx("after reconnecting: %s", err);
+	if ((doms = calloc(n + 1, sizeof(*doms))) == NULL) {
+		log_warnx("host %s: out of memory reconciling", h->conf->name);
 		return;
 	}
-	drop_foreign(lc, doms, &n);
+	if (n > 0)
+		memcpy(doms, list, n * sizeof(*doms));
+	drop_foreign(h, doms, &n);
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
+		if (in->host != h)
+			continue;
 		for (j = 0; j < n; j++)
 			if (strcmp(doms[j].name, in->domain) == 0)
 				break;
@@ -340,15 +438,13 @@ lc_resync(void *arg)
 	/* And the other way: a domain of ours that no instance stands for. */
 	for (j = 0; j < n; j++) {
 		TAILQ_FOREACH(in, &lc->instances, live)
-			if (strcmp(doms[j].name, in->domain) == 0)
+			if (in->host == h &&
+			    strcmp(doms[j].name, in->domain) == 0)
 				break;
-		if (in != NULL)
-			continue;
-		lc_record(lc, doms[j].service, doms[j].instance, "orphan",
-		    "destroying %s: no instance of ours stands for it",
-		    doms[j].name);
-		destroy_domain(lc, doms[j].name);
+		if (in == NULL)
+			revive_or_destroy(h, &doms[j]);
 	}
-	log_info("libvirt connection back: %zu domains of ours", n);
+	log_info("host %s: reconciled after connecting: %zu domains of "
+	    "ours", h->conf->name, n);
 	free(doms);
 }

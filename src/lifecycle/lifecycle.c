@@ -216,8 +216,7 @@ struct lc_reload {
 	struct nameidx		 byname;
 	struct lc_service	**added;
 	size_t			 nadded;
-	uint8_t			*pool_used;
-	size_t			 pool_size;
+	struct lc_hosts_reload	*hosts;		/* each host's pool map */
 	uint8_t			*ports_used;
 	size_t			 ports_size;
 };
@@ -225,25 +224,22 @@ struct lc_reload {
 /*
  * The address and port maps for cfg, with what the live instances hold
  * marked: a range that changed must not hand out an address or a port
- * an instance still has.
+ * an instance still has.  The hosts' pools are lc_host.c's (none yet at
+ * start: lc_hosts_open() makes them).
  */
 static int
 prepare_maps(struct lifecycle *lc, const struct config *cfg,
     struct lc_reload *r)
 {
-	uint32_t lo = ntohl(cfg->pool_lo.s_addr), a;
 	struct instance *in;
 	size_t i;
 
-	r->pool_size = ntohl(cfg->pool_hi.s_addr) - lo + 1;
 	r->ports_size = (size_t)cfg->user_port_hi - cfg->user_port_lo + 1;
-	if ((r->pool_used = calloc(r->pool_size, 1)) == NULL ||
-	    (r->ports_used = calloc(r->ports_size, 1)) == NULL)
+	if ((r->ports_used = calloc(r->ports_size, 1)) == NULL)
+		return -1;
+	if (lc->nhosts > 0 && (r->hosts = lc_hosts_prepare(lc, cfg)) == NULL)
 		return -1;
 	TAILQ_FOREACH(in, &lc->instances, live) {
-		a = ntohl(in->guest.s_addr);
-		if (in->guest.s_addr != 0 && a >= lo && a - lo < r->pool_size)
-			r->pool_used[a - lo] = 1;
 		for (i = 0; i < in->nhost_ports; i++)
 			if (in->host_ports[i] >= cfg->user_port_lo &&
 			    (size_t)(in->host_ports[i] - cfg->user_port_lo) <
@@ -313,10 +309,9 @@ lifecycle_reload_commit(struct lifecycle *lc, struct lc_reload *r)
 		    cfg->services[i].name))->cfg = &cfg->services[i];
 	nameidx_clear(&lc->byname);
 	lc->byname = r->byname;
-	free(lc->pool_used);
+	if (r->hosts != NULL)
+		lc_hosts_commit(lc, r->hosts);
 	free(lc->ports_used);
-	lc->pool_used = r->pool_used;
-	lc->pool_size = r->pool_size;
 	lc->ports_used = r->ports_used;
 	lc->ports_size = r->ports_size;
 	lc->cfg = cfg;
@@ -344,7 +339,7 @@ lifecycle_reload_abort(struct lifecycle *lc, struct lc_reload *r)
 		service_free(r->added[i]);
 	free(r->added);
 	nameidx_clear(&r->byname);
-	free(r->pool_used);
+	lc_hosts_abort(r->hosts);
 	free(r->ports_used);
 	free(r);
 }
@@ -354,7 +349,6 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
     struct store *store, const struct vm_backend_ops *ops, char *err,
     size_t errlen)
 {
-	struct vm_callbacks cbs;
 	struct lifecycle *lc;
 	struct lc_reload *r;
 
@@ -372,19 +366,8 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 	if ((r = lifecycle_reload_prepare(lc, cfg, err, errlen)) == NULL)
 		goto fail;
 	lifecycle_reload_commit(lc, r);
-	cbs.on_event = lc_vm_event;
-	cbs.on_reconnect = lc_resync;
-	cbs.arg = lc;
-	lc->vm = ops->open(base, cfg->hypervisor, &cbs, err, errlen);
-	if (lc->vm == NULL)
+	if (lc_hosts_open(lc, cfg, err, errlen) == -1)
 		goto fail;
-	if (cfg->net_mode == CFG_NET_BRIDGE && cfg->net_create) {
-		struct vm_network net = { cfg->net_name, cfg->net_bridge,
-		    cfg->gateway, cfg->prefix };
-
-		if (ops->ensure_network(lc->vm, &net, err, errlen) == -1)
-			goto fail;
-	}
 	if (lc_reconcile(lc, err, errlen) == -1)
 		goto fail;
 	return lc;
@@ -438,16 +421,16 @@ lifecycle_free(struct lifecycle *lc)
 	lc->closing = true;
 	TAILQ_FOREACH(s, &lc->services, all)
 		lc_notify(s, false);
-	if (lc->vm != NULL)
-		lc->vmops->close(lc->vm);	/* runs pending done()s */
+	/* Pending done()s run in the close; their instances live till then. */
+	lc_hosts_close_vms(lc);
 	while ((in = TAILQ_FIRST(&lc->instances)) != NULL)
 		lc_instance_free(in);
+	lc_hosts_close(lc);
 	while ((s = TAILQ_FIRST(&lc->services)) != NULL) {
 		TAILQ_REMOVE(&lc->services, s, all);
 		service_free(s);
 	}
 	nameidx_clear(&lc->byname);
-	free(lc->pool_used);
 	free(lc->ports_used);
 	free(lc);
 }
@@ -692,6 +675,7 @@ lifecycle_tick(struct lifecycle *lc)
 
 	if (lc->shutting_down)
 		return 0;
+	lc_hosts_tick(lc);
 	TAILQ_FOREACH_SAFE(in, &lc->instances, live, next) {
 		s = in->svc;
 		if (in->state == IS_STOP_FAILED ||
@@ -811,6 +795,7 @@ lifecycle_info(struct lifecycle *lc, const char *service,
 	in = s->active;
 	if (in != NULL) {
 		snprintf(info->domain, sizeof(info->domain), "%s", in->domain);
+		info->host = in->host->conf->name;
 		if (lc->cfg->net_mode == CFG_NET_BRIDGE)
 			inet_ntop(AF_INET, &in->guest, info->guest_address,
 			    sizeof(info->guest_address));

@@ -115,6 +115,7 @@ enum stmt {
 	S_INST_ADD,
 	S_INST_UPDATE,
 	S_INST_CLOSE,
+	S_INST_REOPEN,
 	S_INST_GET,
 	S_INST_LIVE,
 	S_INST_LIVE_ADDR,
@@ -157,6 +158,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_INST_CLOSE] =
 	    "UPDATE instances SET stopped_ms = ?2, stop_reason = ?3,"
 	    " state = 'stopped' WHERE id = ?1",
+	[S_INST_REOPEN] =
+	    "UPDATE instances SET stopped_ms = NULL, stop_reason = NULL,"
+	    " state = ?2 WHERE id = ?1 AND stopped_ms IS NOT NULL",
 	[S_INST_GET] =
 	    "SELECT " INST_COLUMNS " FROM instances WHERE id = ?1",
 	[S_INST_LIVE] =
@@ -1404,6 +1408,22 @@ store_instance_close(struct store *st, int64_t id, int64_t stopped_ms,
 	op.u.close.stopped_ms = stopped_ms;
 	copy_str(op.u.close.reason, sizeof(op.u.close.reason), reason);
 	return store_write(st, &op);
+}
+
+int
+store_instance_reopen(struct store *st, int64_t id, const char *state)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	/* Not queued: a row live again must be on disk, or not at all. */
+	if (st->npending > 0 && store_flush(st) == -1)
+		return -1;
+	if ((s = stmt_get(st, S_INST_REOPEN, &rc)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+	return step_update(st, s, id) == SQLITE_OK ? 0 : -1;
 }
 
 int

@@ -88,16 +88,25 @@ item_done(struct vm_job *j)
 	struct vm_item *it = (struct vm_item *)j;
 	struct vm *vm = it->vm;
 
-	if (it->reconnect) {
+	switch (it->kind) {
+	case ITEM_RECONNECT:
 		if (vm->cb.on_reconnect != NULL)
 			vm->cb.on_reconnect(vm->cb.arg);
-	} else if (vm->cb.on_event != NULL)
-		vm->cb.on_event(vm->cb.arg, it->job.domain, it->ev);
+		break;
+	case ITEM_DOWN:
+		if (vm->cb.on_down != NULL)
+			vm->cb.on_down(vm->cb.arg);
+		break;
+	case ITEM_EVENT:
+		if (vm->cb.on_event != NULL)
+			vm->cb.on_event(vm->cb.arg, it->job.domain, it->ev);
+		break;
+	}
 	free(it);
 }
 
 void
-item_post(struct vm *vm, const char *domain, bool reconnect,
+item_post(struct vm *vm, enum item_kind kind, const char *domain,
     enum vm_event ev)
 {
 	struct vm_item *it;
@@ -109,7 +118,7 @@ item_post(struct vm *vm, const char *domain, bool reconnect,
 	snprintf(it->job.domain, sizeof(it->job.domain), "%s", domain);
 	it->job.done = item_done;
 	it->vm = vm;
-	it->reconnect = reconnect;
+	it->kind = kind;
 	it->ev = ev;
 	mailbox_post(vm->to_main, &it->job.back);
 }
@@ -253,7 +262,7 @@ lvm_close(struct vm *vm)
 
 static struct vm *
 lvm_open(struct event_base *base, const char *uri,
-    const struct vm_callbacks *cb, char *err, size_t errlen)
+    const struct vm_callbacks *cb, int flags, char *err, size_t errlen)
 {
 	struct vm *vm;
 	long ncpu;
@@ -294,9 +303,12 @@ lvm_open(struct event_base *base, const char *uri,
 	if (evloop_hold(err, errlen) == -1)
 		goto fail;
 	vm->evloop_held = true;
-	if ((vm->conn = conn_open(vm, &vm->ev_id, err, errlen)) == NULL)
+	if ((vm->conn = conn_open(vm, &vm->ev_id, err, errlen)) != NULL)
+		vm->up = true;
+	else if (!(flags & VM_OPEN_LAZY))
 		goto fail;
-	vm->up = true;
+	else	/* the idle stop lane tries again, with back-off */
+		vm->next_try_us = now_us() + BACKOFF_MIN_MS * 1000;
 	for (i = 0; i < NLANES; i++) {
 		struct lane *l = &vm->lanes[i];
 
@@ -309,7 +321,8 @@ lvm_open(struct event_base *base, const char *uri,
 			l->started++;
 		}
 	}
-	log_debug("connected to %s", uri);
+	if (vm->up)
+		log_debug("connected to %s", uri);
 	return vm;
 fail:
 	/* Nothing was submitted: close only stops what was started. */

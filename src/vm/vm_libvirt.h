@@ -72,11 +72,13 @@ struct lane {
 	bool		 stop;
 };
 
-/* A lifecycle event or a reconnect notice, posted like a job. */
+/* A lifecycle event or a connection notice, posted like a job. */
+enum item_kind { ITEM_EVENT, ITEM_RECONNECT, ITEM_DOWN };
+
 struct vm_item {
 	struct vm_job	 job;		/* first: item_done() casts */
 	struct vm	*vm;
-	bool		 reconnect;
+	enum item_kind	 kind;
 	enum vm_event	 ev;
 };
 
@@ -130,11 +132,12 @@ void		 sleep_ms(unsigned ms);
 /* libvirt's last error on this thread, into err; returns its code. */
 int		 lv_error(char *err, size_t errlen);
 /*
- * Post to main a lifecycle event ev of domain, or (reconnect) the notice
- * that the connection is back.  From any thread; an event is lost, with
- * a warning, only when out of memory.
+ * Post to main a lifecycle event ev of domain (ITEM_EVENT), or the
+ * notice that the connection is back (ITEM_RECONNECT) or lost
+ * (ITEM_DOWN).  From any thread; one is lost, with a warning, only when
+ * out of memory.
  */
-void		 item_post(struct vm *, const char *domain, bool reconnect,
+void		 item_post(struct vm *, enum item_kind, const char *domain,
 		    enum vm_event ev);
 
 /* vm_libvirt_event.c */
@@ -202,11 +205,17 @@ int		 op_run(struct vm *, virConnectPtr c, struct vm_job *j,
 enum vm_dstate	 dom_state(virDomainPtr d);
 
 /* vm_libvirt_list.c */
+/* Our domains on c (VM_LIST, list()); NULL with err. */
+struct vm_domain *list_on(virConnectPtr c, size_t *n, char *err,
+		    size_t errlen);
 /* vm.h's list(). */
 struct vm_domain *lvm_list(struct vm *, size_t *n, char *err,
 		    size_t errlen);
 
 /* vm_libvirt_net.c */
+/* Define and start n on c unless it is there (VM_LIST); 0 or -1 + err. */
+int		 network_on(virConnectPtr c, const struct vm_network *n,
+		    char *err, size_t errlen);
 /* vm.h's ensure_network(). */
 int		 lvm_ensure_network(struct vm *, const struct vm_network *n,
 		    char *err, size_t errlen);

@@ -34,6 +34,7 @@ conn_mark_down(struct vm *vm, virConnectPtr c, const char *why)
 	if (!was_up)
 		return;
 	log_warnx("connection to %s lost (%s)", vm->uri, why);
+	item_post(vm, ITEM_DOWN, "", VM_EV_STOPPED);
 	stop_lane_poke(vm);
 }
 
@@ -135,7 +136,7 @@ conn_try(struct vm *vm)
 
 	if (c != NULL) {
 		log_info("reconnected to %s", vm->uri);
-		item_post(vm, "", true, VM_EV_STARTED);
+		item_post(vm, ITEM_RECONNECT, "", VM_EV_STARTED);
 	} else {
 		log_debug("reconnect to %s: %s", vm->uri, err);
 		/* A job's thread may give up waiting: keep the stop lane on it. */

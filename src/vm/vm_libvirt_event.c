@@ -250,7 +250,7 @@ on_lifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail,
 	default:		/* defined, undefined, shutdown begun, PM */
 		return 0;
 	}
-	item_post(vm, name, false, ev);
+	item_post(vm, ITEM_EVENT, name, ev);
 	return 0;
 }
 

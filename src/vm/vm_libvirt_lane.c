@@ -114,6 +114,9 @@ lvm_submit(struct vm *vm, struct vm_job *j)
 	j->err[0] = '\0';
 	j->uuid[0] = '\0';
 	j->state = VM_DS_OTHER;
+	j->domains = NULL;
+	j->ndomains = 0;
+	j->free_memory = 0;
 	j->queued_us = clock_mono_us();
 	j->started_us = j->finished_us = 0;
 	j->next = NULL;
@@ -129,6 +132,7 @@ lvm_submit(struct vm *vm, struct vm_job *j)
 	case VM_SAVE:
 	case VM_SHUTDOWN:
 	case VM_DESTROY:
+	case VM_HOST_INFO:
 		l = &vm->lanes[LANE_STOP];
 		break;
 	default:

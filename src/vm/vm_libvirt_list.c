@@ -96,22 +96,14 @@ out:
 	return rc;
 }
 
-/*
- * Blocking: it calls libvirt on the calling (main) thread, a few calls
- * per domain.  Only for start-up and after a reconnect, before clients
- * are served, as vm.h says.
- */
 struct vm_domain *
-lvm_list(struct vm *vm, size_t *n, char *err, size_t errlen)
+list_on(virConnectPtr c, size_t *n, char *err, size_t errlen)
 {
 	struct vm_domain *out = NULL, *o;
 	virDomainPtr *doms = NULL;
-	virConnectPtr c;
 	int i, nd;
 
 	*n = 0;
-	if ((c = conn_ref(vm, err, errlen)) == NULL)
-		return NULL;
 	if ((nd = virConnectListAllDomains(c, &doms, 0)) == -1) {
 		lv_error(err, errlen);
 		goto out;
@@ -137,6 +129,24 @@ out:
 	for (i = 0; doms != NULL && i < nd; i++)
 		virDomainFree(doms[i]);
 	free(doms);
+	return out;
+}
+
+/*
+ * Blocking: it calls libvirt on the calling (main) thread, a few calls
+ * per domain.  Only for start-up, before clients are served, as vm.h
+ * says; after a reconnect the lifecycle lists with a VM_LIST job.
+ */
+struct vm_domain *
+lvm_list(struct vm *vm, size_t *n, char *err, size_t errlen)
+{
+	struct vm_domain *out;
+	virConnectPtr c;
+
+	*n = 0;
+	if ((c = conn_ref(vm, err, errlen)) == NULL)
+		return NULL;
+	out = list_on(c, n, err, errlen);
 	virConnectClose(c);
 	return out;
 }

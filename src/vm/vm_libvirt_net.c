@@ -47,11 +47,10 @@ network_xml(const struct vm_network *n, char *err, size_t errlen)
 
 /* Blocking, at start-up only (vm.h). */
 int
-lvm_ensure_network(struct vm *vm, const struct vm_network *n, char *err,
+network_on(virConnectPtr c, const struct vm_network *n, char *err,
     size_t errlen)
 {
 	virNetworkPtr net = NULL;
-	virConnectPtr c;
 	char *xml = NULL;
 	int rc = -1, active;
 
@@ -59,8 +58,6 @@ lvm_ensure_network(struct vm *vm, const struct vm_network *n, char *err,
 		snprintf(err, errlen, "no network name or bridge");
 		return -1;
 	}
-	if ((c = conn_ref(vm, err, errlen)) == NULL)
-		return -1;
 	if ((net = virNetworkLookupByName(c, n->name)) == NULL) {
 		if (virGetLastErrorCode() != VIR_ERR_NO_NETWORK) {
 			lv_error(err, errlen);
@@ -91,6 +88,19 @@ out:
 	if (net != NULL)
 		virNetworkFree(net);
 	free(xml);
+	return rc;
+}
+
+int
+lvm_ensure_network(struct vm *vm, const struct vm_network *n, char *err,
+    size_t errlen)
+{
+	virConnectPtr c;
+	int rc;
+
+	if ((c = conn_ref(vm, err, errlen)) == NULL)
+		return -1;
+	rc = network_on(c, n, err, errlen);
 	virConnectClose(c);
 	return rc;
 }

@@ -174,6 +174,22 @@ op_run(struct vm *vm, virConnectPtr c, struct vm_job *j, int *code,
 	j->rc = 0;
 	j->err[0] = '\0';
 	switch (j->op) {
+	case VM_LIST:
+		free(j->domains);
+		if ((j->network != NULL &&
+		    network_on(c, j->network, j->err, sizeof(j->err)) == -1) ||
+		    (j->domains = list_on(c, &j->ndomains, j->err,
+		    sizeof(j->err))) == NULL) {
+			*code = virGetLastErrorCode();
+			j->rc = -1;
+		}
+		j->state = VM_DS_OTHER;
+		return j->rc;
+	case VM_HOST_INFO:
+		if ((j->free_memory = virNodeGetFreeMemory(c)) == 0)
+			job_fail(j, code);
+		j->state = VM_DS_OTHER;
+		return j->rc;
 	case VM_CREATE:
 	case VM_CREATE_PAUSED:
 	case VM_DEFINE_START:

@@ -48,6 +48,9 @@ FAMILIES = {
     "summon_cold_start_seconds": ("histogram", {"service"}),
     "summon_domain_create_seconds": ("histogram", set()),
     "summon_instances": ("gauge", {"state"}),
+    "summon_host_up": ("gauge", {"host"}),
+    "summon_host_instances": ("gauge", {"host"}),
+    "summon_host_memory_bytes": ("gauge", {"host"}),
     "summon_proxy_connections_total": ("counter", {"service"}),
     "summon_proxy_held": ("gauge", {"service"}),
     "summon_proxy_hold_seconds": ("histogram", set()),
@@ -171,6 +174,11 @@ class MetricsTest(unittest.TestCase):
                                  service="hello"), 0)
         self.assertEqual(value("summon_domain_create_seconds_count"), 1)
         self.assertEqual(value("summon_instances", state="ready"), 1)
+        # The one host of a file without [host] sections.
+        self.assertEqual(value("summon_host_up", host="default"), 1)
+        self.assertEqual(value("summon_host_instances", host="default"), 1)
+        self.assertGreater(value("summon_host_memory_bytes",
+                                 host="default"), 0)
         self.assertGreaterEqual(value("summon_dns_queries_total",
                                       rcode="NOERROR"), 1)
         self.assertEqual(value("summon_proxy_held", service="hello"), 0)
