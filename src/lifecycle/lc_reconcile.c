@@ -255,7 +255,8 @@ adopt(struct lc_host *h, struct lc_service *s,
 	}
 	lc_record(lc, s->name, in->id, "adopted", "%s as %s", d->name,
 	    lifecycle_state_name(st));
-	lc_enter(in, ist, steps, "manual");
+	/* Only a stop under way has a reason yet: a later one gives its own. */
+	lc_enter(in, ist, steps, ist == IS_STOPPING ? "manual" : NULL);
 }
 
 /*
