@@ -10,8 +10,15 @@ line is in its serial log.  summond: N services in user network mode
 counted when summonctl returns (the readiness probe passed).  Rate = N /
 (last ready - first request).  Runs in the guests' namespace
 (bench/rate.sh).  Not run by CI.  N=8 services and ROUNDS=3 by
-default; each figure is the median of the rounds."""
+default; each figure is the median of the rounds.
+
+`rate.py hosts` instead: summond with one, two and three libvirt hosts
+(the local libvirtd and the lab hosts bench/rate.sh brings up, each a
+libvirtd of its own with its own guest network), N services woken at
+once in bridge mode and placed by summond, rounds interleaved; the peer
+is the same summond with one host."""
 import concurrent.futures
+import json
 import os
 import shutil
 import signal
@@ -83,17 +90,50 @@ def libvirt_rate(workers):
     return N / took
 
 
-def summond_rate():
+# The hosts of `rate.py hosts`: the local libvirtd on a network of the
+# bench's own, then the lab hosts (LAB_HOSTS: "URI GATEWAY NETWORK;...").
+LOCAL_HOST = """[host "local"]
+uri = %s
+network = summon-rb
+bridge = smnrb0
+create = yes
+gateway = 10.95.0.1/24
+pool = 10.95.0.10-10.95.0.250
+""" % URI
+
+
+SPREAD = []     # instances a host after each run of `rate.py hosts`
+
+
+def lab_hosts():
+    out = []
+    for i, item in enumerate(filter(None, os.environ.get(
+            "LAB_HOSTS", "").split(";"))):
+        uri, gw, net = item.split()
+        sub = gw.rsplit(".", 1)[0]
+        out.append("[host \"lab%d\"]\nuri = %s\nnetwork = %s\n"
+                   "gateway = %s/24\npool = %s.10-%s.250\n"
+                   % (i + 1, uri, net, gw, sub, sub))
+    return out
+
+
+def summond_rate(hosts=None):
+    """Starts/s of summond: user mode on URI, or (hosts: a list of
+    [host] sections) bridge mode on those hosts."""
     d = tempfile.mkdtemp(prefix="summon-ratebench-")
     os.chmod(d, 0o755)
     os.makedirs(os.path.join(d, "serial"))
     conf = os.path.join(d, "summond.conf")
+    if hosts is None:
+        where = ("hypervisor = %s\n" % URI, "mode = user\n"
+                 "user-ports = 24000-24999\n", "")
+    else:
+        where = ("", "create = no\n", "".join(hosts))
     parts = ["[summond]\nstate = %s/state.db\ncontrol = %s/summond.sock\n"
-             "hypervisor = %s\ntemplates = %s/images/templates\n"
+             "%stemplates = %s/images/templates\n"
              "serial-dir = %s/serial\non-exit = stop\nmax-instances = %d\n"
-             "[dns]\nlisten =\n[metrics]\nlisten =\n[network]\n"
-             "mode = user\nuser-ports = 24000-24999\n"
-             % (d, d, URI, TOP, d, N + 4)]
+             "[dns]\nlisten =\n[metrics]\nlisten =\n[network]\n%s%s"
+             % (d, d, where[0], TOP, d, N + 4, where[1], where[2])]
     for i in range(N):
         parts.append("[service \"r%d\"]\nkernel = %s\nports = %d:80\n"
                      "address = 127.0.0.1\nboot-timeout = 300s\n"
@@ -116,14 +156,45 @@ def summond_rate():
                  for i in range(N)]
         if any(b.wait() != 0 for b in boots):
             raise SystemExit("a boot failed:\n" + open(log.name).read())
-        return N / (time.monotonic() - t0)
+        rate = N / (time.monotonic() - t0)
+        if hosts is not None:
+            out = subprocess.run(ctl + ["--json", "hosts"],
+                                 capture_output=True, text=True).stdout
+            SPREAD.append("/".join(str(h["instances"])
+                                   for h in json.loads(out)))
+        return rate
     finally:
         p.send_signal(signal.SIGTERM)      # on-exit = stop
         p.wait(timeout=120)
         shutil.rmtree(d, ignore_errors=True)
 
 
+def main_hosts():
+    labs = lab_hosts()
+    counts = list(range(1, len(labs) + 2))
+    print("cold starts of %d distinct services, %s, microvm template, "
+          "bridge mode, summond with 1 to %d libvirt hosts, median of %d "
+          "interleaved rounds" % (N, TYPE, counts[-1], ROUNDS))
+    runs = {n: [] for n in counts}
+    for _ in range(ROUNDS):
+        for n in counts:
+            runs[n].append(summond_rate([LOCAL_HOST] + labs[:n - 1]))
+    med = {n: statistics.median(v) for n, v in runs.items()}
+    for n in counts:
+        print("summond, %d host(s): %5.2f starts/s  x %.2f of one host  "
+              "(runs: %s; instances a host: %s)"
+              % (n, med[n], med[n] / med[1],
+                 " ".join("%.2f" % r for r in runs[n]),
+                 " ".join(SPREAD[n - 1::len(counts)])))
+    subprocess.run(["virsh", "-q", "-c", URI, "net-destroy", "summon-rb"],
+                   capture_output=True)
+    subprocess.run(["virsh", "-q", "-c", URI, "net-undefine", "summon-rb"],
+                   capture_output=True)
+
+
 def main():
+    if sys.argv[1:] == ["hosts"]:
+        return main_hosts()
     print("cold starts of %d distinct services, %s, microvm-user template, "
           "median of %d interleaved rounds" % (N, TYPE, ROUNDS))
     runs = {w: [] for w in (1, 2, 4)}

@@ -1516,6 +1516,16 @@ START_TEST(hosts_placement)
 }
 END_TEST
 
+/* Before libvirt has said how much memory is free: the least used. */
+START_TEST(hosts_spread_before_asked)
+{
+	char dom[128];
+
+	boot_on("a", "east", dom);
+	boot_on("b", "west", dom);
+}
+END_TEST
+
 /* A host goes: its instances are lost, the next wake boots elsewhere. */
 START_TEST(hosts_down_then_back)
 {
@@ -1655,6 +1665,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup_hosts, teardown);
 	tcase_add_test(tc, hosts_placement);
+	tcase_add_test(tc, hosts_spread_before_asked);
 	tcase_add_test(tc, hosts_down_then_back);
 	tcase_add_test(tc, hosts_back_revives);
 	suite_add_tcase(s, tc);

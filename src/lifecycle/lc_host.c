@@ -41,6 +41,8 @@
 #include "lc_internal.h"
 #include "log.h"
 
+static void	host_info(struct lc_host *);
+
 /* conf in one allocation, strings included; free() releases it. */
 static struct cfg_host *
 conf_copy(const struct cfg_host *conf)
@@ -141,6 +143,7 @@ sync_done(struct vm_job *j)
 		log_info("host %s is up (%s)", h->conf->name, h->conf->uri);
 	h->up = true;
 	h->ever_up = true;
+	host_info(h);
 }
 
 /* Ask h for its domains (ensuring its network first), unless asked. */
@@ -297,8 +300,9 @@ lc_hosts_close(struct lifecycle *lc)
 static uint64_t
 host_free(const struct lc_host *h, uint64_t used)
 {
-	uint64_t cap = UINT64_MAX, lv = UINT64_MAX;
+	uint64_t cap = UINT64_MAX, lv = UINT64_MAX - used;
 
+	/* Not asked yet: the least used host is the freest. */
 	if (h->conf->max_memory > 0)
 		cap = h->conf->max_memory > used ?
 		    h->conf->max_memory - used : 0;
@@ -394,6 +398,24 @@ info_done(struct vm_job *j)
 	}
 }
 
+/* Ask h for its free memory, unless asked (several hosts only). */
+static void
+host_info(struct lc_host *h)
+{
+	struct lifecycle *lc = h->lc;
+
+	if (!h->up || h->info_out || lc->nhosts == 1 || lc->closing)
+		return;
+	memset(&h->info, 0, sizeof(h->info));
+	h->info.op = VM_HOST_INFO;
+	snprintf(h->info.domain, sizeof(h->info.domain), "(host %s)",
+	    h->conf->name);
+	h->info.done = info_done;
+	h->info.arg = h;
+	h->info_out = true;
+	lc->vmops->submit(h->vm, &h->info);
+}
+
 void
 lc_hosts_tick(struct lifecycle *lc)
 {
@@ -406,17 +428,17 @@ lc_hosts_tick(struct lifecycle *lc)
 		if (!h->up && !h->syncing && h->ever_up &&
 		    lc->vmops->connected(h->vm))
 			host_sync(h);
-		if (!h->up || h->info_out || lc->nhosts == 1)
-			continue;
-		memset(&h->info, 0, sizeof(h->info));
-		h->info.op = VM_HOST_INFO;
-		snprintf(h->info.domain, sizeof(h->info.domain),
-		    "(host %s)", h->conf->name);
-		h->info.done = info_done;
-		h->info.arg = h;
-		h->info_out = true;
-		lc->vmops->submit(h->vm, &h->info);
+		host_info(h);
 	}
+}
+
+void
+lc_hosts_up(struct lifecycle *lc)
+{
+	size_t i;
+
+	for (i = 0; i < lc->nhosts; i++)
+		host_info(&lc->hosts[i]);
 }
 
 /*

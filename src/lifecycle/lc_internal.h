@@ -312,6 +312,8 @@ struct lc_host	*lc_place(struct lc_service *s, uint64_t memory,
 void		 lc_host_count(struct instance *, int sign);
 /* The reaper's tick: ask each host up for its free memory. */
 void		 lc_hosts_tick(struct lifecycle *);
+/* Start-up is over: ask the hosts up for their free memory now. */
+void		 lc_hosts_up(struct lifecycle *);
 /* Reload: the hosts' maps and settings for cfg, prepared, then kept. */
 struct lc_hosts_reload;
 struct lc_hosts_reload *lc_hosts_prepare(struct lifecycle *,

@@ -370,6 +370,7 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	if (lc_reconcile(lc, err, errlen) == -1)
 		goto fail;
+	lc_hosts_up(lc);
 	return lc;
 fail:
 	lifecycle_free(lc);
