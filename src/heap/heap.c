@@ -1,6 +1,7 @@
 /*
  * heap.c - give the heap's free memory back to the system.
  */
+#include <stdlib.h>	/* first: with glibc, it defines __GLIBC__ */
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
