@@ -75,6 +75,15 @@ check "the unit runs as user summon, group summon, with group libvirt" \
     sh -c "ps -o user=,group=,supgrp= -p $(prop MainPID) |
 	grep -Eq '^summon +summon +(.*,)?libvirt(,|\$)'"
 
+# The package's snippets: sysusers.d applied at install, tmpfiles.d read
+# by the boot's systemd-tmpfiles-setup.
+check "user summon, home /var/lib/summon, in group libvirt" \
+    sh -c "getent passwd summon | cut -d: -f6 | grep -qx /var/lib/summon &&
+	id -nG summon | grep -qw libvirt"
+check "the tmpfiles.d snippet is systemd's" \
+    sh -c "systemd-tmpfiles --cat-config |
+	grep -Eq '^d +/var/log/summon +0750 +summon +summon'"
+
 # The watchdog: 3 s with the test's drop-in; summond pings every 1.5 s.
 pid=$(prop MainPID)
 check "WatchdogSec is 3 s" test "$(prop WatchdogUSec)" = 3s
