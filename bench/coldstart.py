@@ -102,10 +102,10 @@ ports = 80
 boot-timeout = 120s
 {extra}
 """
-LINUX_SERVICES = (("lcold", "127.0.0.21", ""),
-                  ("lbooted", "127.0.0.22",
+LINUX_SERVICES = (("lcold", "127.0.0.31", ""),
+                  ("lbooted", "127.0.0.32",
                    "standby = 1\nstandby-booted = yes"),
-                  ("lsusp", "127.0.0.23", "stop-mode = suspend"))
+                  ("lsusp", "127.0.0.33", "stop-mode = suspend"))
 
 
 def linux_settings():
@@ -141,7 +141,7 @@ def dns_query(name, port):
 
 
 def first_byte(addr):
-    s = socket.create_connection((addr, 80), timeout=120)
+    s = socket.create_connection((addr, 80), timeout=60)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     b = s.recv(1)
     s.close()
@@ -236,8 +236,10 @@ def main():
     if any(v.startswith("l") for v in VARIANTS):
         linux = linux_settings()
         for name, address, extra in LINUX_SERVICES:
-            text += LINUX_CONF.format(name=name, address=address,
-                                      extra=extra, **linux)
+            text += LINUX_CONF.format(
+                name=name, address=address, extra=extra,
+                **{k: linux[k] for k in ("kernel", "initrd", "cmdline",
+                                         "template", "memory", "ready")})
     with open(os.path.join(d, "summond.conf"), "w") as f:
         f.write(text)
     sock = os.path.join(d, "summond.sock")
@@ -284,6 +286,12 @@ def main():
                 wait_state(sock, svc, rest[svc])
         raw = raw_qemu(RUNS) if "raw" in VARIANTS else []
         lraw = raw_qemu(RUNS, linux) if "lraw" in VARIANTS else []
+    except BaseException:
+        # What summond saw of the run that failed.
+        log.flush()
+        with open(os.path.join(d, "summond.log"), errors="replace") as f:
+            sys.stderr.write("".join(f.readlines()[-30:]))
+        raise
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

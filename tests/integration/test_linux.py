@@ -49,6 +49,17 @@ pool = 10.89.0.10-10.89.0.20
 """
 
 
+# A second service on the same network: the reference image.
+KEEPER = """
+[service "keeper"]
+kernel = %s
+address = 127.0.0.81
+ports = 80
+boot-timeout = 120s
+idle-timeout = 1h
+"""
+
+
 def build_guest():
     """images/linux/build into BUILD/linux: its output directory, or
     raises with what it printed."""
@@ -70,16 +81,21 @@ class LinuxGuest(unittest.TestCase):
 
     def setUp(self):
         guests.cleanup(PREFIX, NET)
+        guests.cleanup("summon-keeper-")
         self.d = None
         self.dns = free_port()
 
     def tearDown(self):
         if self.d is not None:
             self.d.stop(signal.SIGKILL)
+        guests.cleanup("summon-keeper-")
         guests.cleanup(PREFIX, NET)
 
-    def start(self, extra=""):
-        conf = CONF % {"dns": self.dns, "net": NET} + self.service + extra
+    def start(self, other="", extra=""):
+        """summond with the build's service, extra appended to it, and
+        the services in other before it."""
+        conf = (CONF % {"dns": self.dns, "net": NET} + other + self.service +
+                extra)
         self.d = Summond(conf, prefix=guests.in_ns([]))
         self.d.start()
         return self.d
@@ -122,15 +138,48 @@ class LinuxGuest(unittest.TestCase):
         wait_for(lambda: self.status()["state"] in ("stopped", "standby"),
                  timeout=60, what="reaped")
 
+    def mac(self, domain):
+        p = guests.virsh("domiflist", domain)
+        return re.search(r"([0-9a-f]{2}(:[0-9a-f]{2}){5})",
+                         p.stdout).group(1)
+
+    def neighbour(self, addr):
+        """The MAC the host's bridge sends addr's packets to, or None."""
+        p = subprocess.run(guests.in_ns(["ip", "neigh", "show", addr,
+                                         "dev", "smnlx0"]),
+                           capture_output=True, text=True, timeout=30)
+        m = re.search(r"lladdr (\S+)", p.stdout)
+        return m.group(1) if m else None
+
     def test_cold_starts(self):
-        d = self.start()
+        # The reference image, booted first, keeps the bridge up: with no
+        # port left it would lose its carrier, and the kernel its
+        # neighbour entries, as when the only guest goes.
+        d = self.start(KEEPER % guests.IMAGE)
+        d.ctl("boot", "keeper", timeout=180)
         first = self.serve()
+        old_mac = self.mac(first["domain"])
+        self.assertEqual(self.neighbour(first["guest_address"]), old_mac)
         self.reap()
         wait_for(lambda: guests.domains(PREFIX) == [], timeout=30,
                  what="domain gone")
+        # The pool hands the address out again, to a guest with another
+        # MAC.  Its gratuitous ARP puts the new MAC in the host's
+        # neighbour entry before it says it is ready; without it the
+        # entry would hold the old one until it went stale, and the
+        # proxy's first packets would go nowhere for seconds.
+        p = d.ctl("boot", "linux", timeout=180)
+        self.assertIn("linux: ready in", p.stdout)
+        st = self.status()
+        self.assertEqual(st["guest_address"], first["guest_address"])
+        new_mac = self.mac(st["domain"])
+        self.assertNotEqual(new_mac, old_mac)
+        self.assertEqual(self.neighbour(st["guest_address"]), new_mac)
+        # And a cold start by DNS and the proxy again.
+        self.reap()
         second = self.serve()
-        self.assertNotEqual(second["domain"], first["domain"])
-        self.assertEqual(self.status()["boots"], 2)
+        self.assertNotIn(second["domain"], (first["domain"], st["domain"]))
+        self.assertEqual(self.status()["boots"], 3)
         for e in d.ctl("events", "linux", json_out=True):
             if e["kind"] == "ready":
                 print("# cold start: " + e["detail"])
@@ -143,7 +192,7 @@ class LinuxGuest(unittest.TestCase):
         print("# guest uptime at its readiness line: %s s" % m.group(1))
 
     def test_standby_booted(self):
-        d = self.start("standby = 1\nstandby-booted = yes\n")
+        d = self.start(extra="standby = 1\nstandby-booted = yes\n")
         wait_for(lambda: self.status()["state"] == "standby", timeout=180,
                  what="a standby booted and paused")
         [dom] = guests.domains(PREFIX)
