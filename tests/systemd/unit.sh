@@ -184,6 +184,10 @@ if [ ! -s "$run/results/out" ]; then
 	exit 1
 fi
 cat "$run/results/out"
+say "not verified here: KVM (the container has no /dev/kvm, and this"
+say "host's, if any, may not run the guests: scripts/accel), bridge"
+say "networking (the container's libvirtd would need a bridge of its own),"
+say "the host's libvirtd (left alone); docs/operations.md"
 if grep -q '^not ok' "$run/results/out" ||
     ! grep -q '^1\.\.[0-9]' "$run/results/out"; then
 	say "the container's console, last lines:"
