@@ -47,8 +47,8 @@ struct cfg_port {
 /*
  * One per service: with 10,000 services the array of them is the
  * configuration's largest part, so the fields are ordered to leave the
- * least padding there can be (4 bytes, before address_text: 184 bytes
- * in all) and the two address forms share their storage.
+ * least padding there can be (4 bytes, before address_text) and the
+ * two address forms share their storage.
  */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
