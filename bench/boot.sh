@@ -61,23 +61,21 @@ row() {	# row PATH ACCEL RUNS MEDIAN P90 GUEST
 	printf '%-30s %-6s %5s %10s %10s %12s\n' "$@"
 }
 
-# One raw QEMU boot: prints "exec_to_ready_ms guest_boot_ms".
-raw_boot() {
-	local accel=$1 machine=$2 t0 t1 line
-	local -a margs
-	if [ "$machine" = microvm ]; then
-		margs=(-M microvm -device virtio-net-device,netdev=n0)
-	else
-		margs=(-M pc -bios /usr/share/qemu/qboot.rom -device virtio-net-pci,netdev=n0)
-	fi
+# qemu_until TEXT ARG...: exec qemu-system-x86_64 with ARGs (serial
+# port on stdout) and read its console until a line holds TEXT; sets t0
+# (exec), t1 (that line) and line.  1 when the line did not come in 120 s.
+qemu_until() {
+	local text=$1
+	shift
 	t0=$EPOCHREALTIME
-	exec {fd}< <(exec qemu-system-x86_64 "${margs[@]}" -accel "$accel" -m 32 -smp 1 \
-		-nodefaults -no-user-config -display none -monitor none -serial stdio \
-		-netdev user,id=n0 -kernel "$tmp/hello.elf" -append "$CMDLINE" 2>/dev/null)
+	t1=
+	exec {fd}< <(exec qemu-system-x86_64 "$@" -smp 1 -nodefaults \
+		-no-user-config -display none -monitor none -serial stdio \
+		-netdev user,id=n0 2>/dev/null)
 	qemu_pid=$!
-	while IFS= read -r -t 60 -u "$fd" line; do
+	while IFS= read -r -t 120 -u "$fd" line; do
 		case $line in
-		*"summon-hello: ready "*)
+		*"$text"*)
 			t1=$EPOCHREALTIME
 			break
 			;;
@@ -87,16 +85,28 @@ raw_boot() {
 	wait "$qemu_pid" 2>/dev/null
 	qemu_pid=
 	exec {fd}<&-
-	[ -n "${t1:-}" ] || return 1
 	line=${line%$'\r'}
+	[ -n "$t1" ]
+}
+
+# One raw QEMU boot: prints "exec_to_ready_ms guest_boot_ms".
+raw_boot() {
+	local accel=$1 machine=$2 t0 t1 line
+	local -a margs
+	if [ "$machine" = microvm ]; then
+		margs=(-M microvm -device virtio-net-device,netdev=n0)
+	else
+		margs=(-M pc -bios /usr/share/qemu/qboot.rom -device virtio-net-pci,netdev=n0)
+	fi
+	qemu_until "summon-hello: ready " "${margs[@]}" -accel "$accel" -m 32 \
+	    -kernel "$tmp/hello.elf" -append "$CMDLINE" || return 1
 	awk -v a="$t0" -v b="$t1" -v g="${line##*boot_us=}" \
 		'BEGIN { printf "%.3f %.3f\n", (b - a) * 1000, g / 1000 }'
 }
 
 # linux_boot DIR MACHINE: one raw QEMU boot of the Linux guest in DIR:
-# prints
-# "exec_to_ready_ms guest_uptime_ms".  pc gets the command line without
-# tsc_early_khz, which only microvm needs (docs/images.md).
+# prints "exec_to_ready_ms guest_uptime_ms".  pc gets the command line
+# without tsc_early_khz, which only microvm needs (docs/images.md).
 linux_boot() {
 	local dir=$1 machine=$2 t0 t1 line cmdline
 	local -a margs
@@ -112,27 +122,9 @@ linux_boot() {
 		    -device virtio-net-pci,netdev=n0)
 		cmdline=$(echo "$cmdline" | sed 's/ tsc_early_khz=[0-9]*//')
 	fi
-	t0=$EPOCHREALTIME
-	exec {fd}< <(exec qemu-system-x86_64 "${margs[@]}" -accel tcg -m 128 -smp 1 \
-		-nodefaults -no-user-config -display none -monitor none -serial stdio \
-		-netdev user,id=n0 -kernel "$dir/vmlinuz" \
-		-initrd "$dir/initrd.img" -append "$cmdline" 2>/dev/null)
-	qemu_pid=$!
-	t1=
-	while IFS= read -r -t 120 -u "$fd" line; do
-		case $line in
-		*"summon-linux: ready "*)
-			t1=$EPOCHREALTIME
-			break
-			;;
-		esac
-	done
-	kill "$qemu_pid" 2>/dev/null
-	wait "$qemu_pid" 2>/dev/null
-	qemu_pid=
-	exec {fd}<&-
-	[ -n "${t1:-}" ] || return 1
-	line=${line%$'\r'}
+	qemu_until "summon-linux: ready " "${margs[@]}" -accel tcg -m 128 \
+	    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
+	    -append "$cmdline" || return 1
 	awk -v a="$t0" -v b="$t1" -v u="${line##*uptime=}" \
 		'BEGIN { printf "%.3f %.3f\n", (b - a) * 1000, u * 1000 }'
 }
