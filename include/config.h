@@ -47,8 +47,9 @@ struct cfg_port {
 
 /*
  * One per service: with 10,000 services the array of them is the
- * configuration's largest part, so the fields are ordered to leave no
- * padding (168 bytes) and the two address forms share their storage.
+ * configuration's largest part, so the fields are ordered to leave the
+ * least padding there can be (4 bytes, before address_text) and the
+ * two address forms share their storage.
  */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
@@ -61,6 +62,7 @@ struct cfg_service {
 	size_t		  nnames;
 
 	char		*kernel;
+	char		*initrd;	/* NULL: none */
 	char		*cmdline;	/* still holds ${...} variables */
 	char		*template;	/* "microvm", "pc" or an absolute path */
 	uint64_t	 memory;	/* bytes */
@@ -68,6 +70,7 @@ struct cfg_service {
 	unsigned	 vcpus;
 	int		 line;		/* line of the [service "..."] header */
 	int		 kernel_line;	/* line of its key, 0 when not set */
+	int		 initrd_line;
 	int		 template_line;
 
 	/* Public address: DNS answers it, the proxy listens on it. */
@@ -199,9 +202,9 @@ struct config	*config_load_string(const char *name, const char *text,
  * cannot be read or has an unknown ${variable}, an unterminated "${", no
  * </domain> or a <metadata> of its own; control naming the state
  * database or a file beside it through a symbolic link.  Warnings, as
- * the hypervisor may be elsewhere or see other files: a kernel missing
- * here when the hypervisor is a local qemu:/// one, and, for
- * qemu:///system, one that the user QEMU runs as (user and group in
+ * the hypervisor may be elsewhere or see other files: a kernel or
+ * initrd missing here when the hypervisor is a local qemu:/// one, and,
+ * for qemu:///system, one that the user QEMU runs as (user and group in
  * qemu_conf, libvirt's qemu.conf, NULL for the installed one; Debian's
  * libvirt-qemu when unset) cannot reach by the mode bits.  Each is
  * written to errf (NULL: discarded) as "FILE:LINE: message", warnings

@@ -111,6 +111,7 @@ struct vm_guest {
 	const char	*template;	/* built-in name, or a path ("/...") */
 	const char	*templates;	/* directory of the built-in ones */
 	const char	*kernel;
+	const char	*initrd;	/* the kernel's initramfs; NULL: none */
 	const char	*cmdline;
 	uint64_t	 memory;	/* bytes */
 	unsigned	 vcpus;

@@ -79,6 +79,7 @@ START_TEST(defaults)
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->nnames, 1);
 	ck_assert_str_eq(s->names[0], "hello.svc.test.");
+	ck_assert_ptr_null(s->initrd);
 	ck_assert_str_eq(s->cmdline, "ip=${ip}/${prefix} gw=${gateway}");
 	ck_assert_uint_eq(s->memory, 32u << 20);
 	ck_assert_uint_eq(s->vcpus, 1);
@@ -136,7 +137,8 @@ START_TEST(every_key)
 	    "[service \"web-1\"]\n"
 	    "names = www Web api.other.test.\n"
 	    "kernel = /img/web.elf\n"
-	    "cmdline = ip=${ip} name=${name}\n"
+	    "initrd = /img/web.initrd\n"
+	    "cmdline = ip=${ip} name=${name} i=${initrd}\n"
 	    "memory = 64M\n"
 	    "vcpus = 2\n"
 	    "template = /etc/summon/t.xml\n"
@@ -204,7 +206,8 @@ START_TEST(every_key)
 	ck_assert_str_eq(s->names[3], "web.other.test.");
 	ck_assert_str_eq(s->names[4], "api.other.test.");
 	ck_assert_str_eq(s->kernel, "/img/web.elf");
-	ck_assert_str_eq(s->cmdline, "ip=${ip} name=${name}");
+	ck_assert_str_eq(s->initrd, "/img/web.initrd");
+	ck_assert_str_eq(s->cmdline, "ip=${ip} name=${name} i=${initrd}");
 	ck_assert_uint_eq(s->memory, 64u << 20);
 	ck_assert_uint_eq(s->vcpus, 2);
 	ck_assert_str_eq(s->template, "/etc/summon/t.xml");
@@ -266,6 +269,8 @@ static const struct {
 	{ "[network]\ncreate = perhaps", "t.conf:2: create: 'perhaps' is not yes or no" },
 	{ "[metrics]\nlisten = nowhere", "t.conf:2: listen: bad address 'nowhere'" },
 	{ "[service \"x\"]\nkernel = k.elf", "t.conf:2: kernel: 'k.elf' is not an absolute path" },
+	{ "[service \"x\"]\ninitrd = i.img", "t.conf:2: initrd: 'i.img' is not an absolute path" },
+	{ "[service \"x\"]\ninitrd = /i\tb.img", "t.conf:2: initrd: tab in value (tabs only separate the words of a list)" },
 	{ "[service \"x\"]\nmemory = 512K", "t.conf:2: memory: '512K' is out of range" },
 	{ "[service \"x\"]\nvcpus = 65", "t.conf:2: vcpus: 65 is out of range (1-64)" },
 	{ "[service \"x\"]\ntemplate = fast", "t.conf:2: template: 'fast' is not microvm, pc or an absolute path" },
@@ -872,6 +877,71 @@ START_TEST(check_kernels)
 }
 END_TEST
 
+/*
+ * An initrd is checked as a kernel is, each file once; a service without
+ * one ("initrd =" empty, or no key) has nothing to check.
+ */
+START_TEST(check_initrds)
+{
+	const char *fmt =
+	    "[summond]\n"				/* 1 */
+	    "hypervisor = @U@\n"			/* 2 */
+	    "templates = @D@/tpl\n"			/* 3 */
+	    "[dns]\nlisten =\n"			/* 4, 5 */
+	    "[service \"a\"]\n"			/* 6 */
+	    "kernel = @D@/k.elf\n"			/* 7 */
+	    "initrd = @D@/i.img\n"			/* 8 */
+	    "address = 127.0.0.2\nports = 80\n"
+	    "[service \"b\"]\n"			/* 11 */
+	    "kernel = @D@/k.elf\n"
+	    "initrd = /nonexistent/i.img\n"		/* 13 */
+	    "address = 127.0.0.3\nports = 80\n"
+	    "[service \"c\"]\n"			/* 16 */
+	    "kernel = @D@/k.elf\n"
+	    "initrd = @D@/i.img\n"			/* 18: checked at 8 */
+	    "address = 127.0.0.4\nports = 80\n"
+	    "[service \"d\"]\n"			/* 21 */
+	    "kernel = @D@/k.elf\n"
+	    "initrd =\n"
+	    "address = 127.0.0.5\nports = 80\n";
+	char dir[] = "/tmp/test_config.XXXXXX", errs[4096], want[1024];
+	char text[2048], qconf[128], path[128];
+	struct passwd *pw = getpwnam("nobody");
+	struct config *c;
+	int n, nwarn;
+
+	if (pw == NULL || getuid() == pw->pw_uid)
+		return;		/* no other user to check for */
+	make_templates(dir);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/k.elf", dir);
+	write_str(path, "ELF");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/i.img", dir);
+	write_str(path, "cpio");
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	snprintf(qconf, sizeof(qconf), "%s/qemu.conf", dir);
+	write_str(qconf, "user = \"nobody\"\ndynamic_ownership = 0\n");
+	fill(text, sizeof(text), fmt, dir, "qemu:///system");
+	c = parse(text, errs, sizeof(errs), &n);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_ptr_null(config_service(c, "d")->initrd);
+	ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs), &nwarn), 0);
+	snprintf(want, sizeof(want), "t.conf:8: warning: initrd %s: nobody, "
+	    "the user QEMU runs as, cannot read it\nt.conf:13: warning: "
+	    "initrd /nonexistent/i.img: No such file or directory\n", path);
+	ck_assert_str_eq(errs, want);
+	ck_assert_int_eq(nwarn, 2);
+	/* Readable: only the missing one is left. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(check_files(c, qconf, errs, sizeof(errs), &nwarn), 0);
+	ck_assert_int_eq(nwarn, 1);
+	ck_assert_ptr_nonnull(strstr(errs, "t.conf:13: warning: initrd "));
+	config_free(c);
+	rm_tree(dir);
+}
+END_TEST
+
 /* control may not reach the state database through a symbolic link. */
 START_TEST(check_control_through_link)
 {
@@ -1266,6 +1336,7 @@ suite(void)
 	tcase_add_test(tc, each_bad_word);
 	tcase_add_test(tc, check_templates);
 	tcase_add_test(tc, check_kernels);
+	tcase_add_test(tc, check_initrds);
 	tcase_add_test(tc, check_control_through_link);
 	tcase_add_test(tc, value_parsers);
 	tcase_add_test(tc, shipped_files);

@@ -961,19 +961,22 @@ END_TEST
 START_TEST(guest_copy)
 {
 	struct vm_forward fwd[2] = { { 20001, 80 }, { 20002, 443 } };
-	char name[32] = "summon-a-1", kernel[32] = "/k";
+	char name[32] = "summon-a-1", kernel[32] = "/k", initrd[32] = "/i";
 	struct vm_guest g = { .name = name, .service = "a", .instance = 1,
 	    .template = "microvm", .templates = "/t", .kernel = kernel,
-	    .cmdline = "x=${ip}", .memory = 1 << 25, .vcpus = 1,
+	    .initrd = initrd, .cmdline = "x=${ip}", .memory = 1 << 25,
+	    .vcpus = 1,
 	    .net = VM_NET_USER, .forwards = fwd, .nforwards = 2,
 	    .serial_log = "/s/summon-a-1.log" }, *c;
 
 	ck_assert_ptr_nonnull(c = vm_guest_copy(&g));
 	memset(name, 'x', sizeof(name) - 1);
 	memset(kernel, 'y', sizeof(kernel) - 1);
+	memset(initrd, 'z', sizeof(initrd) - 1);
 	fwd[1].host = 1;
 	ck_assert_str_eq(c->name, "summon-a-1");
 	ck_assert_str_eq(c->kernel, "/k");
+	ck_assert_str_eq(c->initrd, "/i");
 	ck_assert_str_eq(c->cmdline, "x=${ip}");
 	ck_assert_ptr_null(c->network);
 	ck_assert_uint_eq(c->nforwards, 2);
@@ -1051,6 +1054,73 @@ START_TEST(domain_xml_of_guest)
 }
 END_TEST
 
+/*
+ * ${initrd} is the path, escaped like every value; a guest without one
+ * gets no <initrd> element at all (the line goes when the element is
+ * alone on it), in a template of its own and in each shipped one.
+ */
+START_TEST(domain_xml_initrd)
+{
+	static const char *const shipped[] = { "microvm", "pc" };
+	char tdir[64], path[128], err[256], *xml;
+	struct vm_guest g = { .name = "summon-a-1", .service = "a",
+	    .instance = 1, .owner = owner, .template = path,
+	    .kernel = "/k", .initrd = "/img/a&b.img", .cmdline = "c",
+	    .memory = 32 << 20, .vcpus = 1, .net = VM_NET_BRIDGE,
+	    .network = "n", .serial_log = "/s/a.log" };
+	FILE *f;
+	size_t i, u;
+
+	snprintf(tdir, sizeof(tdir), "/tmp/test_vmi.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	snprintf(path, sizeof(path), "%s/t.xml", tdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("<domain><os>\n    <kernel>${kernel}</kernel>\n"
+	    "    <initrd>${initrd}</initrd>\n    <cmdline>${cmdline}</cmdline>"
+	    "\n  </os><x><initrd>${initrd}</initrd></x></domain>\n", f);
+	fclose(f);
+	xml = vm_domain_xml(&g, false, err, sizeof(err));
+	ck_assert_msg(xml != NULL, "%s", err);
+	ck_assert_ptr_nonnull(strstr(xml, "<kernel>/k</kernel>\n"
+	    "    <initrd>/img/a&amp;b.img</initrd>\n    <cmdline>"));
+	ck_assert_ptr_nonnull(strstr(xml,
+	    "<x><initrd>/img/a&amp;b.img</initrd></x>"));
+	free(xml);
+	for (i = 0; i < 2; i++) {
+		g.initrd = i == 0 ? NULL : "";
+		xml = vm_domain_xml(&g, false, err, sizeof(err));
+		ck_assert_msg(xml != NULL, "%s", err);
+		ck_assert_ptr_null(strstr(xml, "initrd"));
+		ck_assert_ptr_nonnull(strstr(xml, "<kernel>/k</kernel>\n"
+		    "    <cmdline>c</cmdline>\n  </os><x></x>"));
+		free(xml);
+	}
+	unlink(path);
+	rmdir(tdir);
+
+	g.template = NULL;
+	g.templates = SRCDIR "/images/templates";
+	for (i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++)
+		for (u = 0; u < 2; u++) {
+			g.template = shipped[i];
+			g.net = u == 0 ? VM_NET_BRIDGE : VM_NET_USER;
+			g.initrd = "/i.img";
+			xml = vm_domain_xml(&g, false, err, sizeof(err));
+			ck_assert_msg(xml != NULL, "%s", err);
+			ck_assert_ptr_nonnull(strstr(xml,
+			    "<initrd>/i.img</initrd>"));
+			free(xml);
+			g.initrd = NULL;
+			xml = vm_domain_xml(&g, false, err, sizeof(err));
+			ck_assert_msg(xml != NULL, "%s", err);
+			ck_assert_ptr_null(strstr(xml, "initrd"));
+			ck_assert_ptr_nonnull(strstr(xml,
+			    "<kernel>/k</kernel>\n    <cmdline>"));
+			free(xml);
+		}
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1066,6 +1136,7 @@ suite(void)
 	tcase_add_test(tc, mac_spread);
 	tcase_add_test(tc, guest_copy);
 	tcase_add_test(tc, domain_xml_of_guest);
+	tcase_add_test(tc, domain_xml_initrd);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("libvirt");

@@ -1,9 +1,9 @@
 /*
  * config_files.c - what a parsed configuration names, checked on this
- * host: the templates that services use, their kernels and whether the
- * user QEMU runs as can reach them, and the control socket against the
- * state database through symbolic links.  config_load() leaves these
- * alone so that it stays a parse of the file.
+ * host: the templates that services use, their kernels and initrds and
+ * whether the user QEMU runs as can reach them, and the control socket
+ * against the state database through symbolic links.  config_load()
+ * leaves these alone so that it stays a parse of the file.
  */
 #include <sys/stat.h>
 
@@ -108,7 +108,9 @@ done:
 	return rc;
 }
 
-/* A file that services name: a template or a kernel. */
+/* A file that services name: a template, a kernel or an initrd. */
+enum file_kind { FILE_TEMPLATE, FILE_KERNEL, FILE_INITRD };
+
 struct file_ref {
 	const char	*name;
 	int		 line;
@@ -125,25 +127,43 @@ file_ref_cmp(const void *a, const void *b)
 }
 
 /*
- * Each service's template or kernel, sorted by name and then line, so
- * that a file that 10,000 services share is checked once, at the first.
+ * The files of one kind that services name (an initrd is optional), *n
+ * of them, sorted by name and then line, so that a file that 10,000
+ * services share is checked once, at the first.
  */
 static struct file_ref *
-file_refs(const struct config *c, bool kernels)
+file_refs(const struct config *c, enum file_kind kind, size_t *n)
 {
 	struct file_ref *r = xcalloc(c->nservices, sizeof(*r));
 	size_t i;
 
+	*n = 0;
 	for (i = 0; i < c->nservices; i++) {
 		const struct cfg_service *s = &c->services[i];
+		struct file_ref *f = &r[*n];
 
-		r[i].name = kernels ? s->kernel : s->template;
-		r[i].line = kernels ? s->kernel_line : s->template_line;
-		if (r[i].line == 0)
-			r[i].line = s->line;
-		r[i].svc = i;
+		switch (kind) {
+		case FILE_TEMPLATE:
+			f->name = s->template;
+			f->line = s->template_line;
+			break;
+		case FILE_KERNEL:
+			f->name = s->kernel;
+			f->line = s->kernel_line;
+			break;
+		case FILE_INITRD:
+			f->name = s->initrd;
+			f->line = s->initrd_line;
+			break;
+		}
+		if (f->name == NULL)
+			continue;
+		if (f->line == 0)
+			f->line = s->line;
+		f->svc = i;
+		(*n)++;
 	}
-	qsort(r, c->nservices, sizeof(*r), file_ref_cmp);
+	qsort(r, *n, sizeof(*r), file_ref_cmp);
 	return r;
 }
 
@@ -167,13 +187,14 @@ static void
 check_templates(struct parser *p, const struct config *c)
 {
 	const char *suffix = c->net_mode == CFG_NET_USER ? "-user" : "";
-	struct file_ref *r = file_refs(c, false);
 	char err[512], *path, who[CFG_SERVICE_NAME_MAX + 32];
 	bool dir_checked = false, dir_bad = false;
-	size_t i;
+	struct file_ref *r;
+	size_t i, n;
 	int line, e;
 
-	for (i = 0; i < c->nservices; i++) {
+	r = file_refs(c, FILE_TEMPLATE, &n);
+	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(r[i].name, r[i - 1].name) == 0)
 			continue;
 		if (r[i].name[0] == '/') {
@@ -371,45 +392,46 @@ qemu_blocked_dir(const struct qemu_id *q, const char *path)
 }
 
 /*
- * Warn about a kernel that QEMU will not open: missing here, or, with q,
- * behind a directory q cannot search or (when libvirt does not chown
- * it) unreadable by q.  By the mode bits: ACLs are not read.
+ * Warn about a kernel or initrd (what) that QEMU will not open: missing
+ * here, or, with q, behind a directory q cannot search or (when libvirt
+ * does not chown it) unreadable by q.  By the mode bits: ACLs are not
+ * read.
  */
 static void
-check_kernel(struct parser *p, int line, const char *kernel,
-    const struct qemu_id *q)
+check_boot_file(struct parser *p, int line, const char *what,
+    const char *path, const struct qemu_id *q)
 {
 	char *real, *dir = NULL;
 	struct stat st;
 
-	if (stat(kernel, &st) == -1) {
-		pwarn(p, line, "kernel %s: %s", kernel, strerror(errno));
+	if (stat(path, &st) == -1) {
+		pwarn(p, line, "%s %s: %s", what, path, strerror(errno));
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		pwarn(p, line, "kernel %s: not a regular file", kernel);
+		pwarn(p, line, "%s %s: not a regular file", what, path);
 		return;
 	}
 	if (q == NULL)
 		return;
 	/* QEMU opens the path as written, then whatever it links to. */
-	if ((dir = qemu_blocked_dir(q, kernel)) == NULL &&
-	    (real = realpath(kernel, NULL)) != NULL) {
+	if ((dir = qemu_blocked_dir(q, path)) == NULL &&
+	    (real = realpath(path, NULL)) != NULL) {
 		dir = qemu_blocked_dir(q, real);
 		free(real);
 	}
 	if (dir != NULL)
-		pwarn(p, line, "kernel %s: %s, the user QEMU runs as, cannot "
-		    "search %s", kernel, q->name, dir);
+		pwarn(p, line, "%s %s: %s, the user QEMU runs as, cannot "
+		    "search %s", what, path, q->name, dir);
 	else if (!q->chown && !qemu_may(q, &st, 4))
-		pwarn(p, line, "kernel %s: %s, the user QEMU runs as, cannot "
-		    "read it", kernel, q->name);
+		pwarn(p, line, "%s %s: %s, the user QEMU runs as, cannot "
+		    "read it", what, path, q->name);
 	free(dir);
 }
 
 /*
  * Whether uri is a hypervisor on this host, whose QEMU opens the kernel
- * here; *system says whether it is the system instance.
+ * and initrd here; *system says whether it is the system instance.
  */
 static bool
 local_qemu(const char *uri, bool *system)
@@ -427,25 +449,32 @@ local_qemu(const char *uri, bool *system)
 	return true;
 }
 
+/* Every kernel and initrd, each file once. */
 static void
-check_kernels(struct parser *p, const struct config *c,
+check_boot_files(struct parser *p, const struct config *c,
     const char *qemu_conf)
 {
+	static const struct {
+		enum file_kind	 kind;
+		const char	*what;
+	} kinds[] = { { FILE_KERNEL, "kernel" }, { FILE_INITRD, "initrd" } };
 	struct file_ref *r;
 	struct qemu_id q;
 	bool system, known = false;
-	size_t i;
+	size_t i, k, n;
 
 	if (!local_qemu(c->hypervisor, &system))
-		return;		/* the kernel is another host's file */
+		return;		/* the files are another host's */
 	if (system)
 		known = qemu_identity(qemu_conf, &q);
-	r = file_refs(c, true);
-	for (i = 0; i < c->nservices; i++)
-		if (i == 0 || strcmp(r[i].name, r[i - 1].name) != 0)
-			check_kernel(p, r[i].line, r[i].name,
-			    known ? &q : NULL);
-	free(r);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		r = file_refs(c, kinds[k].kind, &n);
+		for (i = 0; i < n; i++)
+			if (i == 0 || strcmp(r[i].name, r[i - 1].name) != 0)
+				check_boot_file(p, r[i].line, kinds[k].what,
+				    r[i].name, known ? &q : NULL);
+		free(r);
+	}
 	if (known)
 		free(q.gids);
 }
@@ -495,7 +524,7 @@ config_check_files(const struct config *c, const char *qemu_conf,
 		    c->control);
 	free(control);
 	free(state);
-	check_kernels(&p, c, qemu_conf != NULL ? qemu_conf : QEMU_CONF);
+	check_boot_files(&p, c, qemu_conf != NULL ? qemu_conf : QEMU_CONF);
 	print_errors(&p);
 	if (nwarnings != NULL)
 		*nwarnings = p.nwarnings;

@@ -586,6 +586,17 @@ k_kernel(struct parser *p, const struct key *k, struct cfg_service *svc,
 	return k_path(p, k, svc, v, err, errlen);
 }
 
+/* The kernel's initramfs; empty is none, as for guest-address. */
+static int
+k_initrd(struct parser *p, const struct key *k, struct cfg_service *svc,
+    const char *v, char *err, size_t errlen)
+{
+	if (*v == '\0')
+		return 0;
+	svc->initrd_line = p->cur->line;
+	return k_path(p, k, svc, v, err, errlen);
+}
+
 static const char *const on_exit_names[] = { "keep", "stop", NULL };
 static const char *const net_mode_names[] = { "bridge", "user", NULL };
 static const char *const idle_conn_names[] = { "keep-alive", "ignore", NULL };
@@ -659,6 +670,7 @@ static const struct key keys[] = {
 
 	{ S_SERVICE, "names", k_names, 0, 0, 0, NULL },
 	{ S_SERVICE, "kernel", k_kernel, V(kernel), 0, 0, NULL },
+	{ S_SERVICE, "initrd", k_initrd, V(initrd), 0, 0, NULL },
 	{ S_SERVICE, "cmdline", k_cmdline, V(cmdline), 0, 0, NULL },
 	{ S_SERVICE, "memory", k_size, V(memory), MIB(1), GIB(1) << 10,
 	    NULL },

@@ -279,8 +279,8 @@ copy_value(char *buf, size_t size, const char *v, char *err, size_t errlen)
 
 /* Variables a domain template may use (docs/configuration.md). */
 static const char *const template_vars[] = {
-	"name", "kernel", "cmdline", "memory_kib", "vcpus", "mac", "ip",
-	"prefix", "gateway", "network", "serial_log", "domain_type",
+	"name", "kernel", "initrd", "cmdline", "memory_kib", "vcpus", "mac",
+	"ip", "prefix", "gateway", "network", "serial_log", "domain_type",
 	"hostfwd", NULL,
 };
 

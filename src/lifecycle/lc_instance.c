@@ -309,6 +309,7 @@ lc_describe(struct instance *in)
 		.template = sc->template,
 		.templates = cfg->templates,
 		.kernel = sc->kernel,
+		.initrd = sc->initrd,
 		.cmdline = sc->cmdline,
 		.memory = sc->memory,
 		.vcpus = sc->vcpus,

@@ -47,7 +47,7 @@ str_move(const char **s, char **at)
 struct vm_guest *
 vm_guest_copy(const struct vm_guest *g)
 {
-	const char **strs[8];
+	const char **strs[9];
 	struct vm_guest *c;
 	size_t room, fwd, i, n = 0;
 	char *at;
@@ -55,7 +55,7 @@ vm_guest_copy(const struct vm_guest *g)
 	fwd = g->nforwards * sizeof(*g->forwards);
 	room = sizeof(*c) + fwd + str_room(g->name) + str_room(g->service) +
 	    str_room(g->template) + str_room(g->templates) +
-	    str_room(g->kernel) + str_room(g->cmdline) +
+	    str_room(g->kernel) + str_room(g->initrd) + str_room(g->cmdline) +
 	    str_room(g->network) + str_room(g->serial_log);
 	if ((c = malloc(room)) == NULL)
 		return NULL;
@@ -73,6 +73,7 @@ vm_guest_copy(const struct vm_guest *g)
 	strs[n++] = &c->template;
 	strs[n++] = &c->templates;
 	strs[n++] = &c->kernel;
+	strs[n++] = &c->initrd;
 	strs[n++] = &c->cmdline;
 	strs[n++] = &c->network;
 	strs[n++] = &c->serial_log;
@@ -116,6 +117,32 @@ read_file(const char *path, char **out, char *err, size_t errlen)
 }
 
 /*
+ * Remove from xml, in place, each empty <initrd></initrd>: what a
+ * template's <initrd>${initrd}</initrd> becomes for a guest without an
+ * initramfs.  libvirt 9.0 reads an empty one as none, but that is its
+ * parser's leniency, not its schema; the domain summon hands it says
+ * what it means.  An element alone on its line goes with the line.
+ */
+static void
+drop_empty_initrd(char *xml)
+{
+	static const char tag[] = "<initrd></initrd>";
+	char *at, *from, *to;
+
+	while ((at = strstr(xml, tag)) != NULL) {
+		to = at + sizeof(tag) - 1;
+		for (from = at; from > xml && (from[-1] == ' ' ||
+		    from[-1] == '\t'); from--)
+			;
+		if ((from == xml || from[-1] == '\n') && *to == '\n')
+			to++;
+		else
+			from = at;
+		memmove(from, to, strlen(to) + 1);
+	}
+}
+
+/*
  * The path of g's template: a path as it is, a built-in name in the
  * template directory (its "-user" variant in user mode, which forwards
  * ports through ${hostfwd}).
@@ -135,7 +162,7 @@ vm_domain_xml(const struct vm_guest *g, bool kvm, char *err, size_t errlen)
 {
 	static const char *const names[] = { "name", "kernel", "memory_kib",
 	    "vcpus", "mac", "ip", "prefix", "gateway", "network",
-	    "serial_log", "domain_type", "hostfwd", "cmdline" };
+	    "serial_log", "domain_type", "hostfwd", "initrd", "cmdline" };
 	const char *values[sizeof(names) / sizeof(names[0])];
 	char path[1024], mem[32], vcpus[16], ip[INET_ADDRSTRLEN];
 	char gw[INET_ADDRSTRLEN], prefix[8];
@@ -184,12 +211,15 @@ vm_domain_xml(const struct vm_guest *g, bool kvm, char *err, size_t errlen)
 	values[9] = g->serial_log;
 	values[10] = kvm ? "kvm" : "qemu";
 	values[11] = fwd.p != NULL ? fwd.p : "";
+	values[12] = g->initrd != NULL ? g->initrd : "";
 	/* A template too: the expansion fills it in, then escapes it once. */
-	values[12] = g->cmdline;
+	values[13] = g->cmdline;
 	xml = vm_template_expand(tmpl, names, values,
 	    sizeof(names) / sizeof(names[0]), err, errlen);
 	if (xml == NULL)
 		goto done;
+	if (values[12][0] == '\0')
+		drop_empty_initrd(xml);
 	full = vm_add_metadata(xml, &g->owner, g->service, g->instance, err,
 	    errlen);
 done:

@@ -87,9 +87,11 @@ if ! "${RUN[@]}" ip link show "$BRIDGE" >/dev/null 2>&1; then
 fi
 
 # render TEMPLATE OUT CMDLINE [HOSTFWD]: the substitution summond performs,
-# by hand (no value here needs XML escaping).
+# by hand (no value here needs XML escaping); no initrd, so summond would
+# drop the <initrd> element.
 render() {
-	sed -e "s|\${domain_type}|$domain_type|g" \
+	sed -e '/<initrd>\${initrd}<\/initrd>/d' \
+	    -e "s|\${domain_type}|$domain_type|g" \
 	    -e "s|\${name}|$domain|g" \
 	    -e "s|\${metadata}||g" \
 	    -e "s|\${kernel}|$tmp/hello.elf|g" \
