@@ -18,7 +18,7 @@ MAN_BUILT = os.path.join(BUILD, "docs", "man")
 PAGES = ["summond.8", "summonctl.8", "summond.conf.5"]
 SECTIONS = {"SUMMOND": "summond", "DNS": "dns", "PROXY": "proxy",
             "NETWORK": "network", "METRICS": "metrics",
-            "SERVICE": "service"}
+            "SERVICE": "service", "HOST": "host"}
 
 
 def read(*path):
@@ -52,10 +52,16 @@ def scd_sections(text):
 
 
 def ini_keys(text):
-    """(section, key) set in an INI file; services count as 'service'."""
+    """(section, key) set in an INI file; services count as 'service'.
+    A [host] section counts commented out (";[host ...]", ";key ="), and
+    a service's ";hosts =": a file with hosts cannot set [summond]
+    hypervisor, which the example sets."""
     out, sect = set(), None
     for line in text.splitlines():
         s = line.strip()
+        if s.startswith(";[host") or s.startswith(";hosts =") or (
+                sect == "host" and re.match(r";[a-z0-9-]+\s*=", s)):
+            s = s[1:]
         if not s or s[0] in ";#" or line[0] in " \t":
             continue
         h = re.match(r"\[\s*(\w+)", s)

@@ -292,8 +292,9 @@ class Completion(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_commands_and_options(self):
-        self.assertEqual(self.complete(""), ["boot", "events", "list",
-                                             "reap", "reload", "status"])
+        self.assertEqual(self.complete(""), ["boot", "events", "hosts",
+                                             "list", "reap", "reload",
+                                             "status"])
         self.assertEqual(self.complete("re"), ["reap", "reload"])
         self.assertIn("--json", self.complete("--"))
         self.assertIn("--socket", self.complete("--"))
