@@ -42,6 +42,7 @@ struct lc_probe {
 	struct event	*ev;		/* socket or poll timer */
 	int		 fd;
 	bool		 settling;	/* user mode: connected, watching */
+	bool		 warned;	/* serial: the log could not be read */
 	unsigned	 attempt_ms;	/* limit of the next connect */
 	off_t		 off;		/* serial: bytes read so far */
 	char		 line[SERIAL_LINE_MAX];
@@ -183,6 +184,14 @@ serial_poll(evutil_socket_t unused, short what, void *arg)
 		snprintf(path, sizeof(path), "%s/%s.log",
 		    in->lc->cfg->serial_dir, in->domain);
 		p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		/*
+		 * Not there yet is the usual start; one that is there and
+		 * cannot be read fails the boot at boot-timeout: say why now.
+		 */
+		if (p->fd == -1 && errno != ENOENT && !p->warned) {
+			log_warn("%s: ready = serial: %s", in->domain, path);
+			p->warned = true;
+		}
 	}
 	while (p->fd != -1 && (n = pread(p->fd, buf, sizeof(buf),
 	    p->off)) > 0) {

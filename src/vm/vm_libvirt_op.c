@@ -117,8 +117,9 @@ op_destroy(struct vm *vm, virDomainPtr d, struct vm_job *j, bool persistent,
 }
 
 /*
- * VM_SHUTDOWN: ask, poll, then destroy.  A microvm guest has no ACPI, so
- * the destroy after shutdown_ms is the usual ending there.
+ * VM_SHUTDOWN: ask, poll, then destroy.  The reference image ignores the
+ * ACPI power button, so the destroy after shutdown_ms is the usual
+ * ending there; a Linux guest powers off.
  */
 static int
 op_shutdown(struct vm *vm, virDomainPtr d, struct vm_job *j, bool persistent,
