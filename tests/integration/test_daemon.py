@@ -70,8 +70,8 @@ address = 127.0.0.6
 ports = 80
 """
 
-LIST_KEYS = {"service", "state", "address", "guest_address", "domain",
-             "uptime_s", "idle_s", "boots", "last_boot_ms"}
+LIST_KEYS = {"service", "state", "address", "guest_address", "host",
+             "domain", "uptime_s", "idle_s", "boots", "last_boot_ms"}
 
 
 class DaemonTest(unittest.TestCase):
@@ -95,8 +95,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(services[0]["address"], "127.0.0.2")
         out = self.d.ctl("list").stdout.splitlines()
         self.assertEqual(out[0].split(), ["SERVICE", "STATE", "ADDRESS",
-                                          "GUEST", "DOMAIN", "UPTIME", "IDLE",
-                                          "BOOTS", "LAST-BOOT"])
+                                          "GUEST", "HOST", "DOMAIN", "UPTIME",
+                                          "IDLE", "BOOTS", "LAST-BOOT"])
         self.assertEqual(out[1].split()[:3], ["hello", "stopped",
                                               "127.0.0.2"])
         self.assertTrue(all(len(l) <= 80 for l in out))
