@@ -38,16 +38,19 @@ enum cfg_stop_mode	{ CFG_STOP_DESTROY, CFG_STOP_SHUTDOWN,
 			  CFG_STOP_SUSPEND, CFG_STOP_SAVE };
 enum cfg_dns_answer	{ CFG_DNS_ANSWER_PROXY, CFG_DNS_ANSWER_GUEST };
 enum cfg_relay		{ CFG_RELAY_COPY, CFG_RELAY_SPLICE };
+/* How a shared listener picks the service: none, TLS SNI, HTTP Host. */
+enum cfg_route		{ CFG_ROUTE_NONE, CFG_ROUTE_SNI, CFG_ROUTE_HOST };
 
 struct cfg_port {
 	uint16_t	public_port;	/* the proxy listens here */
 	uint16_t	guest_port;	/* and relays to this guest port */
+	enum cfg_route	route;		/* NONE: the port is this service's */
 };
 
 /*
  * One per service: with 10,000 services the array of them is the
  * configuration's largest part, so the fields are ordered to leave no
- * padding (168 bytes) and the two address forms share their storage.
+ * padding (176 bytes) and the two address forms share their storage.
  */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
@@ -91,6 +94,8 @@ struct cfg_service {
 	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
 	bool		 has_guest_address;	/* static address */
 	bool		 standby_booted;	/* boot standbys, then pause */
+	bool		 route_default;	/* taken on its shared listeners when
+					   no name matches */
 };
 
 struct cfg_pool;
@@ -192,6 +197,7 @@ const struct cfg_service *config_service(const struct config *,
 
 /* Names for enums, as written in the file. */
 const char	*config_stop_mode_name(enum cfg_stop_mode);
+const char	*config_route_name(enum cfg_route);	/* "sni", "host" */
 
 /*
  * The i-th key the parser knows, as "section.key" (e.g. "dns.ttl",

@@ -15,10 +15,9 @@
 
 /*
  * The most a shared listener reads before it must know the name: a
- * TLS record's largest plaintext (2^14), which holds any ClientHello a
- * client sends today (1.8 KB with a post-quantum key share), and about
- * the request head that HTTP servers accept (nginx 8 KiB a line, Apache
- * 8 KiB a field).
+ * TLS record's largest plaintext (2^14), well beyond a ClientHello with
+ * a post-quantum key share (about 1.8 KB), and twice the line that HTTP
+ * servers accept in a request head (nginx and Apache: 8 KiB).
  */
 #define ROUTE_PEEK_MAX	(16 * 1024)
 /* A host name, without its trailing dot (RFC 1035: 255 with the root). */
