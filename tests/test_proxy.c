@@ -64,6 +64,26 @@ free_port(in_addr_t host)
 	return ntohs(sin.sin_port);
 }
 
+/* A free port whose next one is free too (a guest with two ports). */
+static uint16_t
+free_port_pair(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint16_t port;
+	int fd, ok;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	do {
+		port = free_port(INADDR_LOOPBACK);
+		sin.sin_port = htons(port + 1);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ok = port < 65535 &&
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(fd);
+	} while (!ok);
+	return port;
+}
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -181,7 +201,7 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	    "</os></domain>\n");
 	F.port = free_port(INADDR_LOOPBACK + 1);	/* the service's */
 	/* Ephemeral, so that two runs at once do not collide. */
-	F.guest_port = free_port(INADDR_LOOPBACK);
+	F.guest_port = free_port_pair();
 	F.cfg = make_config(proxy_extra, "a", svc_extra);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
