@@ -11,8 +11,6 @@ writing READY into their serial logs: the reference image under TCG
 boots in about a second on two cores, too slow for fifty boots and two
 hundred clients in CI.  test_proxy.py boots the real image."""
 import re
-import socket
-import struct
 import subprocess
 import threading
 import unittest
@@ -20,25 +18,10 @@ import urllib.request
 
 from shared_ports import (ADDRESS, ZONE, client_hello, closed_within,
                           connect, guest_port, http_get, send_slowly, start)
-from summon_test import free_port, wait_for
+from summon_test import dns_query, free_port, wait_for
 
 NSERVICES = 50
 TLS_ALERT_UNRECOGNIZED_NAME = bytes([21, 3, 3, 0, 2, 2, 112])
-
-
-def dns_a(port, name):
-    """The A record summond's DNS answers for name, or None."""
-    q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(5)
-        s.sendto(q, ("127.0.0.1", port))
-        a, _ = s.recvfrom(4096)
-    if struct.unpack(">H", a[6:8])[0] == 0:
-        return None
-    return socket.inet_ntoa(a[-4:])
 
 
 def metrics(port):
@@ -98,7 +81,7 @@ class FiftyServicesTest(unittest.TestCase):
 
     def test_dns_answers_the_shared_address_and_wakes_by_name(self):
         for name in self.names[:10]:
-            self.assertEqual(dns_a(self.dns, "%s.%s." % (name, ZONE)),
+            self.assertEqual(dns_query(self.dns, "%s.%s." % (name, ZONE)),
                              ADDRESS)
         wait_for(lambda: all(b == 1 for n, b in self.boots().items()
                              if n in self.names[:10]), what="ten boots")
