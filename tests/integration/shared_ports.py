@@ -5,6 +5,7 @@ for their guests on the user-mode ports, made ready by writing READY
 into their serial logs, and the clients: HTTP requests by Host and real
 ClientHellos by server name."""
 import os
+import re
 import selectors
 import socket
 import sqlite3
@@ -55,11 +56,12 @@ TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ")
 
 
-def port_range(n):
-    """The first of n consecutive loopback ports free now."""
+def port_range(n, avoid):
+    """The first of n consecutive loopback ports free now, none of them
+    in avoid."""
     while True:
         lo = free_port()
-        if lo + n >= 65000:
+        if lo + n >= 65000 or any(lo <= p < lo + n for p in avoid):
             continue
         ok = True
         for p in range(lo, lo + n):
@@ -176,15 +178,18 @@ def start(testcase, services, ports_per_service=2):
     with guests on its user-mode ports; everything is cleaned up when
     testcase ends.  Returns (summond, guests, dns port, metrics port)."""
     n = len(services) * ports_per_service + 20
-    lo = port_range(n)
+    public = {int(p) for _, ports, _ in services
+              for p in re.findall(r"(\d+):", ports)}
+    lo = port_range(n, public)
+    # Bound before summond's own ports are picked, so none is among them.
+    guests = Guests(lo, n)
+    testcase.addCleanup(guests.close)
     dns, metrics = free_port(), free_port()
     text = HEAD % {"dns": dns, "metrics": metrics, "zone": ZONE, "ulo": lo,
                    "uhi": lo + n - 1}
     for name, ports, extra in services:
         text += SERVICE % {"name": name, "address": ADDRESS,
                            "ports": ports, "extra": extra}
-    guests = Guests(lo, n)
-    testcase.addCleanup(guests.close)
     d = Summond(text)
     with open(os.path.join(d.dir, "test.xml"), "w") as f:
         f.write(TEMPLATE)
