@@ -9,7 +9,7 @@ secs=${1:-300}
 [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true \
     -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C build-fuzz >/dev/null
-for t in config control dns template; do
+for t in config control dns route template; do
 	scratch=build-fuzz/tests/fuzz/corpus-$t
 	mkdir -p "$scratch"
 	echo "== $t: $secs s"

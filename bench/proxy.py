@@ -10,8 +10,15 @@ in one run, for two backends:
 
 For each backend, paths `direct`, `summond` with `relay = copy`,
 `summond` with `relay = splice` (switched by a reload between runs),
-`haproxy` (its default: a thread per CPU) and `haproxy 1 thread`, each measured ROUNDS times, interleaved in
-a rotating order, and the median taken:
+`shared host` (summond, `relay = copy`, on a port that the service
+shares with another by the Host header: `ports = 8090:80/host`),
+`haproxy` (its default: a thread per CPU) and `haproxy 1 thread`, and,
+native only, `summond close` and `shared close` (the dedicated and the
+shared port again, with `Connection: close`: a connection a request, so
+that the shared port reads every request's head for its name; through
+the guest, 64 connects at once measure the unikernel's accept queue
+instead), each measured ROUNDS times, interleaved in a rotating order,
+and the median taken:
 wrk with 64 connections (throughput, and the proxy's CPU time per
 request from /proc), wrk with 1 connection (p50/p99 latency; "added" is
 the path's p50 minus direct's p50 of the same round), and one bulk GET
@@ -40,12 +47,20 @@ BULK = [sys.executable, os.path.join(TOP, "bench", "bulk.py")]
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 THREADS = os.environ.get("RELAY_THREADS", "auto")   # summond's relay-threads
-PATHS = ["direct", "summond copy", "summond splice", "haproxy",
-         "haproxy 1 thread"]
+PATHS = ["direct", "summond copy", "summond splice", "shared host",
+         "haproxy", "haproxy 1 thread", "summond close", "shared close"]
+# Paths that are a connection a request; no bulk transfer is measured
+# there (a bulk transfer is one connection whatever the path).
+CLOSE = ("summond close", "shared close")
+VHOST = "web.bench.test"    # the service's name on its shared port
 PUBLIC = "127.0.0.21"       # summond's listener
 HAPROXY = "127.0.0.22"      # HAProxy's frontend (its default threads)
 HAPROXY1 = "127.0.0.23"     # HAProxy with nbthread 1
 NATIVE = "127.0.0.50"       # the native backend's "guest" address
+# summond's paths, and its shared port (web and "other", never booted).
+SUMMOND_PATHS = ("summond copy", "summond splice", "shared host",
+                 "summond close", "shared close")
+SHARED = "8090:80/host 8091:81/host"
 
 CONF = """[summond]
 state = {d}/state.db
@@ -56,6 +71,7 @@ serial-dir = {d}/serial
 on-exit = stop
 [dns]
 listen =
+zone = bench.test
 [metrics]
 listen =
 [proxy]
@@ -69,6 +85,11 @@ ports = {ports}
 {extra}
 boot-timeout = 120s
 idle-timeout = 1h
+
+[service "other"]
+kernel = {kernel}
+address = {public}
+ports = {shared}
 """
 
 NET_NATIVE = """[network]
@@ -93,10 +114,13 @@ def us(v):
     return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(url, conns):
+def wrk(url, conns, headers=()):
     threads = 2 if conns > 1 else 1
+    args = []
+    for h in headers:
+        args += ["-H", h]
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns,
-                          "-d%ds" % DURATION, "--latency", url],
+                          "-d%ds" % DURATION, "--latency"] + args + [url],
                          capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
@@ -107,14 +131,15 @@ def wrk(url, conns):
     return rps, p50, p99
 
 
-def bulk(kind, host, port, n, upload):
+def bulk(kind, host, port, n, upload, vhost=None):
     """MB/s of one GET /bytes/N or POST /sink of N bytes, with curl."""
     url = "http://%s:%d/" % (host, port)
+    hdr = ["-H", "Host: " + vhost] if vhost else []
     if kind == "get":
-        args = ["-w", "%{speed_download}", url + "bytes/%d" % n]
+        args = hdr + ["-w", "%{speed_download}", url + "bytes/%d" % n]
     else:
-        args = ["-w", "%{speed_upload}", "-H", "Expect:", "-X", "POST",
-                "-T", upload, url + "sink"]
+        args = hdr + ["-w", "%{speed_upload}", "-H", "Expect:", "-X",
+                      "POST", "-T", upload, url + "sink"]
     out = subprocess.run(["curl", "-sSf", "-o", "/dev/null"] + args,
                          capture_output=True, text=True, check=True)
     return float(out.stdout) / 1e6
@@ -182,37 +207,46 @@ def haproxy_conf(d, name, text, threads=None):
 def measure(d, backend, targets, pids, bulk_n):
     """targets: path -> (host, small port, bulk port); pids: path ->
     the proxy's pid, whose CPU time per request is reported."""
+    paths = [p for p in PATHS if p in targets]
     res = {p: {"rps": [], "cpu": [], "p50": [], "p99": [], "added": [],
-               "get": [], "post": []} for p in PATHS}
+               "get": [], "post": []} for p in paths}
     upload = os.path.join(d, "upload")
     with open(upload, "wb") as f:
         f.truncate(bulk_n)
     for rnd in range(ROUNDS):
         # Direct first (the others are compared with it), the rest in a
         # rotating order so that none always follows the same path.
-        rest = PATHS[1:]
+        rest = paths[1:]
         rest = rest[rnd % len(rest):] + rest[:rnd % len(rest)]
         direct_p50 = None
         for path in ["direct"] + rest:
             host, port, bport = targets[path]
-            if path.startswith("summond"):
-                backend.set_relay(path.split()[1])
+            if path in pids and pids[path] == backend.p.pid:
+                backend.set_relay("splice" if "splice" in path else "copy")
+            vhost = VHOST if path.startswith("shared") else None
+            headers = (["Host: " + vhost] if vhost else []) + \
+                (["Connection: close"] if path in CLOSE else [])
             url = "http://%s:%d/healthz" % (host, port)
             r = res[path]
             pid = pids.get(path)
             c0 = cpu_s(pid) if pid else 0
-            rps = wrk(url, 64)[0]
+            rps = wrk(url, 64, headers)[0]
             r["rps"].append(rps)
             r["cpu"].append((cpu_s(pid) - c0) / (rps * DURATION) * 1e6
                             if pid else float("nan"))
-            _, p50, p99 = wrk(url, 1)
+            _, p50, p99 = wrk(url, 1, headers)
             r["p50"].append(p50)
             r["p99"].append(p99)
             if direct_p50 is None:
                 direct_p50 = p50
             r["added"].append(p50 - direct_p50)
-            r["get"].append(bulk("get", host, bport, bulk_n, upload))
-            r["post"].append(bulk("post", host, bport, bulk_n, upload))
+            if path in CLOSE:
+                r["get"].append(float("nan"))
+                r["post"].append(float("nan"))
+                continue
+            r["get"].append(bulk("get", host, bport, bulk_n, upload, vhost))
+            r["post"].append(bulk("post", host, bport, bulk_n, upload,
+                                  vhost))
     return {p: {k: statistics.median(v) for k, v in r.items()}
             for p, r in res.items()}
 
@@ -222,12 +256,19 @@ def report(title, m):
     print("%-16s %10s %8s %9s %9s %9s %9s %9s" % (
         "path", "req/s 64c", "cpu us/r", "p50 us 1c", "p99 us 1c",
         "added p50", "GET MB/s", "POST MB/s"))
-    for p in PATHS:
+    for p in [p for p in PATHS if p in m]:
         r = m[p]
         print("%-16s %10.0f %8.1f %9.0f %9.0f %+9.0f %9.0f %9.0f" % (
             p, r["rps"], r["cpu"], r["p50"], r["p99"], r["added"],
             r["get"], r["post"]))
     h, h1 = m["haproxy"], m["haproxy 1 thread"]
+    for shared, dedicated in (("shared host", "summond copy"),
+                              ("shared close", "summond close")):
+        if shared not in m:
+            continue
+        print("%s: req/s %.2f x %s (target 0.95), p50 %+.0f us against "
+              "it" % (shared, m[shared]["rps"] / m[dedicated]["rps"],
+                      dedicated, m[shared]["p50"] - m[dedicated]["p50"]))
     for p in ("summond copy", "summond splice"):
         r = m[p]
         print("%s: req/s %.2f x direct, %.2f x haproxy, %.2f x haproxy "
@@ -260,7 +301,8 @@ def native(d):
     try:
         s = Summond(d, dict(d=d, top=TOP, hv="test:///default",
                             network=NET_NATIVE, kernel="/k", public=PUBLIC,
-                            ports="8080:80 8081:81",
+                            ports="8080:80 8081:81 " + SHARED,
+                            shared=SHARED,
                             extra="guest-address = %s" % NATIVE))
         time.sleep(0.5)
         if s.ctl("boot", "web").returncode != 0:
@@ -269,11 +311,14 @@ def native(d):
         m = measure(d, s, {"direct": (NATIVE, 80, 81),
                         "summond copy": (PUBLIC, 8080, 8081),
                         "summond splice": (PUBLIC, 8080, 8081),
+                        "shared host": (PUBLIC, 8090, 8091),
+                        "summond close": (PUBLIC, 8080, 8081),
+                        "shared close": (PUBLIC, 8090, 8091),
                         "haproxy": (HAPROXY, 8080, 8081),
                         "haproxy 1 thread": (HAPROXY1, 8080, 8081)},
-                    {"summond copy": s.p.pid, "summond splice": s.p.pid,
-                     "haproxy": procs[2].pid,
-                     "haproxy 1 thread": procs[3].pid}, n)
+                    dict({p: s.p.pid for p in SUMMOND_PATHS},
+                         **{"haproxy": procs[2].pid,
+                            "haproxy 1 thread": procs[3].pid}), n)
         report("backend native (loopback; HAProxy answers the small "
                "requests, bulk.py the bulk ones), %d rounds, wrk %d s, "
                "bulk %d MiB" % (ROUNDS, DURATION, n >> 20), m)
@@ -289,7 +334,8 @@ def guest(d):
     os.makedirs(os.path.join(d, "serial"), exist_ok=True)
     s = Summond(d, dict(d=d, top=TOP, hv="qemu:///system",
                         network=NET_GUEST, kernel=IMAGE, public=PUBLIC,
-                        ports="8080:80", extra=""))
+                        ports="8080:80 8090:80/host", shared="8090:80/host",
+                        extra=""))
     h = h1 = None
     try:
         if s.ctl("boot", "web").returncode != 0:
@@ -307,10 +353,12 @@ def guest(d):
         m = measure(d, s, {"direct": (g, 80, 80),
                         "summond copy": (PUBLIC, 8080, 8080),
                         "summond splice": (PUBLIC, 8080, 8080),
+                        "shared host": (PUBLIC, 8090, 8090),
                         "haproxy": (HAPROXY, 8080, 8080),
                         "haproxy 1 thread": (HAPROXY1, 8080, 8080)},
-                    {"summond copy": s.p.pid, "summond splice": s.p.pid,
-                     "haproxy": h.pid, "haproxy 1 thread": h1.pid}, n)
+                    dict({p: s.p.pid for p in SUMMOND_PATHS[:3]},
+                         **{"haproxy": h.pid, "haproxy 1 thread": h1.pid}),
+                    n)
         report("backend guest (reference image, %s), %d rounds, wrk %d s, "
                "bulk %d MiB" % ("KVM" if subprocess.run(
                    [os.path.join(TOP, "scripts", "accel")],

@@ -39,17 +39,20 @@ enum cfg_stop_mode	{ CFG_STOP_DESTROY, CFG_STOP_SHUTDOWN,
 			  CFG_STOP_SUSPEND, CFG_STOP_SAVE };
 enum cfg_dns_answer	{ CFG_DNS_ANSWER_PROXY, CFG_DNS_ANSWER_GUEST };
 enum cfg_relay		{ CFG_RELAY_COPY, CFG_RELAY_SPLICE };
+/* How a shared listener picks the service: none, TLS SNI, HTTP Host. */
+enum cfg_route		{ CFG_ROUTE_NONE, CFG_ROUTE_SNI, CFG_ROUTE_HOST };
 
 struct cfg_port {
 	uint16_t	public_port;	/* the proxy listens here */
 	uint16_t	guest_port;	/* and relays to this guest port */
+	enum cfg_route	route;		/* NONE: the port is this service's */
 };
 
 /*
  * One per service: with 10,000 services the array of them is the
  * configuration's largest part, so the fields are ordered to leave the
- * least padding there can be (4 bytes, before address_text) and the
- * two address forms share their storage.
+ * least padding there can be (3 bytes, at the end) and the two address
+ * forms share their storage.
  */
 struct cfg_service {
 	char		*name;		/* at most CFG_SERVICE_NAME_MAX */
@@ -80,6 +83,9 @@ struct cfg_service {
 		struct in6_addr	 address6;
 	};
 	struct in_addr	 guest_address;	/* has_guest_address: bridge mode */
+	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
+	bool		 has_guest_address;	/* static address */
+	bool		 standby_booted;	/* boot standbys, then pause */
 	char		*address_text;	/* as written */
 
 	struct cfg_port	*ports;
@@ -93,9 +99,8 @@ struct cfg_service {
 	enum cfg_stop_mode stop_mode;
 	unsigned	 standby;
 	enum cfg_dns_answer dns_answer;
-	uint16_t	 ready_port;	/* CFG_READY_TCP: guest port */
-	bool		 has_guest_address;	/* static address */
-	bool		 standby_booted;	/* boot standbys, then pause */
+	bool		 route_default;	/* taken on its shared listeners when
+					   no name matches */
 };
 
 /*
@@ -225,6 +230,7 @@ const struct cfg_service *config_service(const struct config *,
 
 /* Names for enums, as written in the file. */
 const char	*config_stop_mode_name(enum cfg_stop_mode);
+const char	*config_route_name(enum cfg_route);	/* "sni", "host" */
 
 /*
  * The i-th key the parser knows, as "section.key" (e.g. "dns.ttl",

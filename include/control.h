@@ -93,6 +93,7 @@ struct config;
 struct control;
 struct event_base;
 struct lifecycle;
+struct proxy;
 struct store;
 struct store_event;
 
@@ -100,6 +101,7 @@ struct store_event;
 struct control_env {
 	struct lifecycle	*lc;
 	struct store		*store;
+	struct proxy		*proxy;		/* status reads its counters */
 	/*
 	 * Re-read the configuration and apply it (reload), calling
 	 * control_set_config() if it commits.  Returns 0 or -1; either way

@@ -8,6 +8,12 @@
  * ready, held clients are connected to the guest in arrival order, a few
  * at a time, and bytes are relayed both ways with back-pressure and
  * half-close.  If the boot fails, held clients are closed at once.
+ *
+ * A port declared with a route (/sni, /host) may be shared by several
+ * services on one address: its listener reads a connection's first
+ * bytes until they name a host (a ClientHello's server name, a Host
+ * header), picks the service with that name, and goes on as above with
+ * those bytes kept for the guest.
  */
 #ifndef SUMMON_PROXY_H
 #define SUMMON_PROXY_H
@@ -38,6 +44,28 @@ struct proxy_stats {
 	uint64_t	open;			/* relaying now */
 	uint64_t	refused[PROXY_NREFUSALS];
 	uint64_t	bytes_in, bytes_out;	/* client->guest, guest->client */
+	uint64_t	routed_name;		/* from a shared listener: by name */
+	uint64_t	routed_default;		/* as its route-default */
+};
+
+/* Why a shared listener closed a connection before it had a service. */
+enum proxy_route_refusal {
+	PROXY_ROUTE_NO_NAME,		/* it named no host; no default */
+	PROXY_ROUTE_NO_MATCH,		/* a host of no service; no default */
+	PROXY_ROUTE_MALFORMED,		/* not a ClientHello or request head,
+					   or no name in its first 16 KiB */
+	PROXY_ROUTE_PEEK_TIMEOUT,	/* no name within 5 s (or pushed out
+					   by newer ones, 1024 at once) */
+};
+#define PROXY_NROUTE_REFUSALS	(PROXY_ROUTE_PEEK_TIMEOUT + 1)
+
+/* Per shared listener, for the metrics and summonctl status. */
+struct proxy_shared_stats {
+	const char	*listener;		/* "127.0.0.2:443", "[::1]:80" */
+	const char	*route;			/* "sni" or "host" */
+	uint64_t	 connections;		/* accepted, all time */
+	uint64_t	 peeking;		/* read for a name now */
+	uint64_t	 refused[PROXY_NROUTE_REFUSALS];
 };
 
 
@@ -76,6 +104,14 @@ void		 proxy_foreach_stats(struct proxy *,
 void		 proxy_service_stats(struct proxy *, const char *service,
 		    struct proxy_stats *);
 /*
+ * Call fn with the stats of every shared listener, or, when service is
+ * not NULL, of those service is on.  The stats are valid during the
+ * call only.
+ */
+void		 proxy_foreach_shared(struct proxy *, const char *service,
+		    void (*fn)(void *arg, const struct proxy_shared_stats *),
+		    void *arg);
+/*
  * Clients closed, held or connecting, because a reload removed (or
  * renamed) their service: counted here, as the service's own stats go
  * with it.
@@ -84,7 +120,12 @@ uint64_t	 proxy_removed_total(struct proxy *);
 /* Hold durations: accept to relaying (0 for a ready service). */
 const struct hist *proxy_hold_hist(struct proxy *);
 const char	*proxy_refusal_name(enum proxy_refusal);
-/* The port a listener of service actually bound (tests bind port 0). */
+/* "no_name", "no_match", "malformed", "peek_timeout". */
+const char	*proxy_route_refusal_name(enum proxy_route_refusal);
+/*
+ * The port a listener of service actually bound (tests bind port 0),
+ * its own or a shared one it is on.
+ */
 uint16_t	 proxy_bound_port(struct proxy *, const char *service,
 		    uint16_t public_port);
 

@@ -1051,6 +1051,37 @@ START_TEST(hosts_default)
 	ck_assert_uint_eq(h->max_memory, 0);
 	ck_assert_int_eq(config_host(c, "default"), 0);
 	ck_assert_uint_eq(c->services[0].hosts, 0);
+}
+END_TEST
+
+/* Ports with a route, and services sharing an address and port. */
+START_TEST(shared_ports)
+{
+	const char *text =
+	    "[dns]\nzone = svc.test\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80/host 443:8443/sni 22\n"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80:8080/host 443/sni\nnames = b b2.svc.test.\n"
+	    "route-default = yes\n"
+	    "[service \"c\"]\nkernel = /k\naddress = ::1\n"
+	    "ports = 80/host\n";
+	struct config *c;
+	char errs[4096];
+	int n;
+
+	c = parse(text, errs, sizeof(errs), &n);
+	ck_assert_msg(c != NULL, "%s", errs);
+	ck_assert_int_eq(c->services[0].ports[0].route, CFG_ROUTE_HOST);
+	ck_assert_int_eq(c->services[0].ports[0].guest_port, 80);
+	ck_assert_int_eq(c->services[0].ports[1].route, CFG_ROUTE_SNI);
+	ck_assert_int_eq(c->services[0].ports[1].guest_port, 8443);
+	ck_assert_int_eq(c->services[0].ports[2].route, CFG_ROUTE_NONE);
+	ck_assert_int_eq(c->services[1].ports[0].guest_port, 8080);
+	ck_assert(!c->services[0].route_default);
+	ck_assert(c->services[1].route_default);
+	ck_assert_str_eq(config_route_name(CFG_ROUTE_SNI), "sni");
+	ck_assert_str_eq(config_route_name(CFG_ROUTE_HOST), "host");
 	config_free(c);
 }
 END_TEST
@@ -1168,6 +1199,48 @@ START_TEST(hosts_errors)
 	    "ports = 80\nmemory = 128M\n", errs, sizeof(errs), &n));
 	ck_assert_msg(strstr(errs, "t.conf:8: service \"s\": memory is "
 	    "larger than the max-memory of every host") != NULL, "%s", errs);
+}
+END_TEST
+
+START_TEST(shared_port_errors)
+{
+	const char *text =
+	    "[dns]\nzone = svc.test\n"
+	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\n"	/* 3 */
+	    "ports = 80/host 443/sni 22 8/tls 9/\nroute-default = yes\n"
+	    "[service \"b\"]\nkernel = /k\naddress = 127.0.0.2\n"	/* 8 */
+	    "ports = 80/sni 443/sni 22/host\nroute-default = yes\n"
+	    "[service \"c\"]\nkernel = /k\naddress = 127.0.0.2\n"	/* 13 */
+	    "ports = 443/sni 80\nroute-default = yes\n"
+	    "[service \"d\"]\nkernel = /k\naddress = 127.0.0.3\n"	/* 18 */
+	    "ports = 80\nroute-default = yes\n"
+	    "[service \"e\"]\nkernel = /k\naddress = 127.0.0.3\n"	/* 23 */
+	    "ports = 81/host\nnames = e.other.\n";
+	char errs[4096];
+	int n;
+
+	ck_assert_ptr_null(parse(text, errs, sizeof(errs), &n));
+	ck_assert_str_eq(errs,
+	    "t.conf:6: ports: bad route 'tls' in '8/tls' (want /sni or "
+	    "/host)\n"
+	    "t.conf:6: ports: bad route '' in '9/' (want /sni or /host)\n"
+	    "t.conf:8: service \"b\": 127.0.0.2 port 22 is already used by "
+	    "service \"a\"\n"
+	    "t.conf:8: service \"b\": 127.0.0.2 port 80 routes by sni, but "
+	    "service \"a\" routes by host there\n"
+	    "t.conf:8: service \"b\": route-default on 127.0.0.2 port 443, "
+	    "where service \"a\" is the default already\n"
+	    "t.conf:13: service \"c\": 127.0.0.2 port 80 is already used by "
+	    "service \"b\"\n"
+	    "t.conf:13: service \"c\": route-default on 127.0.0.2 port 443, "
+	    "where service \"a\" is the default already\n"
+	    "t.conf:18: service \"d\": route-default, but no port of it "
+	    "routes by name (/sni or /host)\n"
+	    "t.conf:23: service \"e\": name e.other. is in no zone served\n"
+	    "t.conf:23: service \"e\": its ports route by name, but it has "
+	    "none (relative names need a [dns] zone) and is not "
+	    "route-default\n");
+	ck_assert_int_eq(n, 10);
 }
 END_TEST
 
@@ -1326,6 +1399,8 @@ suite(void)
 	    sizeof(bad_values) / sizeof(bad_values[0]));
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, cross_service_checks);
+	tcase_add_test(tc, shared_ports);
+	tcase_add_test(tc, shared_port_errors);
 	tcase_add_test(tc, continuation_and_long_lines);
 	tcase_add_test(tc, control_characters);
 	tcase_add_test(tc, not_utf8);

@@ -284,6 +284,47 @@ START_TEST(service_a_proxy)
 }
 END_TEST
 
+/*
+ * Services sharing one address and its ports by name: each name is its
+ * own service (a wake of that one), answered with the shared address.
+ * The index is keyed by name, not by address.
+ */
+START_TEST(shared_address_names)
+{
+	struct dns_result r;
+	char text[8192], name[64], want[96], *rr;
+	size_t n, i;
+	ldns_pkt *p;
+
+	n = (size_t)snprintf(text, sizeof(text),
+	    "[dns]\nlisten = 127.0.0.1:0\nzone = svc.test\n");
+	for (i = 0; i < 20; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "[service \"s%zu\"]\nnames = s%zu alias%zu\nkernel = /k\n"
+		    "address = 127.0.0.9\nports = 80/host 443/sni\n", i, i, i);
+	dns_index_free(ix);
+	config_free(cfg);
+	cfg = load(text);
+	ix = dns_index_new(cfg, SERIAL);
+	ck_assert_ptr_nonnull(ix);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), i % 2 ? "s%zu.svc.test." :
+		    "alias%zu.svc.test.", i);
+		p = ask(name, LDNS_RR_TYPE_A, &r);
+		check_header(p, LDNS_RCODE_NOERROR, true);
+		snprintf(want, sizeof(want), "s%zu", i);
+		ck_assert_int_eq(r.svc, svc_index(want));
+		ck_assert_str_eq(dns_index_service(ix, (size_t)r.svc)->name,
+		    want);
+		snprintf(want, sizeof(want), "%s\t30\tIN\tA\t127.0.0.9\n", name);
+		rr = rr_text(p, 0);
+		ck_assert_str_eq(rr, want);
+		free(rr);
+		ldns_pkt_free(p);
+	}
+}
+END_TEST
+
 START_TEST(service_aaaa)
 {
 	struct dns_result r;
@@ -2106,6 +2147,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, apex_soa_and_ns);
 	tcase_add_test(tc, service_a_proxy);
+	tcase_add_test(tc, shared_address_names);
 	tcase_add_test(tc, service_aaaa);
 	tcase_add_test(tc, case_0x20_echoed);
 	tcase_add_test(tc, nxdomain_and_nodata);

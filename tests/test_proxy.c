@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,9 +41,11 @@ struct fixture {
 	struct lifecycle	*lc;
 	struct proxy		*proxy;
 	uint16_t		 port;		/* the proxy's public port */
+	uint16_t		 port2;		/* a second public port (route) */
 	uint16_t		 guest_port;	/* the guest's: first user port */
-	int			 guest_fd;	/* the simulated guest */
-	pthread_t		 guest;
+	int			 guest_fd[2];	/* the simulated guest's ports */
+	pthread_t		 guest[2];
+	int			 nguest;
 };
 
 static struct fixture F;
@@ -61,6 +64,26 @@ free_port(in_addr_t host)
 	return ntohs(sin.sin_port);
 }
 
+/* A free port whose next one is free too (a guest with two ports). */
+static uint16_t
+free_port_pair(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint16_t port;
+	int fd, ok;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	do {
+		port = free_port(INADDR_LOOPBACK);
+		sin.sin_port = htons(port + 1);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ok = port < 65535 &&
+		    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(fd);
+	} while (!ok);
+	return port;
+}
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -72,13 +95,19 @@ write_file(const char *path, const char *text)
 }
 
 static void
-guest_boots(int instance)
+guest_of_boots(const char *service, int instance)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/serial/summon-a-%d.log", F.dir,
-	    instance);
+	snprintf(path, sizeof(path), "%s/serial/summon-%s-%d.log", F.dir,
+	    service, instance);
 	write_file(path, "READY\n");
+}
+
+static void
+guest_boots(int instance)
+{
+	guest_of_boots("a", instance);
 }
 
 /* The guest: echo every byte back, half-close after the client does. */
@@ -107,30 +136,31 @@ done:
 static void *
 guest_main(void *arg)
 {
+	int lfd = (int)(intptr_t)arg, fd;
 	pthread_t t;
-	int fd;
 
-	while ((fd = accept(F.guest_fd, NULL, NULL)) != -1) {
+	while ((fd = accept(lfd, NULL, NULL)) != -1) {
 		pthread_create(&t, NULL, echo_conn, (void *)(intptr_t)fd);
 		pthread_detach(t);
 	}
 	return NULL;
 }
 
+/* The guest's i-th port (from guest_port up) echoes. */
 static void
-start_guest(void)
+start_guest_port(int i)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int one = 1;
+	int one = 1, fd;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(F.guest_port);
-	F.guest_fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(F.guest_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ck_assert_int_eq(bind(F.guest_fd, (struct sockaddr *)&sin,
-	    sizeof(sin)), 0);
-	ck_assert_int_eq(listen(F.guest_fd, 128), 0);
-	pthread_create(&F.guest, NULL, guest_main, NULL);
+	sin.sin_port = htons(F.guest_port + i);
+	fd = F.guest_fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 128), 0);
+	pthread_create(&F.guest[i], NULL, guest_main, (void *)(intptr_t)fd);
+	F.nguest = i + 1;
 }
 
 /* The test's configuration, with its one service called name. */
@@ -171,7 +201,7 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	    "</os></domain>\n");
 	F.port = free_port(INADDR_LOOPBACK + 1);	/* the service's */
 	/* Ephemeral, so that two runs at once do not collide. */
-	F.guest_port = free_port(INADDR_LOOPBACK);
+	F.guest_port = free_port_pair();
 	F.cfg = make_config(proxy_extra, "a", svc_extra);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
@@ -182,7 +212,7 @@ setup_with(const char *proxy_extra, const char *svc_extra)
 	ck_assert_msg(F.lc != NULL, "%s", err);
 	F.proxy = proxy_new(F.base, F.cfg, F.lc);
 	ck_assert_ptr_nonnull(F.proxy);
-	start_guest();
+	start_guest_port(0);
 }
 
 static void setup(void) { setup_with("", "boot-timeout = 10s\n"); }
@@ -191,15 +221,18 @@ static void
 teardown(void)
 {
 	char cmd[128];
+	int i;
 
 	proxy_free(F.proxy);
 	lifecycle_free(F.lc);
 	event_base_free(F.base);
 	store_close(F.store);
 	config_free(F.cfg);
-	shutdown(F.guest_fd, SHUT_RDWR);
-	close(F.guest_fd);
-	pthread_join(F.guest, NULL);
+	for (i = 0; i < F.nguest; i++) {
+		shutdown(F.guest_fd[i], SHUT_RDWR);
+		close(F.guest_fd[i]);
+		pthread_join(F.guest[i], NULL);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", F.dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -583,6 +616,319 @@ static void setup_splice(void)
 	setup_with("relay = splice\n", "boot-timeout = 10s\n");
 }
 
+/* ---- shared listeners ------------------------------------------------ */
+
+#define ROUTE_HEAD \
+	"[summond]\nstate = %s/state.db\nhypervisor = script:///\n" \
+	"serial-dir = %s/serial\n" \
+	"[dns]\nlisten =\nzone = svc.example\n[metrics]\nlisten =\n" \
+	"[network]\nmode = user\nuser-ports = %d-%d\n"
+#define ROUTE_SERVICE \
+	"[service \"%s\"]\nkernel = /k\naddress = 127.0.0.2\n" \
+	"template = %s/test.xml\nready = serial:READY\n" \
+	"boot-timeout = 10s\n"
+
+/*
+ * web and b share port (Host) and port2 (SNI), their guest ports 80 and
+ * 443 the guest's first two; c is the default on port only.
+ */
+static struct config *
+route_config(void)
+{
+	struct config *cfg;
+	char text[4096];
+	size_t n = 0;
+	int nerr;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ROUTE_HEAD, F.dir,
+	    F.dir, F.guest_port, F.guest_port + 9);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ROUTE_SERVICE
+	    "ports = %u:80/host %u:443/sni\n", "web", F.dir, F.port, F.port2);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ROUTE_SERVICE
+	    "ports = %u:80/host %u:443/sni\nnames = b b2\n", "b", F.dir,
+	    F.port, F.port2);
+	snprintf(text + n, sizeof(text) - n, ROUTE_SERVICE
+	    "ports = %u:80/host\nroute-default = yes\n", "c", F.dir, F.port);
+	cfg = config_load_string("route.conf", text, stderr, &nerr);
+	ck_assert_ptr_nonnull(cfg);
+	return cfg;
+}
+
+static void
+setup_route(void)
+{
+	char err[256];
+
+	setup_with("", "boot-timeout = 10s\n");
+	/* The same fixture, on the shared configuration instead. */
+	proxy_free(F.proxy);
+	lifecycle_free(F.lc);
+	config_free(F.cfg);
+	F.port2 = free_port(INADDR_LOOPBACK + 1);	/* the services' */
+	F.cfg = route_config();
+	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
+	    sizeof(err));
+	ck_assert_msg(F.lc != NULL, "%s", err);
+	F.proxy = proxy_new(F.base, F.cfg, F.lc);
+	ck_assert_ptr_nonnull(F.proxy);
+	/* setup_with() started the guest's first port, this its second. */
+	start_guest_port(1);
+}
+
+/* A client that sends its bytes a few at a time, then reads to the end. */
+struct rclient {
+	pthread_t	 t;
+	uint16_t	 port;
+	const uint8_t	*data;
+	size_t		 n, step;
+	uint8_t		 got[65536];
+	size_t		 ngot;
+	atomic_int	 done;
+};
+
+static void *
+rclient_main(void *arg)
+{
+	struct rclient *c = arg;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { 30, 0 };
+	size_t off, k;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
+	sin.sin_port = htons(c->port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		goto out;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Each piece its own segment. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (off = 0; off < c->n; off += k) {
+		k = c->n - off < c->step ? c->n - off : c->step;
+		if (write(fd, c->data + off, k) != (ssize_t)k)
+			break;
+		usleep(1000);
+	}
+	shutdown(fd, SHUT_WR);
+	while (c->ngot < sizeof(c->got) && (n = read(fd, c->got + c->ngot,
+	    sizeof(c->got) - c->ngot)) > 0)
+		c->ngot += (size_t)n;
+out:
+	close(fd);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/* Send data to port step bytes at a time; booting service, if any. */
+static void
+route_one(struct rclient *c, uint16_t port, const void *data, size_t n,
+    size_t step, const char *boots)
+{
+	time_t end = time(NULL) + 20;
+
+	memset(c, 0, sizeof(*c));
+	c->port = port;
+	c->data = data;
+	c->n = n;
+	c->step = step;
+	pthread_create(&c->t, NULL, rclient_main, c);
+	if (boots != NULL) {
+		run_for_ms(100);
+		guest_of_boots(boots, 1);
+	}
+	while (!atomic_load(&c->done) && time(NULL) < end)
+		run_for_ms(1);
+	ck_assert(atomic_load(&c->done));
+	pthread_join(c->t, NULL);
+}
+
+static uint64_t
+wakes(const char *service)
+{
+	struct lc_info info;
+
+	ck_assert_int_eq(lifecycle_info(F.lc, service, &info), 0);
+	return info.wakes[LC_SRC_CONNECT];
+}
+
+static struct proxy_stats
+stats_of(const char *service)
+{
+	struct proxy_stats st;
+
+	proxy_service_stats(F.proxy, service, &st);
+	return st;
+}
+
+static void
+load_hello(const char *name, uint8_t *buf, size_t *n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/route/%s", SRCDIR,
+	    name);
+	ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+	*n = fread(buf, 1, 65536, f);
+	fclose(f);
+}
+
+START_TEST(route_by_host_header)
+{
+	static const char req[] = "POST /x HTTP/1.1\r\nHost: B2.svc.example."
+	    ":8080\r\nContent-Length: 5\r\n\r\nhello";
+	static struct rclient c;
+
+	route_one(&c, F.port, req, sizeof(req) - 1, 5, "b");
+	/* The guest (an echo) got the request as it was sent. */
+	ck_assert_uint_eq(c.ngot, sizeof(req) - 1);
+	ck_assert_mem_eq(c.got, req, sizeof(req) - 1);
+	ck_assert_uint_eq(stats_of("b").routed_name, 1);
+	ck_assert_uint_eq(stats_of("b").connections, 1);
+	ck_assert_uint_eq(stats_of("web").connections, 0);
+	ck_assert_uint_eq(wakes("b"), 1);
+	ck_assert_uint_eq(wakes("web"), 0);
+	ck_assert_uint_eq(wakes("c"), 0);
+}
+END_TEST
+
+/* A real ClientHello, a few bytes a segment: the guest reads it whole. */
+START_TEST(route_by_sni_replays_the_hello)
+{
+	static uint8_t hello[65536];
+	static struct rclient c;
+	size_t n;
+
+	load_hello("tls13-openssl", hello, &n);		/* web.svc.example */
+	route_one(&c, F.port2, hello, n, 7, "web");
+	ck_assert_uint_eq(c.ngot, n);
+	ck_assert_mem_eq(c.got, hello, n);
+	ck_assert_uint_eq(stats_of("web").routed_name, 1);
+	ck_assert_uint_eq(wakes("web"), 1);
+	ck_assert_uint_eq(wakes("b"), 0);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "web", F.port2), F.port2);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "c", F.port2), 0);
+}
+END_TEST
+
+struct shared { struct proxy_shared_stats st[4]; char at[4][64]; int n; };
+
+static void
+shared_add(void *arg, const struct proxy_shared_stats *st)
+{
+	struct shared *sh = arg;
+
+	snprintf(sh->at[sh->n], sizeof(sh->at[0]), "%s %s", st->listener,
+	    st->route);
+	sh->st[sh->n++] = *st;
+}
+
+/* The stats of the listener on port, checking that it is known. */
+static struct proxy_shared_stats
+shared_of(const char *service, uint16_t port, const char *route)
+{
+	struct shared sh = { .n = 0 };
+	char want[64];
+	int i;
+
+	proxy_foreach_shared(F.proxy, service, shared_add, &sh);
+	snprintf(want, sizeof(want), "127.0.0.2:%u %s", port, route);
+	for (i = 0; i < sh.n; i++)
+		if (strcmp(sh.at[i], want) == 0)
+			return sh.st[i];
+	ck_abort_msg("no shared listener %s", want);
+	return sh.st[0];
+}
+
+START_TEST(route_default_and_refusals)
+{
+	static const char no_host[] = "GET / HTTP/1.0\r\n\r\n";
+	static const uint8_t alert[] = { 21, 3, 3, 0, 2, 2, 112 };
+	static const uint8_t junk[] = { 22, 3, 1, 0, 0 };
+	static uint8_t hello[65536];
+	static struct rclient c;
+	struct shared sh = { .n = 0 };
+	size_t n;
+
+	/* Port has a default (c), port2 has none. */
+	route_one(&c, F.port, no_host, sizeof(no_host) - 1, 100, "c");
+	ck_assert_uint_eq(c.ngot, sizeof(no_host) - 1);
+	ck_assert_uint_eq(stats_of("c").routed_default, 1);
+	load_hello("tls-no-sni", hello, &n);
+	route_one(&c, F.port2, hello, n, 1000, NULL);
+	ck_assert_uint_eq(c.ngot, sizeof(alert));
+	ck_assert_mem_eq(c.got, alert, sizeof(alert));
+	load_hello("tls13-openssl", hello, &n);
+	memcpy(memmem(hello, n, "web.svc", 7), "xyz", 3);
+	route_one(&c, F.port2, hello, n, 1000, NULL);
+	ck_assert_uint_eq(c.ngot, sizeof(alert));
+	route_one(&c, F.port2, junk, sizeof(junk), 100, NULL);
+	ck_assert_uint_eq(c.ngot, 0);
+	/* A ClientHello is no request head; no default for that. */
+	route_one(&c, F.port, hello, n, 1000, NULL);
+	ck_assert_uint_eq(c.ngot, 0);
+
+	ck_assert_uint_eq(shared_of(NULL, F.port2, "sni").refused[
+	    PROXY_ROUTE_NO_NAME], 1);
+	ck_assert_uint_eq(shared_of(NULL, F.port2, "sni").refused[
+	    PROXY_ROUTE_NO_MATCH], 1);
+	ck_assert_uint_eq(shared_of(NULL, F.port2, "sni").refused[
+	    PROXY_ROUTE_MALFORMED], 1);
+	ck_assert_uint_eq(shared_of(NULL, F.port2, "sni").connections, 3);
+	ck_assert_uint_eq(shared_of("c", F.port, "host").refused[
+	    PROXY_ROUTE_MALFORMED], 1);
+	ck_assert_uint_eq(shared_of("c", F.port, "host").peeking, 0);
+	/* c is on the Host port only. */
+	proxy_foreach_shared(F.proxy, "c", shared_add, &sh);
+	ck_assert_int_eq(sh.n, 1);
+	ck_assert_uint_eq(wakes("web") + wakes("b"), 0);
+	ck_assert_str_eq(proxy_route_refusal_name(PROXY_ROUTE_PEEK_TIMEOUT),
+	    "peek_timeout");
+}
+END_TEST
+
+/*
+ * A port of one service becomes shared, and back, by reloads: the
+ * socket is handed over each time (binding it again would fail), and
+ * it serves throughout.
+ */
+START_TEST(reload_shares_a_port_and_back)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: a.svc.example"
+	    "\r\n\r\n";
+	static struct rclient c;
+	struct config *shared;
+	char text[4096];
+	size_t n = 0;
+	int nerr;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ROUTE_HEAD, F.dir,
+	    F.dir, F.guest_port, F.guest_port + 9);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, ROUTE_SERVICE
+	    "ports = %u:80/host\n", "a", F.dir, F.port);
+	snprintf(text + n, sizeof(text) - n, ROUTE_SERVICE
+	    "ports = %u:80/host\n", "b", F.dir, F.port);
+	shared = config_load_string("shared.conf", text, stderr, &nerr);
+	ck_assert_ptr_nonnull(shared);
+
+	ck_assert_int_eq(reload(shared), 0);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), F.port);
+	route_one(&c, F.port, req, sizeof(req) - 1, 100, "a");
+	ck_assert_uint_eq(c.ngot, sizeof(req) - 1);
+	ck_assert_uint_eq(stats().routed_name, 1);
+
+	ck_assert_int_eq(reload(F.cfg), 0);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "a", F.port), F.port);
+	ck_assert_uint_eq(proxy_bound_port(F.proxy, "b", F.port), 0);
+	config_free(shared);
+	route_one(&c, F.port, req, sizeof(req) - 1, 100, NULL);
+	ck_assert_uint_eq(c.ngot, sizeof(req) - 1);
+	ck_assert_uint_eq(stats().routed_name, 1);
+	ck_assert_uint_eq(stats().connections, 2);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -598,6 +944,7 @@ suite(void)
 	tcase_add_test(tc, client_leaving_while_held);
 	tcase_add_test(tc, reload_keeps_listener_and_connections);
 	tcase_add_test(tc, rename_takes_the_listener_over);
+	tcase_add_test(tc, reload_shares_a_port_and_back);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("splice");
@@ -612,6 +959,14 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup_max_held, teardown);
 	tcase_add_test(tc, max_held_and_hold_timeout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("route");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup_route, teardown);
+	tcase_add_test(tc, route_by_host_header);
+	tcase_add_test(tc, route_by_sni_replays_the_hello);
+	tcase_add_test(tc, route_default_and_refusals);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failure");

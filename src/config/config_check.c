@@ -85,6 +85,7 @@ check_service(struct parser *p, struct cfg_service *s)
 {
 	struct config *c = p->cfg;
 	int line = s->line;
+	size_t i, routed = 0;
 
 	if (s->kernel == NULL)
 		perr(p, line, "service \"%s\": 'kernel' is required", s->name);
@@ -115,7 +116,6 @@ check_service(struct parser *p, struct cfg_service *s)
 		    "standby ones transient)", s->name);
 	if (c->net_mode == CFG_NET_USER && s->ready == CFG_READY_TCP &&
 	    s->ready_port != 0) {
-		size_t i;
 		for (i = 0; i < s->nports; i++)
 			if (s->ports[i].guest_port == s->ready_port)
 				break;
@@ -130,6 +130,16 @@ check_service(struct parser *p, struct cfg_service *s)
 		    "[network] mode = bridge (user-mode guests have no "
 		    "reachable address)", s->name);
 	expand_names(p, s, line);
+	for (i = 0; i < s->nports; i++)
+		if (s->ports[i].route != CFG_ROUTE_NONE)
+			routed++;
+	if (s->route_default && routed == 0)
+		perr(p, line, "service \"%s\": route-default, but no port of "
+		    "it routes by name (/sni or /host)", s->name);
+	else if (routed > 0 && s->nnames == 0 && !s->route_default)
+		perr(p, line, "service \"%s\": its ports route by name, but "
+		    "it has none (relative names need a [dns] zone) and is "
+		    "not route-default", s->name);
 }
 
 struct name_ref { const char *name; size_t svc; };
@@ -145,7 +155,14 @@ name_ref_cmp(const void *a, const void *b)
 	return x->svc < y->svc ? -1 : x->svc > y->svc;
 }
 
-struct bind_ref { int family; uint8_t addr[16]; uint16_t port; size_t svc; };
+struct bind_ref {
+	int		 family;
+	uint8_t		 addr[16];
+	uint16_t	 port;
+	enum cfg_route	 route;
+	bool		 dflt;		/* the service is route-default */
+	size_t		 svc;
+};
 
 static int
 bind_ref_cmp(const void *a, const void *b)
@@ -169,7 +186,7 @@ check_across(struct parser *p)
 	struct config *c = p->cfg;
 	struct name_ref *nr;
 	struct bind_ref *br;
-	size_t i, j, n = 0, nb = 0, total = 0, totalp = 0;
+	size_t i, j, n = 0, nb = 0, total = 0, totalp = 0, dflt;
 
 	for (i = 0; i < c->nservices; i++) {
 		total += c->services[i].nnames;
@@ -189,6 +206,8 @@ check_across(struct parser *p)
 			else
 				memcpy(b->addr, &s->address6, 16);
 			b->port = s->ports[j].public_port;
+			b->route = s->ports[j].route;
+			b->dflt = s->route_default;
 			b->svc = i;
 		}
 	}
@@ -201,16 +220,39 @@ check_across(struct parser *p)
 			    c->services[nr[i].svc].name, nr[i].name,
 			    c->services[nr[i - 1].svc].name);
 	qsort(br, nb, sizeof(*br), bind_ref_cmp);
-	for (i = 1; i < nb; i++)
-		if (bind_ref_cmp(&br[i], &br[i - 1]) != 0 &&
-		    br[i].family == br[i - 1].family &&
-		    memcmp(br[i].addr, br[i - 1].addr, 16) == 0 &&
-		    br[i].port == br[i - 1].port)
-			perr(p, c->services[br[i].svc].line, "service \"%s\": "
-			    "%s port %u is already used by service \"%s\"",
-			    c->services[br[i].svc].name,
-			    c->services[br[i].svc].address_text, br[i].port,
-			    c->services[br[i - 1].svc].name);
+	/*
+	 * Services on one address and port: a port without a route is one
+	 * service's; a shared one has one route and at most one default.
+	 * Two of them cannot have a name in common: no two services can.
+	 */
+	for (i = 1, dflt = nb > 0 && br[0].dflt ? 0 : SIZE_MAX; i < nb; i++) {
+		const struct bind_ref *b = &br[i], *prev = &br[i - 1];
+		const struct cfg_service *s = &c->services[b->svc];
+		if (b->family != prev->family || b->port != prev->port ||
+		    memcmp(b->addr, prev->addr, 16) != 0) {
+			dflt = b->dflt ? i : SIZE_MAX;
+			continue;
+		}
+		if (b->route == CFG_ROUTE_NONE || prev->route == CFG_ROUTE_NONE)
+			perr(p, s->line, "service \"%s\": %s port %u is "
+			    "already used by service \"%s\"", s->name,
+			    s->address_text, b->port,
+			    c->services[prev->svc].name);
+		else if (b->route != prev->route)
+			perr(p, s->line, "service \"%s\": %s port %u routes "
+			    "by %s, but service \"%s\" routes by %s there",
+			    s->name, s->address_text, b->port,
+			    config_route_name(b->route),
+			    c->services[prev->svc].name,
+			    config_route_name(prev->route));
+		else if (b->dflt && dflt != SIZE_MAX)
+			perr(p, s->line, "service \"%s\": route-default on "
+			    "%s port %u, where service \"%s\" is the default "
+			    "already", s->name, s->address_text, b->port,
+			    c->services[br[dflt].svc].name);
+		else if (b->dflt)
+			dflt = i;
+	}
 	free(nr);
 	free(br);
 }

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -453,13 +454,48 @@ k_guest_address(struct parser *p, const struct key *k,
 	return 0;
 }
 
+static const char *const route_names[] = { "", "sni", "host", NULL };
+
+/*
+ * One word of ports, PUBLIC[:GUEST][/sni|/host], into pt; w is cut up.
+ * -1 with a message that quotes word, w as it was.
+ */
+static int
+parse_port_word(char *w, const char *word, struct cfg_port *pt, char *err,
+    size_t errlen)
+{
+	char *colon, *slash;
+	size_t i;
+
+	if ((slash = strchr(w, '/')) != NULL) {
+		*slash++ = '\0';
+		for (i = 1; route_names[i] != NULL; i++)
+			if (strcmp(slash, route_names[i]) == 0)
+				break;
+		if (route_names[i] == NULL)
+			return seterr(err, errlen, "bad route '%s' in '%s' "
+			    "(want /sni or /host)", slash, word);
+		pt->route = (enum cfg_route)i;
+	}
+	if ((colon = strchr(w, ':')) != NULL)
+		*colon++ = '\0';
+	if (parse_port(w, &pt->public_port, false) == -1 ||
+	    (colon != NULL && parse_port(colon, &pt->guest_port, false) == -1))
+		return seterr(err, errlen, "bad port '%s' (want PUBLIC or "
+		    "PUBLIC:GUEST, 1-65535)", word);
+	if (colon == NULL)
+		pt->guest_port = pt->public_port;
+	return 0;
+}
+
 static int
 k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
     const char *v, char *err, size_t errlen)
 {
 	struct words wl;
-	char *colon;
+	char *word;
 	size_t i, j, nbad = 0;
+	bool bad;
 
 	words_split(&wl, v);
 	if (wl.n > MAX_WORDS) {
@@ -471,21 +507,17 @@ k_ports(struct parser *p, const struct key *k, struct cfg_service *svc,
 	svc->nports = 0;
 	for (i = 0; i < wl.n; i++) {
 		struct cfg_port *pt = &svc->ports[svc->nports];
-		colon = strchr(wl.w[i], ':');
-		if (colon != NULL)
-			*colon = '\0';
-		if (parse_port(wl.w[i], &pt->public_port, false) == -1 ||
-		    (colon != NULL &&
-		    parse_port(colon + 1, &pt->guest_port, false) == -1)) {
-			seterr(err, errlen, "bad port '%s%s%s' (want "
-			    "PUBLIC or PUBLIC:GUEST, 1-65535)", wl.w[i],
-			    colon ? ":" : "", colon ? colon + 1 : "");
+		/* A bad word's slot is used again by the next one. */
+		*pt = (struct cfg_port){ 0 };
+		/* Parsed in a copy, so that an error quotes it whole. */
+		word = xstrdup(wl.w[i]);
+		bad = parse_port_word(word, wl.w[i], pt, err, errlen) == -1;
+		free(word);
+		if (bad) {
 			word_err(p, err);
 			nbad++;
 			continue;
 		}
-		if (colon == NULL)
-			pt->guest_port = pt->public_port;
 		for (j = 0; j < svc->nports; j++)
 			if (svc->ports[j].public_port == pt->public_port)
 				break;
@@ -678,6 +710,7 @@ static const struct key keys[] = {
 	{ S_SERVICE, "template", k_template, V(template), 0, 0, NULL },
 	{ S_SERVICE, "address", k_address, 0, 0, 0, NULL },
 	{ S_SERVICE, "ports", k_ports, 0, 0, 0, NULL },
+	{ S_SERVICE, "route-default", k_bool, V(route_default), 0, 0, NULL },
 	{ S_SERVICE, "guest-address", k_guest_address, 0, 0, 0, NULL },
 	{ S_SERVICE, "ready", k_ready, 0, 0, 0, NULL },
 	{ S_SERVICE, "boot-timeout", k_duration, V(boot_timeout_ms), MS(100),
@@ -713,6 +746,12 @@ const char *
 config_stop_mode_name(enum cfg_stop_mode m)
 {
 	return stop_mode_names[m];
+}
+
+const char *
+config_route_name(enum cfg_route r)
+{
+	return route_names[r];
 }
 
 static const struct key *

@@ -17,6 +17,7 @@
 #include "control.h"
 #include "control_internal.h"
 #include "lifecycle.h"
+#include "proxy.h"
 #include "store.h"
 
 static json_t *
@@ -97,6 +98,48 @@ cmd_list(struct cmd_ctx *x, struct client *c, int64_t id)
 	return 0;
 }
 
+static void
+shared_json(void *arg, const struct proxy_shared_stats *st)
+{
+	json_t *refused = json_object();
+	size_t i;
+
+	for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
+		json_object_set_new(refused, proxy_route_refusal_name(i),
+		    json_integer((json_int_t)st->refused[i]));
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:I, s:o}",
+	    "listener", st->listener, "route", st->route,
+	    "connections", (json_int_t)st->connections,
+	    "peeking", (json_int_t)st->peeking, "refused", refused));
+}
+
+/*
+ * What the proxy counted for service: its connections, and the shared
+ * listeners it is on, whose refusals come before any service is known.
+ */
+static json_t *
+proxy_json(struct cmd_ctx *x, const char *service)
+{
+	struct proxy_stats st;
+	json_t *shared = json_array(), *refused = json_object();
+	size_t i;
+
+	proxy_service_stats(x->env.proxy, service, &st);
+	for (i = 0; i < PROXY_NREFUSALS; i++)
+		json_object_set_new(refused, proxy_refusal_name(i),
+		    json_integer((json_int_t)st.refused[i]));
+	proxy_foreach_shared(x->env.proxy, service, shared_json, shared);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:o, s:o}",
+	    "connections", (json_int_t)st.connections,
+	    "held", (json_int_t)st.held,
+	    "open", (json_int_t)st.open,
+	    "bytes_in", (json_int_t)st.bytes_in,
+	    "bytes_out", (json_int_t)st.bytes_out,
+	    "routed", "name", (json_int_t)st.routed_name,
+	    "default", (json_int_t)st.routed_default,
+	    "refused", refused, "shared", shared);
+}
+
 static char *
 cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 {
@@ -114,10 +157,15 @@ cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 	for (i = 0; i < s->nnames; i++)
 		json_array_append_new(names, json_string(s->names[i]));
 	ports = json_array();
-	for (i = 0; i < s->nports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:i}",
+	for (i = 0; i < s->nports; i++) {
+		json_t *pt = json_pack("{s:i, s:i}",
 		    "public", s->ports[i].public_port,
-		    "guest", s->ports[i].guest_port));
+		    "guest", s->ports[i].guest_port);
+		if (s->ports[i].route != CFG_ROUTE_NONE)
+			json_object_set_new(pt, "route", json_string(
+			    config_route_name(s->ports[i].route)));
+		json_array_append_new(ports, pt);
+	}
 	wakes = json_object();
 	for (i = 0; i < LC_NSOURCES; i++)
 		json_object_set_new(wakes, lifecycle_source_name(i),
@@ -125,6 +173,8 @@ cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 	json_object_set_new(o, "names", names);
 	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "wakes", wakes);
+	json_object_set_new(o, "route_default",
+	    json_boolean(s->route_default));
 	json_object_set_new(o, "stop_mode",
 	    json_string(config_stop_mode_name(s->stop_mode)));
 	json_object_set_new(o, "standby", json_integer(s->standby));
@@ -139,6 +189,8 @@ cmd_status(struct cmd_ctx *x, const struct ctl_request *req)
 	json_object_set_new(o, "idle_timeout_ms",
 	    json_integer((json_int_t)s->idle_timeout_ms));
 	json_object_set_new(o, "memory", json_integer((json_int_t)s->memory));
+	if (x->env.proxy != NULL)
+		json_object_set_new(o, "proxy", proxy_json(x, s->name));
 	return ctl_answer_ok(req->id, o);
 }
 

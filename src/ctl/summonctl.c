@@ -458,12 +458,49 @@ cmd_hosts(struct conn *conn)
 	return EX_OK;
 }
 
+/* " reason=n ..." of an object of counts. */
+static void
+print_counts(json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+}
+
+/* The proxy's lines of status: its connections and shared listeners. */
+static void
+print_proxy(json_t *p)
+{
+	json_t *routed = json_object_get(p, "routed"), *sh;
+	size_t i;
+
+	printf("proxy:      %lld connections, %lld held, %lld open; routed "
+	    "%lld by name, %lld by default\n",
+	    (long long)int_or_neg(p, "connections"),
+	    (long long)int_or_neg(p, "held"), (long long)int_or_neg(p, "open"),
+	    (long long)int_or_neg(routed, "name"),
+	    (long long)int_or_neg(routed, "default"));
+	printf("refused:   ");
+	print_counts(json_object_get(p, "refused"));
+	printf("\n");
+	json_array_foreach(json_object_get(p, "shared"), i, sh) {
+		printf("shared:     %s %s: %lld connections, %lld reading; "
+		    "refused", str_or_dash(sh, "listener"),
+		    str_or_dash(sh, "route"),
+		    (long long)int_or_neg(sh, "connections"),
+		    (long long)int_or_neg(sh, "peeking"));
+		print_counts(json_object_get(sh, "refused"));
+		printf("\n");
+	}
+}
+
 static int
 cmd_status(struct conn *c, const char *service)
 {
 	struct ctl_request req = { .cmd = CTL_STATUS };
-	json_t *res, *v, *wakes;
-	const char *k;
+	json_t *res, *v, *wakes, *proxy;
 	char buf[32];
 	size_t i;
 
@@ -485,8 +522,13 @@ cmd_status(struct conn *c, const char *service)
 		printf(" %s", json_string_value(v));
 	printf("\nports:     ");
 	json_array_foreach(json_object_get(res, "ports"), i, v)
-		printf(" %lld->%lld", (long long)int_or_neg(v, "public"),
-		    (long long)int_or_neg(v, "guest"));
+		printf(" %lld->%lld%s%s", (long long)int_or_neg(v, "public"),
+		    (long long)int_or_neg(v, "guest"),
+		    json_object_get(v, "route") != NULL ? "/" : "",
+		    json_object_get(v, "route") != NULL ?
+		    str_or_dash(v, "route") : "");
+	if (json_is_true(json_object_get(res, "route_default")))
+		printf(" (route-default)");
 	printf("\nuptime:     %s\n", fmt_seconds(res, "uptime_s", buf,
 	    sizeof(buf)));
 	printf("idle:       %s", fmt_seconds(res, "idle_s", buf,
@@ -503,13 +545,13 @@ cmd_status(struct conn *c, const char *service)
 	    json_number_value(json_object_get(res, "score")));
 	printf("wakes:     ");
 	wakes = json_object_get(res, "wakes");
-	json_object_foreach(wakes, k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	print_counts(wakes);
 	printf("\n");
 	printf("served:    ");
-	json_object_foreach(json_object_get(res, "served"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	print_counts(json_object_get(res, "served"));
 	printf("\n");
+	if ((proxy = json_object_get(res, "proxy")) != NULL)
+		print_proxy(proxy);
 	json_decref(res);
 	return EX_OK;
 }

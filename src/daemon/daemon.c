@@ -496,6 +496,7 @@ daemon_init(struct daemon *d, const char *config_path, struct config *cfg)
 	}
 	env.lc = d->lc;
 	env.store = d->store;
+	env.proxy = d->proxy;
 	env.reload = daemon_reload;
 	env.reload_arg = d;
 	if (control_start(d->control, &env, cfg) == -1)

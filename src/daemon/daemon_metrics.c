@@ -35,6 +35,30 @@ snap_add(void *arg, const char *service, const struct proxy_stats *st)
 	snap->v[snap->n++].st = *st;
 }
 
+/*
+ * What shared listeners refused, summed: before any service is known,
+ * so under an empty service label (summonctl status has them per
+ * listener).  n[PROXY_NROUTE_REFUSALS] counts the listeners.
+ */
+static void
+shared_refused(void *arg, const struct proxy_shared_stats *st)
+{
+	uint64_t *n = arg;
+	size_t i;
+
+	for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
+		n[i] += st->refused[i];
+	n[PROXY_NROUTE_REFUSALS]++;
+}
+
+static void
+shared_peeking(void *arg, const struct proxy_shared_stats *st)
+{
+	evbuffer_add_printf(arg, "summon_proxy_peeking{listener=\"%s\","
+	    "route=\"%s\"} %llu\n", st->listener, st->route,
+	    (unsigned long long)st->peeking);
+}
+
 void
 daemon_metrics_render(void *daemon, struct evbuffer *b)
 {
@@ -46,6 +70,7 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 	struct lc_host_info hi;
 	struct lc_info info;
 	struct snapshot snap;
+	uint64_t shared[PROXY_NROUTE_REFUSALS + 1] = { 0 };
 	char labels[96];
 	size_t i, j;
 
@@ -178,7 +203,29 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 				    snap.v[i].name, proxy_refusal_name(j),
 				    (unsigned long long)
 				    snap.v[i].st.refused[j]);
+	proxy_foreach_shared(d->proxy, NULL, shared_refused, shared);
+	for (i = 0; shared[PROXY_NROUTE_REFUSALS] > 0 &&
+	    i < PROXY_NROUTE_REFUSALS; i++)
+		evbuffer_add_printf(b, "summon_proxy_refused_total{service="
+		    "\"\",reason=\"%s\"} %llu\n", proxy_route_refusal_name(i),
+		    (unsigned long long)shared[i]);
+	metrics_family(b, "summon_proxy_routed_total", "counter",
+	    "Connections a shared listener gave a service, by the name they "
+	    "asked for or as its route-default.");
+	for (i = 0; i < snap.n; i++)
+		if (snap.v[i].st.routed_name + snap.v[i].st.routed_default > 0)
+			evbuffer_add_printf(b, "summon_proxy_routed_total{"
+			    "service=\"%s\",by=\"name\"} %llu\n"
+			    "summon_proxy_routed_total{service=\"%s\","
+			    "by=\"default\"} %llu\n", snap.v[i].name,
+			    (unsigned long long)snap.v[i].st.routed_name,
+			    snap.v[i].name,
+			    (unsigned long long)snap.v[i].st.routed_default);
 	free(snap.v);
+	metrics_family(b, "summon_proxy_peeking", "gauge",
+	    "Connections a shared listener is reading for the host they "
+	    "name.");
+	proxy_foreach_shared(d->proxy, NULL, shared_peeking, b);
 	metrics_family(b, "summon_proxy_removed_total", "counter",
 	    "Held or connecting clients closed because a reload removed "
 	    "their service.");

@@ -2,14 +2,18 @@
  * proxy.c - listeners and per-service state of the proxy; reload.
  *
  * A listener per (service, port), bound to the service's public
- * address.  On reload the listeners of services that keep their address
- * and port are kept (held and relayed connections are not disturbed),
- * new ones are bound first, and only when all of them bound are the old
- * ones closed; a port that cannot be bound fails the reload and names
- * the service.
+ * address; a port shared by name has one listener for its services
+ * (proxy_route.c).  On reload the listeners of services that keep their
+ * address and port are kept (held and relayed connections are not
+ * disturbed), new ones are bound first, and only when all of them bound
+ * are the old ones closed; a port that cannot be bound fails the reload
+ * and names the service.  A port that becomes shared, or stops being
+ * shared, is taken over with the socket, so that it never stops
+ * listening.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -69,7 +73,7 @@ pservice_find(struct proxy *p, const char *name)
 	return nameidx_get(&p->byname, name);
 }
 
-static struct pservice *
+struct pservice *
 pservice_get(struct proxy *p, const struct cfg_service *cfg)
 {
 	struct pservice *ps = pservice_find(p, cfg->name);
@@ -118,26 +122,50 @@ listener_addr(const struct listener *l, char *buf, size_t len)
 static void
 accept_resume(evutil_socket_t fd, short ev, void *arg)
 {
-	struct listener *l = arg;
-
-	event_add(&l->ev, NULL);
+	event_add(arg, NULL);
 }
 
-/* Out of descriptors (or memory): pause a second instead of spinning. */
-static void
-accept_pause(struct listener *l, int err)
+int
+listen_accept(struct event_base *base, struct event *ev,
+    struct event **pause, void (*take)(void *, int), void *arg)
 {
 	struct timeval tv = { 1, 0 };
-	char a[INET6_ADDRSTRLEN];
+	int fd, n, err;
 
-	log_warnx("%s: accept on %s port %u: %s", l->ps->name,
-	    listener_addr(l, a, sizeof(a)), l->public_port, strerror(err));
-	if (l->pause == NULL &&
-	    (l->pause = evtimer_new(l->ps->proxy->base, accept_resume, l)) ==
-	    NULL)
-		return;		/* keep accepting rather than stop for good */
-	event_del(&l->ev);
-	evtimer_add(l->pause, &tv);
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		fd = accept4(event_get_fd(ev), NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd != -1) {
+			take(arg, fd);
+			continue;
+		}
+		if (errno == ECONNABORTED || errno == EPROTO || errno == EINTR)
+			continue;		/* that client is gone */
+		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+		    errno != ENOMEM)
+			return 0;		/* EAGAIN: the backlog is empty */
+		/* Out of descriptors or memory: pause instead of spinning. */
+		err = errno;
+		if (*pause == NULL &&
+		    (*pause = evtimer_new(base, accept_resume, ev)) == NULL)
+			return err;	/* keep accepting rather than stop */
+		event_del(ev);
+		evtimer_add(*pause, &tv);
+		return err;
+	}
+	return 0;
+}
+
+static void
+take_client(void *arg, int fd)
+{
+	struct listener *l = arg;
+
+	if (l->ps->cfg == NULL) {
+		close(fd);
+		return;
+	}
+	pconn_accept(l->ps, l->guest_port, fd);
 }
 
 /* The listening socket is readable: take what the backlog holds. */
@@ -145,25 +173,14 @@ static void
 accept_ready(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
-	int fd, n;
+	char a[INET6_ADDRSTRLEN];
+	int err;
 
-	for (n = 0; n < ACCEPT_BATCH; n++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				accept_pause(l, errno);
-			else if (errno == ECONNABORTED || errno == EPROTO ||
-			    errno == EINTR)
-				continue;	/* that client is gone */
-			return;			/* EAGAIN: the backlog is empty */
-		}
-		if (l->ps->cfg == NULL) {
-			close(fd);
-			continue;
-		}
-		pconn_accept(l->ps, l->guest_port, fd);
-	}
+	if ((err = listen_accept(l->ps->proxy->base, &l->ev, &l->pause,
+	    take_client, l)) != 0)
+		log_warnx("%s: accept on %s port %u: %s", l->ps->name,
+		    listener_addr(l, a, sizeof(a)), l->public_port,
+		    strerror(err));
 }
 
 static void
@@ -193,53 +210,99 @@ listener_is_at(const struct listener *l, const struct cfg_service *cfg,
 	    memcmp(&l->addr.v6, &cfg->address6, sizeof(l->addr.v6)) == 0;
 }
 
-/* Bind a listener for port i of service cfg; NULL with errno set. */
-static struct listener *
-listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
+/* The port a socket is bound to. */
+static uint16_t
+socket_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int
+listen_socket(int family, const void *addr, uint16_t port, uint16_t *bound)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t len;
+	int fd, one = 1, err;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	}
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, BACKLOG) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	*bound = socket_port(fd);
+	return fd;
+}
+
+const void *
+service_addr(const struct cfg_service *cfg)
+{
+	return cfg->family == AF_INET ? (const void *)&cfg->address4 :
+	    (const void *)&cfg->address6;
+}
+
+/*
+ * A listener for port i of service cfg on socket fd, or on a socket of
+ * its own when fd is -1; NULL with errno set (and fd closed).
+ */
+static struct listener *
+listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i,
+    int fd)
+{
 	struct listener *l;
-	int one = 1;
+	int err;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return NULL;
+		goto fail;
 	l->fd = -1;
 	if ((l->ps = pservice_get(p, cfg)) == NULL) {
 		free(l);
-		return NULL;
+		goto fail;
 	}
 	l->ps->refs++;
 	TAILQ_INSERT_TAIL(&l->ps->listeners, l, ps_link);
 	l->public_port = cfg->ports[i].public_port;
 	l->guest_port = cfg->ports[i].guest_port;
 	l->family = cfg->family;
-	memset(&ss, 0, sizeof(ss));
-	if (cfg->family == AF_INET) {
-		l->addr.v4 = cfg->address4;
-		sin->sin_family = AF_INET;
-		sin->sin_addr = cfg->address4;
-		sin->sin_port = htons(l->public_port);
-		len = sizeof(*sin);
-	} else {
-		l->addr.v6 = cfg->address6;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = cfg->address6;
-		sin6->sin6_port = htons(l->public_port);
-		len = sizeof(*sin6);
-	}
-	if ((l->fd = socket(cfg->family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1 ||
-	    bind(l->fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(l->fd, BACKLOG) == -1 ||
+	memcpy(&l->addr, service_addr(cfg), cfg->family == AF_INET ?
+	    sizeof(l->addr.v4) : sizeof(l->addr.v6));
+	if (fd != -1) {
+		l->fd = fd;
+		l->bound_port = socket_port(fd);
+	} else
+		l->fd = listen_socket(cfg->family, service_addr(cfg),
+		    l->public_port, &l->bound_port);
+	if (l->fd == -1 ||
 	    event_assign(&l->ev, p->base, l->fd, EV_READ | EV_PERSIST,
 	    accept_ready, l) == -1 || event_add(&l->ev, NULL) == -1) {
-		int err = errno;
-
+		err = errno;
 		if (l->fd != -1) {
 			close(l->fd);
 			l->fd = -1;
@@ -248,14 +311,15 @@ listener_new(struct proxy *p, const struct cfg_service *cfg, size_t i)
 		errno = err;
 		return NULL;
 	}
-	if (cfg->family == AF_INET) {
-		getsockname(l->fd, (struct sockaddr *)&ss, &len);
-		l->bound_port = ntohs(sin->sin_port);
-	} else
-		l->bound_port = l->public_port;
 	log_debug("proxy: %s listening on %s port %u", cfg->name,
 	    cfg->address_text, l->public_port);
 	return l;
+fail:
+	err = errno;
+	if (fd != -1)
+		close(fd);
+	errno = err;
+	return NULL;
 }
 
 static struct listener *
@@ -288,6 +352,21 @@ listener_on(struct proxy *p, const struct cfg_service *cfg, size_t i)
 	return NULL;
 }
 
+int
+listener_take_fd(struct proxy *p, int family, const void *addr,
+    uint16_t port)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, &p->listeners, link)
+		if (!l->keep && l->fd != -1 && l->family == family &&
+		    l->public_port == port && memcmp(&l->addr, addr,
+		    family == AF_INET ? sizeof(l->addr.v4) :
+		    sizeof(l->addr.v6)) == 0)
+			return fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
 /* Commit a take-over: the listener moves to its heir. */
 static void
 listener_inherit(struct listener *l)
@@ -318,6 +397,7 @@ proxy_reload_prepare(struct proxy *p, const struct config *cfg, char *err,
 	struct proxy_reload *r;
 	struct listener *l;
 	size_t i, j;
+	int fd;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -325,16 +405,20 @@ proxy_reload_prepare(struct proxy *p, const struct config *cfg, char *err,
 	}
 	r->cfg = cfg;
 	TAILQ_INIT(&r->fresh);
+	/* First, so that a port no longer shared can take its socket. */
+	routers_keep(p, cfg);
 	TAILQ_FOREACH(l, &p->listeners, link)
 		l->keep = false;
 	for (i = 0; i < cfg->nservices; i++) {
 		const struct cfg_service *s = &cfg->services[i];
 		for (j = 0; j < s->nports; j++) {
+			if (s->ports[j].route != CFG_ROUTE_NONE)
+				continue;
 			if ((l = listener_match(p, s, j)) != NULL) {
 				l->keep = true;
 				continue;
 			}
-			if ((l = listener_new(p, s, j)) != NULL) {
+			if ((l = listener_new(p, s, j, -1)) != NULL) {
 				l->keep = true;
 				TAILQ_INSERT_TAIL(&r->fresh, l, link);
 				continue;
@@ -350,6 +434,14 @@ proxy_reload_prepare(struct proxy *p, const struct config *cfg, char *err,
 				l->keep = true;
 				continue;
 			}
+			if (errno == EADDRINUSE &&
+			    (fd = router_take_fd(p, s->family, service_addr(s),
+			    s->ports[j].public_port)) != -1 &&
+			    (l = listener_new(p, s, j, fd)) != NULL) {
+				l->keep = true;
+				TAILQ_INSERT_TAIL(&r->fresh, l, link);
+				continue;
+			}
 			snprintf(err, errlen, "service \"%s\": cannot listen on "
 			    "%s port %u: %s", s->name, s->address_text,
 			    s->ports[j].public_port, strerror(errno));
@@ -357,6 +449,8 @@ proxy_reload_prepare(struct proxy *p, const struct config *cfg, char *err,
 			goto fail;
 		}
 	}
+	if (routers_prepare(p, cfg, err, errlen) == -1)
+		goto fail;
 	return r;
 fail:
 	proxy_reload_abort(p, r);
@@ -381,6 +475,7 @@ proxy_reload_commit(struct proxy *p, struct proxy_reload *r)
 			listener_inherit(l);
 	TAILQ_CONCAT(&p->listeners, &r->fresh, link);
 	free(r);
+	routers_commit(p);
 	TAILQ_FOREACH(ps, &p->services, link)
 		ps->cfg = NULL;
 	for (i = 0; i < cfg->nservices; i++) {
@@ -407,6 +502,7 @@ proxy_reload_abort(struct proxy *p, struct proxy_reload *r)
 
 	if (r == NULL)
 		return;
+	routers_abort(p);
 	while ((l = TAILQ_FIRST(&r->fresh)) != NULL) {
 		TAILQ_REMOVE(&r->fresh, l, link);
 		listener_free(l);
@@ -449,6 +545,7 @@ proxy_new(struct event_base *base, const struct config *cfg,
 	TAILQ_INIT(&p->services);
 	p->byname.name_off = offsetof(struct pservice, name);
 	TAILQ_INIT(&p->listeners);
+	routers_init(p);
 	if ((p->relays = relay_pool_new(base, relay_threads(cfg),
 	    pconn_relay_report, p)) == NULL) {
 		log_warnx("proxy: cannot start the relay threads");
@@ -477,6 +574,7 @@ proxy_free(struct proxy *p)
 	/* Connections hold references; the last one frees the service. */
 	TAILQ_FOREACH(ps, &p->services, link)
 		ps->refs++;
+	routers_free(p);
 	while ((l = TAILQ_FIRST(&p->listeners)) != NULL) {
 		TAILQ_REMOVE(&p->listeners, l, link);
 		listener_free(l);
@@ -538,5 +636,5 @@ proxy_bound_port(struct proxy *p, const char *service, uint16_t public_port)
 	TAILQ_FOREACH(l, &ps->listeners, ps_link)
 		if (l->public_port == public_port)
 			return l->bound_port;
-	return 0;
+	return router_bound_port(p, ps, public_port);
 }

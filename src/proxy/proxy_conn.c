@@ -180,28 +180,37 @@ want_ready(struct pservice *ps)
 void
 pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
 {
+	struct bufferevent *bev;
+
+	ps->stats.connections++;
+	bev = bufferevent_socket_new(ps->proxy->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warnx("%s: bufferevent", ps->name);
+		close(fd);
+		return;
+	}
+	pconn_hold(ps, guest_port, bev, clock_mono_us());
+}
+
+void
+pconn_hold(struct pservice *ps, uint16_t guest_port,
+    struct bufferevent *client, uint64_t accepted_us)
+{
 	struct proxy *p = ps->proxy;
 	struct pconn *c;
 	int state;
 
-	ps->stats.connections++;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: connection", ps->name);
-		close(fd);
+		bufferevent_free(client);
 		return;
 	}
 	c->ps = ps;
 	ps->refs++;
 	c->guest_port = guest_port;
-	c->accepted_us = clock_mono_us();
-	c->client = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->client == NULL) {
-		log_warnx("%s: bufferevent", ps->name);
-		close(fd);
-		ps->refs--;
-		free(c);
-		return;
-	}
+	c->accepted_us = accepted_us;
+	c->client = client;
 	state = lifecycle_wake(p->lc, ps->name, LC_SRC_CONNECT);
 	c->state = PC_HELD;
 	TAILQ_INSERT_TAIL(&ps->held, c, link);

@@ -20,11 +20,15 @@ struct cfg_service;
 struct event;
 struct lc_waiter;
 struct pconn;
+struct peek;
 struct proxy;
 struct relay_pool;
+struct router;
 
 TAILQ_HEAD(pconn_list, pconn);
 TAILQ_HEAD(listener_list, listener);
+TAILQ_HEAD(router_list, router);
+TAILQ_HEAD(peek_list, peek);
 
 /* The proxy's view of one service; outlives reloads while in use. */
 struct pservice {
@@ -77,6 +81,11 @@ struct proxy {
 	struct pservice_list	 services;
 	struct nameidx		 byname;	/* services by name */
 	struct listener_list	 listeners;
+	struct router_list	 routers;	/* shared listeners */
+	struct nameidx		 routers_at;	/* them by "address:port" */
+	struct peek_list	 peeking;	/* read for a name, oldest first */
+	size_t			 npeeking;
+	struct event		*peek_timer;	/* the oldest one's deadline */
 	struct relay_pool	*relays;	/* relaying happens there */
 	struct hist		 hist;
 	uint64_t		 removed;	/* proxy_removed_total() */
@@ -98,12 +107,46 @@ struct pconn {
 };
 
 /* proxy.c */
+/* The proxy's view of service cfg, made on first need; NULL: no memory. */
+struct pservice *pservice_get(struct proxy *, const struct cfg_service *cfg);
 void	pservice_unref(struct pservice *);
 /* Run pconn_release_held(ps) from the loop, soon. */
 void	pservice_release_later(struct pservice *);
+/* The address of service cfg: its struct in_addr or in6_addr. */
+const void *service_addr(const struct cfg_service *cfg);
+/*
+ * A listening TCP socket on family's address addr (a struct in_addr or
+ * in6_addr) and port, non-blocking; -1 with errno set.  *bound gets the
+ * port it is bound to.
+ */
+int	listen_socket(int family, const void *addr, uint16_t port,
+	    uint16_t *bound);
+/*
+ * Accept at most a batch of sockets from the listening socket of ev,
+ * and hand each to take(arg, socket).  Returns 0, or the errno (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM) for which ev now pauses for a second, with
+ * *pause made on first need, rather than spin: the caller logs it.
+ */
+int	listen_accept(struct event_base *, struct event *ev,
+	    struct event **pause, void (*take)(void *arg, int fd), void *arg);
+/*
+ * For a reload: a duplicate of the socket of the listener on family's
+ * addr and port that the new configuration does not keep, so that a
+ * port becoming shared goes on listening; -1 if there is none.
+ */
+int	listener_take_fd(struct proxy *, int family, const void *addr,
+	    uint16_t port);
 
 /* proxy_conn.c */
+/* A client accepted on a listener of ps's own. */
 void	pconn_accept(struct pservice *, uint16_t guest_port, int fd);
+/*
+ * Hold client, accepted at accepted_us, for ps until it is ready; what
+ * its bufferevent's input holds goes to the guest first.  The
+ * bufferevent becomes the connection's (freed on failure).
+ */
+void	pconn_hold(struct pservice *, uint16_t guest_port,
+	    struct bufferevent *client, uint64_t accepted_us);
 void	pconn_release_held(struct pservice *);
 /* Close every held client of ps; ps is freed if they held its last refs. */
 void	pconn_refuse_held(struct pservice *, enum proxy_refusal);
@@ -111,5 +154,30 @@ void	pconn_free(struct pconn *);
 /* What the relay threads report (relay_report_fn). */
 void	pconn_relay_report(void *proxy, void *pconn, uint64_t bytes_in,
 	    uint64_t bytes_out, bool done);
+
+/*
+ * proxy_route.c: the shared listeners, reloaded in the proxy's two
+ * phases.  routers_keep() marks those cfg keeps (before the proxy's own
+ * listeners are prepared, which may take over the others' sockets);
+ * routers_prepare() binds the new ones and builds every kept one's new
+ * table of names, changing nothing in use; commit swaps the tables in
+ * and closes what cfg drops (with the connections being read there);
+ * abort undoes prepare.
+ */
+/* p's shared listeners: none yet. */
+void	routers_init(struct proxy *);
+void	routers_keep(struct proxy *, const struct config *cfg);
+int	routers_prepare(struct proxy *, const struct config *cfg, char *err,
+	    size_t errlen);
+void	routers_commit(struct proxy *);
+void	routers_abort(struct proxy *);
+/* Close every shared listener and the connections read there. */
+void	routers_free(struct proxy *);
+/* As listener_take_fd(), for a shared listener becoming a service's. */
+int	router_take_fd(struct proxy *, int family, const void *addr,
+	    uint16_t port);
+/* The port bound by the shared listener on public_port that ps is on. */
+uint16_t router_bound_port(struct proxy *, const struct pservice *ps,
+	    uint16_t public_port);
 
 #endif

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -48,6 +49,21 @@ def free_port(kind=socket.SOCK_STREAM):
             return port
         except OSError:
             continue
+
+
+def dns_query(port, name):
+    """The first A record of name from summond on port, or None."""
+    q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(q, ("127.0.0.1", port))
+        a, _ = s.recvfrom(4096)
+    if struct.unpack(">H", a[6:8])[0] == 0:
+        return None
+    return socket.inet_ntoa(a[-4:])
 
 
 def wait_for(pred, timeout=30.0, what="condition"):

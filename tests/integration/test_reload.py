@@ -11,13 +11,12 @@ import os
 import signal
 import socket
 import sqlite3
-import struct
 import threading
 import time
 import unittest
 import urllib.request
 
-from summon_test import Summond, free_port, wait_for
+from summon_test import Summond, dns_query, free_port, wait_for
 
 HEAD = """
 [summond]
@@ -53,21 +52,6 @@ TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
             "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
 
 NPORTS = 20
-
-
-def dns_query(port, name):
-    """The first A record of name from summond on port, or None."""
-    q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(5)
-        s.sendto(q, ("127.0.0.1", port))
-        a, _ = s.recvfrom(4096)
-    if struct.unpack(">H", a[6:8])[0] == 0:
-        return None
-    return socket.inet_ntoa(a[-4:])
 
 
 class EchoGuests:
