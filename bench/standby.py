@@ -12,8 +12,10 @@ configuration; standby-budget = 10.  Prints, for each, the share of
 wakes served by a standby (summonctl status "served") before and after
 the shift (its first 100 wakes left out), p50/p99 DNS query to first
 byte of all wakes and of those served warm, and the oracle: the share
-an omniscient pool of ten standbys serves.  Runs inside the namespace
-of the guests.  Not run by CI."""
+an omniscient pool of ten standbys serves.  PLOT=FILE.svg draws the
+share of the last 50 wakes served warm along the trace, for each
+configuration, with the oracle's.  Runs inside the namespace of the
+guests.  Not run by CI."""
 import os
 import random
 import subprocess
@@ -30,6 +32,7 @@ BUDGET = 10
 GAP_S = float(os.environ.get("GAP_S", "1.5"))   # between wakes
 SKIP_AFTER = 100
 SEED = 7
+WINDOW = 50     # wakes in the plot's moving share
 
 HEAD = """
 [summond]
@@ -92,7 +95,8 @@ def run(name, extra, static_ten):
     proc = subprocess.Popen([coldstart.SUMMOND, "-d", "-f", path],
                             stdout=log, stderr=subprocess.STDOUT)
     trace = zipf_trace(WAKES, SEED)
-    out = {"warm": [0, 0], "n": [0, 0], "all": [], "warmt": []}
+    out = {"warm": [0, 0], "n": [0, 0], "all": [], "warmt": [],
+           "trace": []}
     try:
         end = time.monotonic() + 60
         while not os.path.exists(sock) and time.monotonic() < end:
@@ -112,6 +116,7 @@ def run(name, extra, static_ten):
             after = coldstart.ctl(sock, "status", svc)["served"]
             warm = after["standby"] > before["standby"]
             out["all"].append(ms)
+            out["trace"].append(warm)
             if warm:
                 out["warmt"].append(ms)
             if not half or w >= WAKES + SKIP_AFTER:
@@ -130,6 +135,52 @@ def run(name, extra, static_ten):
 
 def pct_or_nan(xs, p):
     return coldstart.pct(xs, p) if xs else float("nan")
+
+
+def plot_svg(path, rows, oracle):
+    """The share of the last WINDOW wakes served warm, along the trace."""
+    w, h, left, bottom = 640, 320, 48, 36
+    n = max(len(r["trace"]) for r in rows.values())
+    colours = ("#888888", "#1f77b4", "#d62728")
+
+    def xy(i, share):
+        return (left + (w - left - 10) * i / max(n - 1, 1),
+                h - bottom - (h - bottom - 10) * share)
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="11">' % (w, h),
+           '<rect width="100%" height="100%" fill="white"/>']
+    for share in (0, 0.25, 0.5, 0.75, 1):
+        _, y = xy(0, share)
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" '
+                   'stroke="#ddd"/>' % (left, y, w - 10, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%d %%</text>' %
+                   (left - 4, y + 4, 100 * share))
+    xs, _ = xy(n // 2, 0)
+    out.append('<line x1="%.1f" y1="10" x2="%.1f" y2="%d" stroke="#000" '
+               'stroke-dasharray="4 3"/>' % (xs, xs, h - bottom))
+    out.append('<text x="%.1f" y="22" text-anchor="middle">hot set moves'
+               '</text>' % xs)
+    _, yo = xy(0, oracle)
+    out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#2ca02c" '
+               'stroke-dasharray="2 2"/>' % (left, yo, w - 10, yo))
+    for k, (name, r) in enumerate(rows.items()):
+        t = r["trace"]
+        pts = []
+        for i in range(len(t)):
+            lo = max(0, i - WINDOW + 1)
+            pts.append("%.1f,%.1f" % xy(i, sum(t[lo:i + 1]) / (i + 1 - lo)))
+        out.append('<polyline fill="none" stroke="%s" stroke-width="1.5" '
+                   'points="%s"/>' % (colours[k % 3], " ".join(pts)))
+        out.append('<text x="%d" y="%d" fill="%s">%s</text>' % (
+            left + 8 + 170 * k, h - 6, colours[k % 3], name))
+    out.append('<text x="%d" y="%d" fill="#2ca02c">oracle</text>' %
+               (left + 8 + 170 * len(rows), h - 6))
+    out.append('<text x="%d" y="%d" text-anchor="middle">wake (share of the '
+               'last %d served warm)</text>' % ((w + left) // 2, h - 20,
+                                                 WINDOW))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 
 def main():
@@ -166,6 +217,9 @@ def main():
     if b["warmt"] and s["warmt"]:
         print("warm p50, budget / configured standby: %.2f (target <= 1.2)"
               % (pct_or_nan(b["warmt"], 50) / pct_or_nan(s["warmt"], 50)))
+    if os.environ.get("PLOT"):
+        plot_svg(os.environ["PLOT"], rows, oracle)
+        print("plot: %s" % os.environ["PLOT"])
     return 0
 
 

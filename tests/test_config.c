@@ -1051,6 +1051,7 @@ START_TEST(hosts_default)
 	ck_assert_uint_eq(h->max_memory, 0);
 	ck_assert_int_eq(config_host(c, "default"), 0);
 	ck_assert_uint_eq(c->services[0].hosts, 0);
+	config_free(c);
 }
 END_TEST
 
