@@ -117,6 +117,13 @@ void		 proxy_foreach_shared(struct proxy *, const char *service,
  * with it.
  */
 uint64_t	 proxy_removed_total(struct proxy *);
+/*
+ * The shared listeners' refusals by reason, all time: those of the
+ * listeners a reload closed stay counted, so that the counter never
+ * goes down.  False when there never was a shared listener.
+ */
+bool		 proxy_route_refused_total(struct proxy *,
+		    uint64_t n[PROXY_NROUTE_REFUSALS]);
 /* Hold durations: accept to relaying (0 for a ready service). */
 const struct hist *proxy_hold_hist(struct proxy *);
 const char	*proxy_refusal_name(enum proxy_refusal);

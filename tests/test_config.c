@@ -1242,6 +1242,15 @@ START_TEST(shared_port_errors)
 	    "none (relative names need a [dns] zone) and is not "
 	    "route-default\n");
 	ck_assert_int_eq(n, 10);
+
+	/* DNS would send clients past the shared port, to the guest. */
+	ck_assert_ptr_null(parse("[network]\nmode = bridge\n"
+	    "[dns]\nzone = svc.test\n"
+	    "[service \"g\"]\nkernel = /k\naddress = 127.0.0.2\n"
+	    "ports = 80/host\ndns-answer = guest\n", errs, sizeof(errs), &n));
+	ck_assert_str_eq(errs, "t.conf:5: service \"g\": dns-answer = guest "
+	    "sends clients to the guest, past its ports shared by name\n");
+	ck_assert_int_eq(n, 1);
 }
 END_TEST
 

@@ -136,6 +136,10 @@ check_service(struct parser *p, struct cfg_service *s)
 	if (s->route_default && routed == 0)
 		perr(p, line, "service \"%s\": route-default, but no port of "
 		    "it routes by name (/sni or /host)", s->name);
+	else if (routed > 0 && s->dns_answer == CFG_DNS_ANSWER_GUEST)
+		perr(p, line, "service \"%s\": dns-answer = guest sends "
+		    "clients to the guest, past its ports shared by name",
+		    s->name);
 	else if (routed > 0 && s->nnames == 0 && !s->route_default)
 		perr(p, line, "service \"%s\": its ports route by name, but "
 		    "it has none (relative names need a [dns] zone) and is "

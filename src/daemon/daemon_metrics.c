@@ -35,22 +35,6 @@ snap_add(void *arg, const char *service, const struct proxy_stats *st)
 	snap->v[snap->n++].st = *st;
 }
 
-/*
- * What shared listeners refused, summed: before any service is known,
- * so under an empty service label (summonctl status has them per
- * listener).  n[PROXY_NROUTE_REFUSALS] counts the listeners.
- */
-static void
-shared_refused(void *arg, const struct proxy_shared_stats *st)
-{
-	uint64_t *n = arg;
-	size_t i;
-
-	for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
-		n[i] += st->refused[i];
-	n[PROXY_NROUTE_REFUSALS]++;
-}
-
 static void
 shared_peeking(void *arg, const struct proxy_shared_stats *st)
 {
@@ -70,7 +54,7 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 	struct lc_host_info hi;
 	struct lc_info info;
 	struct snapshot snap;
-	uint64_t shared[PROXY_NROUTE_REFUSALS + 1] = { 0 };
+	uint64_t shared[PROXY_NROUTE_REFUSALS];
 	char labels[96];
 	size_t i, j;
 
@@ -203,12 +187,17 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 				    snap.v[i].name, proxy_refusal_name(j),
 				    (unsigned long long)
 				    snap.v[i].st.refused[j]);
-	proxy_foreach_shared(d->proxy, NULL, shared_refused, shared);
-	for (i = 0; shared[PROXY_NROUTE_REFUSALS] > 0 &&
-	    i < PROXY_NROUTE_REFUSALS; i++)
-		evbuffer_add_printf(b, "summon_proxy_refused_total{service="
-		    "\"\",reason=\"%s\"} %llu\n", proxy_route_refusal_name(i),
-		    (unsigned long long)shared[i]);
+	/*
+	 * What shared listeners refused, before any service was known: so
+	 * under an empty service label (summonctl status has them per
+	 * listener).
+	 */
+	if (proxy_route_refused_total(d->proxy, shared))
+		for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
+			evbuffer_add_printf(b, "summon_proxy_refused_total{"
+			    "service=\"\",reason=\"%s\"} %llu\n",
+			    proxy_route_refusal_name(i),
+			    (unsigned long long)shared[i]);
 	metrics_family(b, "summon_proxy_routed_total", "counter",
 	    "Connections a shared listener gave a service, by the name they "
 	    "asked for or as its route-default.");

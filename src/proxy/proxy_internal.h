@@ -89,6 +89,9 @@ struct proxy {
 	struct relay_pool	*relays;	/* relaying happens there */
 	struct hist		 hist;
 	uint64_t		 removed;	/* proxy_removed_total() */
+	/* Refusals of shared listeners a reload closed since. */
+	uint64_t		 route_refused[PROXY_NROUTE_REFUSALS];
+	bool			 had_routers;	/* ever a shared listener */
 };
 
 enum pconn_state { PC_HELD, PC_CONNECTING, PC_RELAYING };

@@ -455,9 +455,13 @@ router_free(struct router *r)
 	struct proxy *p = r->proxy;
 	struct peek *k, *next;
 
+	size_t i;
+
 	TAILQ_FOREACH_SAFE(k, &p->peeking, link, next)
 		if (k->r == r)
 			peek_close(k);
+	for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
+		p->route_refused[i] += r->refused[i];
 	if (r->fd != -1) {
 		event_del(&r->ev);
 		close(r->fd);
@@ -521,6 +525,7 @@ router_new(struct proxy *p, const struct cfg_service *s, size_t i,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&p->routers, r, link);
+	p->had_routers = true;
 	log_debug("proxy: listening on %s, shared by %s", r->at,
 	    config_route_name(r->route));
 	return r;
@@ -649,6 +654,20 @@ router_bound_port(struct proxy *p, const struct pservice *ps,
 		if (r->public_port == public_port && table_has(r->table, ps))
 			return r->bound_port;
 	return 0;
+}
+
+bool
+proxy_route_refused_total(struct proxy *p,
+    uint64_t n[PROXY_NROUTE_REFUSALS])
+{
+	struct router *r;
+	size_t i;
+
+	memcpy(n, p->route_refused, sizeof(p->route_refused));
+	TAILQ_FOREACH(r, &p->routers, link)
+		for (i = 0; i < PROXY_NROUTE_REFUSALS; i++)
+			n[i] += r->refused[i];
+	return p->had_routers;
 }
 
 void

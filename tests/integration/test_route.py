@@ -210,6 +210,22 @@ class RefusedTest(unittest.TestCase):
         self.assertEqual(metric(text, "summon_proxy_refused_total",
                                 service="", reason="no_name"), 1)
 
+    def test_refusals_outlive_their_listener(self):
+        """A reload that closes a shared listener keeps its refusals in
+        the counter, which Prometheus would otherwise read as a reset."""
+        status, _ = http_get(self.host_port, "nope." + ZONE)
+        self.assertEqual(status, "HTTP/1.1 421 Misdirected Request")
+        with open(self.d.conf) as f:
+            text = f.read()
+        self.d.write_conf(text.replace("%d:80/host " % self.host_port, ""))
+        self.d.ctl("reload")
+        listeners = [sh["listener"] for sh in self.d.ctl(
+            "status", "web", json_out=True)["proxy"]["shared"]]
+        self.assertEqual(listeners, ["%s:%d" % (ADDRESS, self.sni_port)])
+        self.assertEqual(metric(metrics(self.metrics),
+                                "summon_proxy_refused_total",
+                                service="", reason="no_match"), 1)
+
     def test_default_takes_what_names_no_service(self):
         status, body = http_get(self.other_port, "nope." + ZONE)
         self.assertEqual(status, "HTTP/1.1 200 OK")
