@@ -512,13 +512,15 @@ static void
 step_ready(struct instance *in)
 {
 	struct lc_service *s = in->svc;
+	struct lc_counts *n;
 	int64_t boot_ms;
 
 	in->ready_us = clock_mono_us();
 	in->ready_wall = clock_wall_ms();
 	boot_ms = (int64_t)((in->ready_us - in->woke_us) / 1000);
-	s->boots++;
-	s->last_boot_ms = boot_ms;
+	n = lc_n(s);
+	n->boots++;
+	n->last_boot_ms = boot_ms;
 	lc_observe_cold_start(s, in->ready_us - in->woke_us);
 	s->failed = false;
 	s->failures = 0;
@@ -657,7 +659,7 @@ run_steps(struct instance *in, enum lc_istate from, enum lc_event ev,
 		lc_submit(in, VM_DESTROY);
 	if (steps & S_FAIL) {
 		if (ev != LE_CRASH && ev != LE_LOST)
-			s->boot_failures++;
+			lc_n(s)->boot_failures++;
 		lc_failed(s);
 	}
 	if (steps & S_POOL_FAIL)

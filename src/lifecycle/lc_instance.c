@@ -501,7 +501,7 @@ lc_boot(struct lc_service *s)
 	 * it is: that is sooner than a create of our own.
 	 */
 	if ((in = standby_pick(s)) != NULL) {
-		s->served[LC_BY_STANDBY]++;
+		lc_n(s)->served[LC_BY_STANDBY]++;
 		lc_budget_wake(s);
 		lc_fire(in, LE_WAKE, NULL);
 		return 0;
@@ -510,7 +510,7 @@ lc_boot(struct lc_service *s)
 		lc_record(lc, s->name, 0, "boot-failed", "max-instances (%u) "
 		    "or memory-budget reached, and no idle instance to evict",
 		    lc->cfg->max_instances);
-		s->boot_failures++;
+		lc_n(s)->boot_failures++;
 		lc_failed(s);
 		return -1;
 	}
@@ -518,7 +518,7 @@ lc_boot(struct lc_service *s)
 		lc_record(lc, s->name, 0, "boot-failed", "no host it may run "
 		    "on has room (max-instances, max-memory or free memory), "
 		    "and none has an idle instance to evict");
-		s->boot_failures++;
+		lc_n(s)->boot_failures++;
 		lc_failed(s);
 		return -1;
 	}
@@ -526,7 +526,7 @@ lc_boot(struct lc_service *s)
 		lc_failed(s);
 		return -1;
 	}
-	s->served[LC_BY_CREATE]++;
+	lc_n(s)->served[LC_BY_CREATE]++;
 	lc_budget_wake(s);
 	lc_enter(in, IS_CREATING, S_CLAIM | S_BOOT | S_CREATE, NULL);
 	return 0;

@@ -188,6 +188,19 @@ TAILQ_HEAD(instance_list, instance);
  * size counts: the name is allocated with it, the histogram on the
  * first ready boot.
  */
+/*
+ * A service's counters, made at its first wake or boot, or at start
+ * from the store's history: most of 10,000 services are never woken,
+ * and these would be 80 of each one's bytes (docs/benchmarks.md, Load).
+ */
+struct lc_counts {
+	uint64_t		 wakes[LC_NSOURCES];
+	uint64_t		 served[LC_NSERVED];
+	uint64_t		 boots;
+	uint64_t		 boot_failures;
+	int64_t			 last_boot_ms;	/* -1: none */
+};
+
 struct lc_service {
 	TAILQ_ENTRY(lc_service)	 all;		/* lifecycle->services */
 	const struct cfg_service *cfg;		/* NULL once removed */
@@ -200,13 +213,9 @@ struct lc_service {
 	uint64_t		 retry_at_us;	/* back-off until */
 	uint64_t		 sby_retry_at_us;	/* no standby before */
 	uint64_t		 last_activity_us;	/* 0 never */
-	uint64_t		 wakes[LC_NSOURCES];
-	uint64_t		 boots;
-	uint64_t		 boot_failures;
-	int64_t			 last_boot_ms;
+	struct lc_counts	*n;		/* NULL: never woken; lc_n() */
 	unsigned		 nstandby;	/* incl. ones being created */
 	unsigned		 failures;	/* in a row, for back-off */
-	uint64_t		 served[LC_NSERVED];
 	double			 rank;		/* lc_budget.c: log2 score + clock */
 	int			 conns;
 	bool			 failed;	/* last boot failed/crashed */
@@ -245,6 +254,8 @@ struct lifecycle {
 
 /* lifecycle.c */
 struct lc_service *lc_find(struct lifecycle *, const char *name);
+/* s's counters, made on first use. */
+struct lc_counts *lc_n(struct lc_service *s);
 void		 lc_notify(struct lc_service *, bool ok);
 /* A boot of s became ready us microseconds after the first wake. */
 void		 lc_observe_cold_start(struct lc_service *, uint64_t us);

@@ -151,19 +151,36 @@ service_new(struct lifecycle *lc, const struct cfg_service *cfg)
 {
 	struct lc_service *s;
 	size_t len = strlen(cfg->name);
+	struct lc_counts *n;
+	uint64_t boots = 0;
+	int64_t last_boot_ms = -1;
 
 	if ((s = calloc(1, sizeof(*s) + len + 1)) == NULL)
 		return NULL;
 	memcpy(s->name, cfg->name, len + 1);
 	s->cfg = cfg;
 	s->lc = lc;
-	s->last_boot_ms = -1;
 	s->rank = -HUGE_VAL;		/* never woken */
 	TAILQ_INIT(&s->standby);
 	if (lc->store != NULL)
-		store_service_stats(lc->store, s->name, &s->boots,
-		    &s->last_boot_ms);
+		store_service_stats(lc->store, s->name, &boots, &last_boot_ms);
+	if (boots > 0 || last_boot_ms != -1) {
+		n = lc_n(s);
+		n->boots = boots;
+		n->last_boot_ms = last_boot_ms;
+	}
 	return s;
+}
+
+struct lc_counts *
+lc_n(struct lc_service *s)
+{
+	/* Where counts go when there is no memory for them: nowhere. */
+	static struct lc_counts lost;
+
+	if (s->n == NULL && (s->n = calloc(1, sizeof(*s->n))) != NULL)
+		s->n->last_boot_ms = -1;
+	return s->n != NULL ? s->n : &lost;
 }
 
 static void
@@ -172,6 +189,7 @@ service_free(struct lc_service *s)
 	if (s->retry != NULL)
 		event_free(s->retry);
 	free(s->cold_start);
+	free(s->n);
 	free(s);
 }
 
@@ -468,12 +486,12 @@ lc_wake(struct lc_service *s)
 		enum lc_istate st = s->active->state;
 
 		if (st == IS_READY)
-			s->served[LC_BY_RUNNING]++;
+			lc_n(s)->served[LC_BY_RUNNING]++;
 		else if (lc_fire(s->active, LE_WAKE, NULL) &&
 		    (st == IS_SUSPENDED || st == IS_SAVED ||
 		    st == IS_SUSPENDING || st == IS_SAVING)) {
 			/* Comes back from RAM or disk; a stop's wake boots later. */
-			s->served[LC_BY_SUSPENDED]++;
+			lc_n(s)->served[LC_BY_SUSPENDED]++;
 			lc_budget_wake(s);
 		}
 		return;
@@ -506,7 +524,7 @@ lifecycle_wake(struct lifecycle *lc, const char *service,
 		errno = ENOENT;
 		return -1;
 	}
-	s->wakes[src]++;
+	lc_n(s)->wakes[src]++;
 	s->last_activity_us = clock_mono_us();
 	lc_wake(s);
 	return (int)lc_service_state(s);
@@ -783,16 +801,19 @@ lifecycle_info(struct lifecycle *lc, const char *service,
 	info->uptime_ms = -1;
 	info->idle_ms = s->last_activity_us == 0 ? -1 :
 	    (int64_t)((now - s->last_activity_us) / 1000);
-	info->boots = s->boots;
-	info->last_boot_ms = s->last_boot_ms;
+	info->last_boot_ms = -1;
+	if (s->n != NULL) {
+		info->boots = s->n->boots;
+		info->last_boot_ms = s->n->last_boot_ms;
+		info->boot_failures = s->n->boot_failures;
+		memcpy(info->served, s->n->served, sizeof(info->served));
+		memcpy(info->wakes, s->n->wakes, sizeof(info->wakes));
+	}
 	info->standby = (unsigned)s->nstandby;
 	info->budget_standbys = s->nbudget;
 	info->score = lc_budget_score(s);
-	memcpy(info->served, s->served, sizeof(info->served));
-	info->boot_failures = s->boot_failures;
 	info->cold_start = s->cold_start != NULL ? s->cold_start : &no_boots;
 	info->connections = s->conns;
-	memcpy(info->wakes, s->wakes, sizeof(info->wakes));
 	in = s->active;
 	if (in != NULL) {
 		snprintf(info->domain, sizeof(info->domain), "%s", in->domain);

@@ -107,7 +107,17 @@ pservice_unref(struct pservice *ps)
 	nameidx_del(&ps->proxy->byname, ps->name);
 	if (ps->release != NULL)
 		event_free(ps->release);
+	free(ps->stats);
 	free(ps);
+}
+
+struct proxy_stats *
+pservice_stats(struct pservice *ps)
+{
+	if (ps->stats == NULL &&
+	    (ps->stats = calloc(1, sizeof(*ps->stats))) == NULL)
+		log_warnx("%s: out of memory for a client", ps->name);
+	return ps->stats;
 }
 
 /* A listener's address as text, for logs. */
@@ -596,8 +606,8 @@ proxy_service_stats(struct proxy *p, const char *service,
 {
 	struct pservice *ps = pservice_find(p, service);
 
-	if (ps != NULL)
-		*st = ps->stats;
+	if (ps != NULL && ps->stats != NULL)
+		*st = *ps->stats;
 	else
 		memset(st, 0, sizeof(*st));
 }
@@ -606,11 +616,12 @@ void
 proxy_foreach_stats(struct proxy *p,
     void (*fn)(void *, const char *, const struct proxy_stats *), void *arg)
 {
+	static const struct proxy_stats none;
 	struct pservice *ps;
 
 	TAILQ_FOREACH(ps, &p->services, link)
 		if (ps->cfg != NULL)
-			fn(arg, ps->name, &ps->stats);
+			fn(arg, ps->name, ps->stats != NULL ? ps->stats : &none);
 }
 
 uint64_t

@@ -62,7 +62,7 @@ pconn_free(struct pconn *c)
 	switch (c->state) {
 	case PC_HELD:
 		TAILQ_REMOVE(&ps->held, c, link);
-		ps->stats.held--;
+		ps->stats->held--;
 		break;
 	case PC_CONNECTING:
 		TAILQ_REMOVE(&ps->active, c, link);
@@ -70,7 +70,7 @@ pconn_free(struct pconn *c)
 		break;
 	case PC_RELAYING:
 		TAILQ_REMOVE(&ps->active, c, link);
-		ps->stats.open--;
+		ps->stats->open--;
 		lifecycle_conn(lc_of(c), ps->name, -1);
 		break;
 	}
@@ -94,7 +94,7 @@ pconn_free(struct pconn *c)
 static void
 refuse(struct pconn *c, enum proxy_refusal why)
 {
-	c->ps->stats.refused[why]++;
+	c->ps->stats->refused[why]++;
 	if (why == PROXY_REFUSED_REMOVED)
 		c->ps->proxy->removed++;	/* ps's own stats go with it */
 	log_debug("%s: client closed: %s", c->ps->name,
@@ -182,7 +182,11 @@ pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
 {
 	struct bufferevent *bev;
 
-	ps->stats.connections++;
+	if (pservice_stats(ps) == NULL) {
+		close(fd);
+		return;
+	}
+	ps->stats->connections++;
 	bev = bufferevent_socket_new(ps->proxy->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -214,8 +218,8 @@ pconn_hold(struct pservice *ps, uint16_t guest_port,
 	state = lifecycle_wake(p->lc, ps->name, LC_SRC_CONNECT);
 	c->state = PC_HELD;
 	TAILQ_INSERT_TAIL(&ps->held, c, link);
-	ps->stats.held++;
-	if (state != LC_READY && ps->stats.held > p->cfg->max_held) {
+	ps->stats->held++;
+	if (state != LC_READY && ps->stats->held > p->cfg->max_held) {
 		refuse(c, PROXY_REFUSED_MAX_HELD);
 		return;
 	}
@@ -238,7 +242,7 @@ pconn_release_held(struct pservice *ps)
 	while (ps->connecting < CONNECT_PACE &&
 	    (c = TAILQ_FIRST(&ps->held)) != NULL) {
 		TAILQ_REMOVE(&ps->held, c, link);
-		ps->stats.held--;
+		ps->stats->held--;
 		c->state = PC_CONNECTING;
 		TAILQ_INSERT_TAIL(&ps->active, c, link);
 		ps->connecting++;
@@ -294,7 +298,7 @@ connected(struct pconn *c)
 
 	ps->connecting--;
 	c->state = PC_RELAYING;
-	ps->stats.open++;
+	ps->stats->open++;
 	lifecycle_conn(lc_of(c), ps->name, 1);
 	hist_observe(&ps->proxy->hist, clock_mono_us() - c->accepted_us);
 	if (c->timer != NULL) {
@@ -402,7 +406,7 @@ relay_start(struct pconn *c)
 		close(spec.guest_fd);
 		return -1;
 	}
-	c->ps->stats.bytes_in += held;
+	c->ps->stats->bytes_in += held;
 	bufferevent_free(c->client);
 	bufferevent_free(c->guest);
 	c->client = c->guest = NULL;
@@ -416,8 +420,8 @@ pconn_relay_report(void *proxy, void *pconn, uint64_t bytes_in,
 	struct pconn *c = pconn;
 	struct pservice *ps = c->ps;
 
-	ps->stats.bytes_in += bytes_in;
-	ps->stats.bytes_out += bytes_out;
+	ps->stats->bytes_in += bytes_in;
+	ps->stats->bytes_out += bytes_out;
 	if (bytes_in + bytes_out > 0)
 		lifecycle_touch(lc_of(c), ps->name);
 	if (done)

@@ -41,7 +41,7 @@ struct pservice {
 	size_t			 connecting;	/* connects in flight */
 	struct lc_waiter	*waiter;	/* while clients are held */
 	struct event		*release;	/* deferred pconn_release_held */
-	struct proxy_stats	 stats;
+	struct proxy_stats	*stats;		/* NULL: no client yet */
 	unsigned		 refs;		/* listeners + connections */
 	char			 name[];	/* allocated with it */
 };
@@ -113,6 +113,12 @@ struct pconn {
 /* The proxy's view of service cfg, made on first need; NULL: no memory. */
 struct pservice *pservice_get(struct proxy *, const struct cfg_service *cfg);
 void	pservice_unref(struct pservice *);
+/*
+ * ps's counters, made at its first client: most of 10,000 services have
+ * none, and they would be 96 of each one's bytes.  NULL when out of
+ * memory, and the client is then closed.
+ */
+struct proxy_stats *pservice_stats(struct pservice *);
 /* Run pconn_release_held(ps) from the loop, soon. */
 void	pservice_release_later(struct pservice *);
 /* The address of service cfg: its struct in_addr or in6_addr. */

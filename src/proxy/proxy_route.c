@@ -258,11 +258,15 @@ peek_route(struct peek *k, struct pservice *ps, uint16_t guest_port,
 
 	k->bev = NULL;
 	peek_close(k);
-	ps->stats.connections++;
+	if (pservice_stats(ps) == NULL) {
+		bufferevent_free(bev);
+		return;
+	}
+	ps->stats->connections++;
 	if (by_default)
-		ps->stats.routed_default++;
+		ps->stats->routed_default++;
 	else
-		ps->stats.routed_name++;
+		ps->stats->routed_name++;
 	pconn_hold(ps, guest_port, bev, at);
 }
 
