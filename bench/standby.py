@@ -154,6 +154,9 @@ def run(name, extra, static_ten):
         proc.wait(timeout=120)
         log.close()
         subprocess.run(["rm", "-rf", d])
+        for cmd in ("net-destroy", "net-undefine"):   # summond made it
+            subprocess.run(["virsh", "-c", "qemu:///system", cmd,
+                            "summon-sb"], capture_output=True)
     return out
 
 
