@@ -1369,14 +1369,14 @@ END_TEST
  * start.  Service c may run on north only, d on east only; s keeps two
  * standbys.
  */
-static void
-setup_hosts(void)
+static struct config *
+hosts_config(const char *west_net)
 {
+	struct config *c;
 	char text[4096];
 	size_t len;
 	int n;
 
-	make_dir();
 	len = (size_t)snprintf(text, sizeof(text),
 	    "[summond]\nstate = %s/state.db\nserial-dir = %s/serial\n"
 	    "memory-budget = 100G\nmax-instances = 100\n"
@@ -1386,9 +1386,10 @@ setup_hosts(void)
 	    "max-instances = 2\n"
 	    "[host \"west\"]\nuri = script:///west\n"
 	    "gateway = 10.98.2.1/24\npool = 10.98.2.10-10.98.2.20\n"
+	    "create = yes\nnetwork = %s\n"
 	    "[host \"north\"]\nuri = script:///down-north\n"
 	    "gateway = 10.98.3.1/24\npool = 10.98.3.10-10.98.3.20\n",
-	    F.dir, F.dir);
+	    F.dir, F.dir, west_net);
 	len += (size_t)snprintf(text + len, sizeof(text) - len,
 	    "[service \"a\"]\nkernel = /k\naddress = 127.0.0.2\nports = 80\n"
 	    "template = %s/test.xml\nready = serial:READY\n"
@@ -1402,8 +1403,16 @@ setup_hosts(void)
 	    "[service \"s\"]\nkernel = /k\naddress = 127.0.0.6\nports = 80\n"
 	    "template = %s/test.xml\nready = serial:READY\nstandby = 2\n",
 	    F.dir, F.dir, F.dir, F.dir, F.dir);
-	F.cfg = config_load_string("test.conf", text, stderr, &n);
-	ck_assert_ptr_nonnull(F.cfg);
+	c = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+static void
+setup_hosts(void)
+{
+	make_dir();
+	F.cfg = hosts_config("west-a");
 	start();
 }
 
@@ -1561,6 +1570,33 @@ START_TEST(hosts_down_then_back)
 }
 END_TEST
 
+/*
+ * A reload while a host's listing is out on a worker thread with that
+ * host's network: the job keeps the network it went with (the reload
+ * once freed its names under it).
+ */
+START_TEST(hosts_reload_while_listing)
+{
+	struct vm *west = host_vm("west");
+	struct lc_reload *r;
+	char err[256];
+
+	vm_script_disconnect(west);
+	vm_script_manual(west, true);
+	vm_script_reconnect(west);
+	run_for(20);
+	ck_assert(!host_up("west"));
+	F.cfg2 = hosts_config("west-b");
+	r = lifecycle_reload_prepare(F.lc, F.cfg2, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	lifecycle_reload_commit(F.lc, r);
+	ck_assert_uint_ge(vm_script_finish_host_jobs(west), 1);
+	run_for(20);
+	ck_assert_str_eq(vm_script_listed_network(west), "west-a");
+	ck_assert(host_up("west"));
+}
+END_TEST
+
 /* A host back with the domain of a lost instance running: adopted. */
 START_TEST(hosts_back_revives)
 {
@@ -1668,6 +1704,7 @@ suite(void)
 	tcase_add_test(tc, hosts_spread_before_asked);
 	tcase_add_test(tc, hosts_down_then_back);
 	tcase_add_test(tc, hosts_back_revives);
+	tcase_add_test(tc, hosts_reload_while_listing);
 	suite_add_tcase(s, tc);
 
 	/* One test a row of the state table: a state, every event. */

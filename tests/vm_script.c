@@ -58,6 +58,7 @@ struct vm {
 	TAILQ_ENTRY(vm)		 all;		/* every backend open */
 	char			 uri[256];
 	uint64_t		 free_memory;	/* VM_HOST_INFO's answer */
+	char			 listed_net[64];	/* last VM_LIST's */
 	struct event_base	*base;
 	struct vm_callbacks	 cbs;
 	struct sdom_list	 doms;
@@ -87,6 +88,12 @@ void
 vm_script_set_free_memory(struct vm *vm, uint64_t bytes)
 {
 	vm->free_memory = bytes;
+}
+
+const char *
+vm_script_listed_network(struct vm *vm)
+{
+	return vm->listed_net;
 }
 
 struct vm *
@@ -204,6 +211,8 @@ apply(struct vm *vm, struct vm_job *j, bool forced)
 	case VM_STATE:
 		break;
 	case VM_LIST:
+		snprintf(vm->listed_net, sizeof(vm->listed_net), "%s",
+		    j->network != NULL ? j->network->name : "");
 		if ((j->domains = script_list(vm, &j->ndomains, why,
 		    sizeof(why))) == NULL)
 			fail(j, why);

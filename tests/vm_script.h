@@ -30,6 +30,8 @@ extern const struct vm_backend_ops vm_script_ops;
  */
 struct vm	*vm_script_last(void);
 struct vm	*vm_script_find(const char *uri);
+/* The network the last VM_LIST ensured, read as it ran ("" none). */
+const char	*vm_script_listed_network(struct vm *);
 /* What VM_HOST_INFO answers (default 0). */
 void		 vm_script_set_free_memory(struct vm *, uint64_t bytes);
 /*

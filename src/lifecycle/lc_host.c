@@ -74,11 +74,17 @@ conf_copy(const struct cfg_host *conf)
 	return c;
 }
 
-/* h takes conf (and frees the copy it had). */
+/*
+ * h takes conf and frees the copy it had, unless h's VM_LIST job, which
+ * a worker thread reads, is out with that copy's network names: then
+ * at sync_done.
+ */
 static void
 set_conf(struct lc_host *h, struct cfg_host *conf)
 {
-	if (h->conf != conf)
+	if (h->conf != conf && h->syncing && h->sync_conf == NULL)
+		h->sync_conf = h->conf;
+	else if (h->conf != conf)
 		free(h->conf);
 	h->conf = conf;
 	h->net.name = conf->net_name;
@@ -125,6 +131,8 @@ sync_done(struct vm_job *j)
 	struct lifecycle *lc = h->lc;
 
 	h->syncing = false;
+	free(h->sync_conf);
+	h->sync_conf = NULL;
 	if (lc->closing) {
 		free(j->domains);
 		return;
@@ -158,8 +166,9 @@ host_sync(struct lc_host *h)
 	h->sync.op = VM_LIST;
 	snprintf(h->sync.domain, sizeof(h->sync.domain), "(host %s)",
 	    h->conf->name);
+	h->sync_net = h->net;	/* a reload may change net meanwhile */
 	h->sync.network = lc->cfg->net_mode == CFG_NET_BRIDGE &&
-	    h->conf->net_create ? &h->net : NULL;
+	    h->conf->net_create ? &h->sync_net : NULL;
 	h->sync.done = sync_done;
 	h->sync.arg = h;
 	h->syncing = true;
@@ -285,6 +294,7 @@ lc_hosts_close(struct lifecycle *lc)
 	lc_hosts_close_vms(lc);
 	for (i = 0; i < lc->nhosts; i++) {
 		free(lc->hosts[i].conf);
+		free(lc->hosts[i].sync_conf);
 		free(lc->hosts[i].pool_used);
 	}
 	free(lc->hosts);

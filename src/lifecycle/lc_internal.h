@@ -138,7 +138,10 @@ struct lc_host {
 	struct lifecycle	*lc;
 	struct vm		*vm;
 	struct cfg_host		*conf;		/* a copy of its own */
-	struct vm_network	 net;		/* conf's, for VM_LIST */
+	struct cfg_host		*sync_conf;	/* a reload's old conf, kept for
+						   the VM_LIST job out */
+	struct vm_network	 net;		/* conf's */
+	struct vm_network	 sync_net;	/* net when the VM_LIST went */
 	unsigned		 index;		/* in lc->hosts, a mask bit */
 	bool			 up;
 	bool			 syncing;	/* its VM_LIST job is out */
