@@ -50,9 +50,6 @@ boot-timeout = 60s
 %(extra)s
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ")
 
 
@@ -191,9 +188,7 @@ def start(testcase, services, ports_per_service=2):
         text += SERVICE % {"name": name, "address": ADDRESS,
                            "ports": ports, "extra": extra}
     d = Summond(text)
-    with open(os.path.join(d.dir, "test.xml"), "w") as f:
-        f.write(TEMPLATE)
-    os.makedirs(os.path.join(d.dir, "serial"), exist_ok=True)
+    d.test_driver_files()
     testcase.addCleanup(d.stop)
     d.start()
     ready = ReadyWriter(d)

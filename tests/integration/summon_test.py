@@ -76,6 +76,13 @@ def wait_for(pred, timeout=30.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+# A domain for libvirt's test driver (hypervisor = test:///default):
+# services with "template = @DIR@/test.xml" (Summond.test_driver_files).
+TEST_TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
+                 "${memory_kib}</memory><os><type>hvm</type></os>"
+                 "</domain>\n")
+
+
 class Summond:
     """A summond started on a config written into a fresh directory."""
 
@@ -91,6 +98,13 @@ class Summond:
         self.prefix = list(prefix)   # e.g. ip netns exec summon
         self.proc = None
         self.logf = None
+
+    def test_driver_files(self):
+        """@DIR@/test.xml (TEST_TEMPLATE) and the serial directory, for
+        guests of libvirt's test driver made ready by the test."""
+        with open(os.path.join(self.dir, "test.xml"), "w") as f:
+            f.write(TEST_TEMPLATE)
+        os.makedirs(os.path.join(self.dir, "serial"), exist_ok=True)
 
     def write_conf(self, text):
         """@DIR@ is the test's directory, @TEMPLATES@ the templates of

@@ -39,9 +39,6 @@ ready = serial:READY
 boot-timeout = 60s
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 
 def connect(path):
     """A connection to path; a full listen queue is waited out."""
@@ -77,8 +74,7 @@ class ControlTest(unittest.TestCase):
     def setUp(self):
         self.d = Summond(CONF % {"port": free_port()})
         self.addCleanup(self.d.stop, signal.SIGTERM)
-        with open(os.path.join(self.d.dir, "test.xml"), "w") as f:
-            f.write(TEMPLATE)
+        self.d.test_driver_files()
         self.socks = []
         self.addCleanup(lambda: [s.close() for s in self.socks])
         self.d.start()
@@ -258,8 +254,7 @@ class ControlPathTest(unittest.TestCase):
     def test_regular_file_is_kept(self):
         d = Summond((CONF % {"port": free_port()}).replace(
             "control = @DIR@/summond.sock", "control = @DIR@/precious"))
-        with open(os.path.join(d.dir, "test.xml"), "w") as f:
-            f.write(TEMPLATE)
+        d.test_driver_files()
         precious = os.path.join(d.dir, "precious")
         with open(precious, "w") as f:
             f.write("an operator's file\n")

@@ -43,9 +43,6 @@ template = @DIR@/test.xml
 ready = serial:READY
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 # metrics_http.c's limits.
 CONNS_MAX = 16
 REQUEST_S = 5
@@ -63,8 +60,7 @@ def start(services, prefix=()):
         SERVICE % {"i": i, "hi": i // 250, "lo": 1 + i % 250}
         for i in range(services))
     d = Summond(conf, prefix=prefix)
-    with open(os.path.join(d.dir, "test.xml"), "w") as f:
-        f.write(TEMPLATE)
+    d.test_driver_files()
     d.start()
     return d, port
 

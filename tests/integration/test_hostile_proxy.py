@@ -41,9 +41,6 @@ ready = serial:READY
 boot-timeout = 60s
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 
 class HeldReloadTest(unittest.TestCase):
     def setUp(self):
@@ -52,8 +49,7 @@ class HeldReloadTest(unittest.TestCase):
         self.d = Summond(self.conf(("held", 2, self.hold_port),
                                    ("stay", 3, self.stay_port)))
         self.addCleanup(self.d.stop, signal.SIGTERM)
-        with open(os.path.join(self.d.dir, "test.xml"), "w") as f:
-            f.write(TEMPLATE)
+        self.d.test_driver_files()
         self.d.start()
 
     def conf(self, *services):

@@ -36,9 +36,6 @@ ready = serial:READY
 boot-timeout = 10s
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 FAMILIES = {
     "summon_dns_queries_total": ("counter", {"rcode"}),
     "summon_dns_tcp_closed_total": ("counter", {"reason"}),
@@ -127,9 +124,7 @@ class MetricsTest(unittest.TestCase):
     def test_after_a_cold_start(self):
         mport, dport, pport = free_port(), free_port(), free_port()
         d = Summond(CONF % {"metrics": mport, "dns": dport, "port": pport})
-        with open(os.path.join(d.dir, "test.xml"), "w") as f:
-            f.write(TEMPLATE)
-        os.makedirs(os.path.join(d.dir, "serial"), exist_ok=True)
+        d.test_driver_files()
         with open(os.path.join(d.dir, "serial", "summon-hello-1.log"),
                   "w") as f:
             f.write("READY\n")

@@ -48,9 +48,6 @@ boot-timeout = 60s
 %(extra)s
 """
 
-TEMPLATE = ("<domain type='test'><name>${name}</name><memory unit='KiB'>"
-            "${memory_kib}</memory><os><type>hvm</type></os></domain>\n")
-
 NPORTS = 20
 
 
@@ -113,9 +110,7 @@ class ReloadTest(unittest.TestCase):
         self.addCleanup(self.guests.close)
         self.d = Summond(self.conf())
         self.addCleanup(self.d.stop, signal.SIGTERM)
-        with open(os.path.join(self.d.dir, "test.xml"), "w") as f:
-            f.write(TEMPLATE)
-        os.makedirs(os.path.join(self.d.dir, "serial"), exist_ok=True)
+        self.d.test_driver_files()
         self.ready_for = {"live", "live2", "sby", "extra"}
         self.stop_ready = threading.Event()
         t = threading.Thread(target=self.make_ready, daemon=True)
