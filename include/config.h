@@ -21,6 +21,11 @@
 #include <sys/socket.h>
 
 #define CFG_SERVICE_NAME_MAX	63	/* [a-z0-9][a-z0-9-]{0,62} */
+/*
+ * A template file, and the XML it expands to: a few KiB; 1 MiB is
+ * hostile.  The check at load and the backend's read agree on it.
+ */
+#define CFG_TEMPLATE_MAX	(1024 * 1024)
 #define CFG_HOSTS_MAX		64	/* [host] sections: a service's mask */
 #define CFG_DNS_NAME_MAX	255	/* presentation form, with the dot */
 

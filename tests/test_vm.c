@@ -1049,6 +1049,22 @@ START_TEST(domain_xml_of_guest)
 	ck_assert_ptr_nonnull(strstr(xml, "<c>ip=10.99.0.12/24 gw=10.99.0.1"));
 	ck_assert_ptr_nonnull(strstr(xml, "<f></f>"));
 	free(xml);
+	/* 300 KiB, which the check at load allows (1 MiB): rendered. */
+	ck_assert_ptr_nonnull(f = fopen(path2, "w"));
+	fputs("<domain type='${domain_type}'><name>${name}</name><!--", f);
+	for (i = 0; i < 300 * 16; i++)
+		fputs("................................................"
+		    "...............\n", f);
+	fputs("--></domain>\n", f);
+	fclose(f);
+	xml = vm_domain_xml(&g, true, err, sizeof(err));
+	ck_assert_msg(xml != NULL, "%s", err);
+	free(xml);
+	/* Replaced by a FIFO since that check: refused, not waited on. */
+	unlink(path2);
+	ck_assert_int_eq(mkfifo(path2, 0600), 0);
+	ck_assert_ptr_null(vm_domain_xml(&g, true, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 	unlink(path2);
 	rmdir(tdir);
 }

@@ -27,9 +27,6 @@
 #define QEMU_USER	"libvirt-qemu"
 #define QEMU_GROUP	"libvirt-qemu"
 
-/* A template is a few KiB; vm_template_expand() refuses 1 MiB of XML. */
-#define TEMPLATE_FILE_MAX	(1024 * 1024)
-
 /* The 1-based line of text that offset at is on. */
 static size_t
 line_of(const char *text, size_t at)
@@ -68,9 +65,9 @@ check_template_file(const char *path, char *err, size_t errlen)
 		    strerror(EISDIR) : "not a regular file");
 		goto done;
 	}
-	if (st.st_size > TEMPLATE_FILE_MAX) {
+	if (st.st_size > CFG_TEMPLATE_MAX) {
 		seterr(err, errlen, "%s: larger than %d bytes", path,
-		    TEMPLATE_FILE_MAX);
+		    CFG_TEMPLATE_MAX);
 		goto done;
 	}
 	text = xcalloc(1, (size_t)st.st_size + 1);

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "vm.h"
 #include "vm_xml.h"
 
-#define TEMPLATE_MAX	(256 * 1024)	/* a template is a few KiB */
 
 /* The guest's address on the network QEMU's user mode makes. */
 #define USER_IP		"10.0.2.15"
@@ -90,16 +90,22 @@ read_file(const char *path, char **out, char *err, size_t errlen)
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	/* Checked at load, but it may have been replaced since. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "%.400s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	if (st.st_size > TEMPLATE_MAX) {
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%.400s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > CFG_TEMPLATE_MAX) {
 		snprintf(err, errlen, "%.400s: larger than %d bytes", path,
-		    TEMPLATE_MAX);
+		    CFG_TEMPLATE_MAX);
 		close(fd);
 		return -1;
 	}
@@ -166,7 +172,7 @@ vm_domain_xml(const struct vm_guest *g, bool kvm, char *err, size_t errlen)
 	const char *values[sizeof(names) / sizeof(names[0])];
 	char path[1024], mem[32], vcpus[16], ip[INET_ADDRSTRLEN];
 	char gw[INET_ADDRSTRLEN], prefix[8];
-	struct vm_buf fwd = { .limit = TEMPLATE_MAX };
+	struct vm_buf fwd = { .limit = CFG_TEMPLATE_MAX };
 	char *tmpl = NULL, *xml = NULL, *full = NULL;
 	size_t i;
 	int rc = 0;

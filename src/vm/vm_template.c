@@ -15,9 +15,6 @@
 #include "vm.h"
 #include "vm_xml.h"
 
-/* A template expands to a domain XML: a few KiB.  1 MiB is hostile. */
-#define TEMPLATE_MAX	(1024 * 1024)
-
 int
 vm_buf_add(struct vm_buf *b, const char *s, size_t n)
 {
@@ -72,7 +69,7 @@ buf_error(char *err, size_t errlen)
 {
 	if (errno == E2BIG)
 		snprintf(err, errlen, "expanded template exceeds %d bytes",
-		    TEMPLATE_MAX);
+		    CFG_TEMPLATE_MAX);
 	else
 		snprintf(err, errlen, "out of memory");
 }
@@ -92,7 +89,7 @@ static int
 add_cmdline(struct vm_buf *b, const char *v, const char *const *names,
     const char *const *values, size_t n, char *err, size_t errlen)
 {
-	struct vm_buf line = { .limit = TEMPLATE_MAX };
+	struct vm_buf line = { .limit = CFG_TEMPLATE_MAX };
 	int rc = -1;
 
 	if (expand(&line, v, names, values, n, true, err, errlen) == -1)
@@ -178,7 +175,7 @@ char *
 vm_template_expand(const char *tmpl, const char *const *names,
     const char *const *values, size_t n, char *err, size_t errlen)
 {
-	struct vm_buf b = { .limit = TEMPLATE_MAX };
+	struct vm_buf b = { .limit = CFG_TEMPLATE_MAX };
 
 	if (expand(&b, tmpl, names, values, n, false, err, errlen) == -1)
 		goto fail;
@@ -223,7 +220,7 @@ vm_add_metadata(const char *xml, const struct vm_owner *owner,
 	static const char open_tag[] = "<metadata><" VM_METADATA_PREFIX
 	    ":instance xmlns:" VM_METADATA_PREFIX "=\"" VM_METADATA_URI
 	    "\"";
-	struct vm_buf b = { .limit = TEMPLATE_MAX + 1024 };
+	struct vm_buf b = { .limit = CFG_TEMPLATE_MAX + 1024 };
 	static const struct vm_owner none;
 	const char *p, *last = NULL;
 	char id[32];
