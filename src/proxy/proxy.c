@@ -363,18 +363,12 @@ listener_on(struct proxy *p, const struct cfg_service *cfg, size_t i)
 }
 
 int
-listener_take_fd(struct proxy *p, int family, const void *addr,
-    uint16_t port)
+listener_take_fd(struct proxy *p, const struct cfg_service *cfg, size_t i)
 {
-	struct listener *l;
+	struct listener *l = listener_on(p, cfg, i);
 
-	TAILQ_FOREACH(l, &p->listeners, link)
-		if (!l->keep && l->fd != -1 && l->family == family &&
-		    l->public_port == port && memcmp(&l->addr, addr,
-		    family == AF_INET ? sizeof(l->addr.v4) :
-		    sizeof(l->addr.v6)) == 0)
-			return fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
-	return -1;
+	return l != NULL && l->fd != -1 ? fcntl(l->fd, F_DUPFD_CLOEXEC, 0) :
+	    -1;
 }
 
 /* Commit a take-over: the listener moves to its heir. */

@@ -182,11 +182,6 @@ pconn_accept(struct pservice *ps, uint16_t guest_port, int fd)
 {
 	struct bufferevent *bev;
 
-	if (pservice_stats(ps) == NULL) {
-		close(fd);
-		return;
-	}
-	ps->stats->connections++;
 	bev = bufferevent_socket_new(ps->proxy->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -205,11 +200,13 @@ pconn_hold(struct pservice *ps, uint16_t guest_port,
 	struct pconn *c;
 	int state;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if (pservice_stats(ps) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: connection", ps->name);
 		bufferevent_free(client);
 		return;
 	}
+	ps->stats->connections++;
 	c->ps = ps;
 	ps->refs++;
 	c->guest_port = guest_port;

@@ -139,12 +139,12 @@ int	listen_socket(int family, const void *addr, uint16_t port,
 int	listen_accept(struct event_base *, struct event *ev,
 	    struct event **pause, void (*take)(void *arg, int fd), void *arg);
 /*
- * For a reload: a duplicate of the socket of the listener on family's
- * addr and port that the new configuration does not keep, so that a
+ * For a reload: a duplicate of the socket of the listener on port i of
+ * cfg's address that the new configuration does not keep, so that a
  * port becoming shared goes on listening; -1 if there is none.
  */
-int	listener_take_fd(struct proxy *, int family, const void *addr,
-	    uint16_t port);
+int	listener_take_fd(struct proxy *, const struct cfg_service *cfg,
+	    size_t i);
 
 /* proxy_conn.c */
 /* A client accepted on a listener of ps's own. */

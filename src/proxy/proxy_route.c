@@ -262,7 +262,6 @@ peek_route(struct peek *k, struct pservice *ps, uint16_t guest_port,
 		bufferevent_free(bev);
 		return;
 	}
-	ps->stats->connections++;
 	if (by_default)
 		ps->stats->routed_default++;
 	else
@@ -505,8 +504,7 @@ router_new(struct proxy *p, const struct cfg_service *s, size_t i,
 	r->fd = listen_socket(r->family, &r->addr, r->public_port,
 	    &r->bound_port);
 	if (r->fd == -1 && errno == EADDRINUSE &&
-	    (r->fd = listener_take_fd(p, r->family, &r->addr,
-	    r->public_port)) != -1)
+	    (r->fd = listener_take_fd(p, s, i)) != -1)
 		r->bound_port = r->public_port;
 	if (r->fd == -1 ||
 	    event_assign(&r->ev, p->base, r->fd, EV_READ | EV_PERSIST,
