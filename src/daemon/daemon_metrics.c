@@ -4,6 +4,7 @@
  * daemon renders it because it is the one module that knows the others;
  * metrics/ serves it without including any of them.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,6 +44,32 @@ shared_peeking(void *arg, const struct proxy_shared_stats *st)
 	    (unsigned long long)st->peeking);
 }
 
+/*
+ * A counter family of every service with a label per slot of one of
+ * lc_info's arrays: name{service="s",label="slot"} n.
+ */
+static void
+service_counts(struct daemon *d, struct evbuffer *b, const char *name,
+    const char *help, const char *label, const char *const *slot,
+    size_t nslots, size_t at)
+{
+	const struct config *cfg = d->cfg;
+	struct lc_info info;
+	const uint64_t *n;
+	size_t i, j;
+
+	metrics_family(b, name, "counter", help);
+	for (i = 0; i < cfg->nservices; i++) {
+		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
+			continue;
+		n = (const uint64_t *)((const char *)&info + at);
+		for (j = 0; j < nslots; j++)
+			evbuffer_add_printf(b, "%s{service=\"%s\",%s=\"%s\"} "
+			    "%llu\n", name, info.service, label,
+			    slot[j], (unsigned long long)n[j]);
+	}
+}
+
 void
 daemon_metrics_render(void *daemon, struct evbuffer *b)
 {
@@ -55,6 +82,7 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 	struct lc_info info;
 	struct snapshot snap;
 	uint64_t shared[PROXY_NROUTE_REFUSALS];
+	const char *sources[LC_NSOURCES], *served[LC_NSERVED];
 	char labels[96];
 	size_t i, j;
 
@@ -71,30 +99,17 @@ daemon_metrics_render(void *daemon, struct evbuffer *b)
 		    "\"%s\"} %llu\n", dns_tcp_close_name(i),
 		    (unsigned long long)(ds ? ds->tcp_closed[i] : 0));
 
-	metrics_family(b, "summon_wakes_total", "counter",
-	    "Wakes of a service, by what woke it.");
-	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
-			continue;
-		for (j = 0; j < LC_NSOURCES; j++)
-			evbuffer_add_printf(b, "summon_wakes_total{service="
-			    "\"%s\",source=\"%s\"} %llu\n", info.service,
-			    lifecycle_source_name(j),
-			    (unsigned long long)info.wakes[j]);
-	}
-
-	metrics_family(b, "summon_wakes_served_total", "counter",
+	for (i = 0; i < LC_NSOURCES; i++)
+		sources[i] = lifecycle_source_name(i);
+	for (i = 0; i < LC_NSERVED; i++)
+		served[i] = lifecycle_served_name(i);
+	service_counts(d, b, "summon_wakes_total",
+	    "Wakes of a service, by what woke it.", "source", sources,
+	    LC_NSOURCES, offsetof(struct lc_info, wakes));
+	service_counts(d, b, "summon_wakes_served_total",
 	    "Wakes, by what served them: running, a standby, a suspended or "
-	    "saved instance, a create.");
-	for (i = 0; i < cfg->nservices; i++) {
-		if (lifecycle_info(d->lc, cfg->services[i].name, &info) == -1)
-			continue;
-		for (j = 0; j < LC_NSERVED; j++)
-			evbuffer_add_printf(b, "summon_wakes_served_total{"
-			    "service=\"%s\",by=\"%s\"} %llu\n", info.service,
-			    lifecycle_served_name(j),
-			    (unsigned long long)info.served[j]);
-	}
+	    "saved instance, a create.", "by", served, LC_NSERVED,
+	    offsetof(struct lc_info, served));
 
 	metrics_family(b, "summon_boots_total", "counter",
 	    "Boots (create, resume or restore to ready), by result.");
