@@ -15,10 +15,16 @@
 #include "config.h"
 #include "config_internal.h"
 
+uint32_t
+subnet_mask(unsigned prefix)
+{
+	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+}
+
 bool
 in_subnet(struct in_addr a, struct in_addr net, unsigned prefix)
 {
-	uint32_t mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+	uint32_t mask = subnet_mask(prefix);
 
 	return (ntohl(a.s_addr) & mask) == (ntohl(net.s_addr) & mask);
 }

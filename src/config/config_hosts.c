@@ -17,12 +17,6 @@
 #include "config.h"
 #include "config_internal.h"
 
-static uint32_t
-subnet_mask(unsigned prefix)
-{
-	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-}
-
 void
 parse_hosts(struct parser *p, struct entry **seen)
 {

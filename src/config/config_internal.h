@@ -172,7 +172,8 @@ void		 apply_entry(struct parser *p, struct entry *e,
  * and mark its later sections bad.
  */
 void		 mark_duplicates(struct parser *, enum sect kind);
-/* Whether a is in the subnet of net/prefix. */
+/* The netmask of a prefix length, host order; whether a is in net/prefix. */
+uint32_t	 subnet_mask(unsigned prefix);
 bool		 in_subnet(struct in_addr a, struct in_addr net,
 		    unsigned prefix);
 /* Checks of the global sections, then of each service, then across them. */
