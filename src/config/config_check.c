@@ -361,16 +361,16 @@ check_global(struct parser *p)
 	free(state);
 
 	if (c->ndns_listen > 0 && c->nzones == 0)
-		perr(p, key_line(p, S_DNS, "zone"), "[dns] needs at least one 'zone' (or an empty "
-		    "'listen' to turn DNS off)");
+		perr(p, key_line(p, S_DNS, "zone"), "[dns] needs at least "
+		    "one 'zone' (or an empty 'listen' to turn DNS off)");
 	if (c->net_mode == CFG_NET_BRIDGE) {
 		if (!in_subnet(c->pool_lo, c->gateway, c->prefix) ||
 		    !in_subnet(c->pool_hi, c->gateway, c->prefix))
-			perr(p, key_line(p, S_NETWORK, "pool"), "[network] pool is not inside the "
-			    "gateway's subnet");
+			perr(p, key_line(p, S_NETWORK, "pool"), "[network] "
+			    "pool is not inside the gateway's subnet");
 		else if (gw >= lo && gw <= hi)
-			perr(p, key_line(p, S_NETWORK, "pool"), "[network] pool contains the gateway "
-			    "address");
+			perr(p, key_line(p, S_NETWORK, "pool"), "[network] "
+			    "pool contains the gateway address");
 	}
 }
 

@@ -609,6 +609,19 @@ listener_among(struct dns_listener *const *ls, size_t n,
 	return false;
 }
 
+/* Free ls (n), closing the listeners that old (nold) does not share. */
+static void
+listeners_free_new(struct dns_listener **ls, size_t n,
+    struct dns_listener *const *old, size_t nold)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ls[i] != NULL && !listener_among(old, nold, ls[i]))
+			listener_close(ls[i]);
+	free(ls);
+}
+
 /*
  * Listeners for cfg: those of old (nold) with the same address are
  * shared (old is left as it is), the others opened.  On failure the
@@ -638,10 +651,7 @@ listeners_for(struct dns *d, const struct config *cfg,
 	}
 	return ls;
 fail:
-	for (i = 0; i < cfg->ndns_listen; i++)
-		if (ls[i] != NULL && !listener_among(old, nold, ls[i]))
-			listener_close(ls[i]);
-	free(ls);
+	listeners_free_new(ls, cfg->ndns_listen, old, nold);
 	return NULL;
 }
 
@@ -771,18 +781,12 @@ dns_reload_commit(struct dns *d, struct dns_reload *r)
 void
 dns_reload_abort(struct dns *d, struct dns_reload *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	if (r->ls != NULL) {
-		/* The listeners kept are shared with the running set. */
-		for (i = 0; i < r->cfg->ndns_listen; i++)
-			if (!listener_among(d->listeners, d->nlisteners,
-			    r->ls[i]))
-				listener_close(r->ls[i]);
-		free(r->ls);
-	}
+	/* The listeners kept are shared with the running set. */
+	if (r->ls != NULL)
+		listeners_free_new(r->ls, r->cfg->ndns_listen, d->listeners,
+		    d->nlisteners);
 	dns_fwd_free(r->fwd);
 	dns_rrl_free(r->rrl);
 	dns_index_free(r->ix);
