@@ -21,7 +21,7 @@
 #include "store.h"
 
 /* Step sets that read as one thing. */
-#define DESTROY		(S_REC_STOP | S_ROW | S_DESTROY)
+#define DESTROY		S_DESTROY_ALL
 #define FAIL_GONE	(S_QUIET | S_REC_FAILED | S_FAIL | S_GONE)
 #define FAIL_DESTROY	(S_QUIET | S_REC_FAILED | S_FAIL | DESTROY)
 #define FAIL_CANCEL	(S_QUIET | S_REC_FAILED | S_FAIL | S_ROW)
@@ -499,15 +499,6 @@ boot_kind(enum lc_istate from)
 	}
 }
 
-/* Leave the standby pool. */
-static void
-unlink_standby(struct instance *in)
-{
-	TAILQ_REMOVE(&in->svc->standby, in, sby);
-	in->svc->nstandby--;
-	lc_budget_unlink(in);
-}
-
 static void
 step_ready(struct instance *in)
 {
@@ -603,7 +594,7 @@ run_steps(struct instance *in, enum lc_istate from, enum lc_event ev,
 		lc_instance_left(lc);
 	}
 	if (steps & S_UNLINK)
-		unlink_standby(in);
+		lc_standby_unlink(in);
 	if (steps & S_CLAIM)
 		s->active = in;
 	if (steps & S_BOOT) {

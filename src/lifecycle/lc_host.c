@@ -208,17 +208,11 @@ on_down(void *arg)
 	    "other hosts", h->conf->name, n);
 }
 
-static void
-on_event(void *arg, const char *domain, enum vm_event ev)
-{
-	lc_vm_event(arg, domain, ev);
-}
-
 int
 lc_hosts_open(struct lifecycle *lc, const struct config *cfg, char *err,
     size_t errlen)
 {
-	struct vm_callbacks cbs = { on_event, on_reconnect, NULL, on_down };
+	struct vm_callbacks cbs = { lc_vm_event, on_reconnect, NULL, on_down };
 	struct lc_host *h;
 	char why[512];
 	size_t i;

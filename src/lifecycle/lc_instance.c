@@ -183,8 +183,8 @@ lc_claim_network(struct instance *in)
  * A bare instance on h in state st on the live list, counted in the
  * budget and on its host.
  */
-static struct instance *
-instance_alloc(struct lc_service *s, enum lc_istate st, struct lc_host *h)
+struct instance *
+lc_instance_adopt(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 {
 	struct lifecycle *lc = s->lc;
 	struct instance *in;
@@ -215,12 +215,6 @@ instance_alloc(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 }
 
 struct instance *
-lc_instance_adopt(struct lc_service *s, enum lc_istate st, struct lc_host *h)
-{
-	return instance_alloc(s, st, h);
-}
-
-struct instance *
 lc_instance_new(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 {
 	struct lifecycle *lc = s->lc;
@@ -228,7 +222,7 @@ lc_instance_new(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 	struct instance *in;
 	char err[256];
 
-	if ((in = instance_alloc(s, st, h)) == NULL) {
+	if ((in = lc_instance_adopt(s, st, h)) == NULL) {
 		lc_record(lc, s->name, 0, "boot-failed", "out of memory");
 		return NULL;
 	}
@@ -263,6 +257,14 @@ lc_instance_new(struct lc_service *s, enum lc_istate st, struct lc_host *h)
 }
 
 void
+lc_standby_unlink(struct instance *in)
+{
+	TAILQ_REMOVE(&in->svc->standby, in, sby);
+	in->svc->nstandby--;
+	lc_budget_unlink(in);
+}
+
+void
 lc_instance_free(struct instance *in)
 {
 	struct lifecycle *lc = in->lc;
@@ -272,11 +274,8 @@ lc_instance_free(struct instance *in)
 	release_network(in);
 	if (s->active == in)
 		s->active = NULL;
-	if (lc_istate_standby(in->state)) {
-		TAILQ_REMOVE(&s->standby, in, sby);
-		s->nstandby--;
-		lc_budget_unlink(in);
-	}
+	if (lc_istate_standby(in->state))
+		lc_standby_unlink(in);
 	TAILQ_REMOVE(&lc->instances, in, live);
 	lc->ninstances--;
 	lc->memory_used -= in->memory;

@@ -119,6 +119,8 @@ enum lc_step {
 	S_REBOOT	= 1 << 27,	/* then the service is woken again */
 };
 #define LC_NSTEPS	28
+/* A stop recorded, the row written, the domain destroyed. */
+#define S_DESTROY_ALL	(S_REC_STOP | S_ROW | S_DESTROY)
 
 /* One cell of the table: next state, steps, and why (for the doc). */
 struct lc_transition {
@@ -353,6 +355,8 @@ struct instance	*lc_instance_adopt(struct lc_service *, enum lc_istate st,
 		    struct lc_host *h);
 void		 lc_claim_network(struct instance *);
 void		 lc_instance_free(struct instance *);
+/* in leaves its service's standby pool. */
+void		 lc_standby_unlink(struct instance *in);
 void		 lc_vm_event(void *arg, const char *domain, enum vm_event);
 void		 lc_save_row(struct instance *);
 bool		 lc_room_for(struct lifecycle *, uint64_t memory, bool evict);

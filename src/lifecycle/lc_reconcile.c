@@ -222,7 +222,7 @@ adopt(struct lc_host *h, struct lc_service *s,
 		break;
 	default:
 		ist = IS_STOPPING;
-		steps = S_REC_STOP | S_ROW | S_DESTROY;
+		steps = S_DESTROY_ALL;
 		break;
 	}
 	if ((in = lc_instance_adopt(s, ist, h)) == NULL) {
