@@ -19,14 +19,16 @@
  *          the callbacks as the completion mailbox delivers them.  The
  *          only thread that calls libevent.
  *   start  runs VM_CREATE, VM_CREATE_PAUSED, VM_DEFINE_START, VM_RESUME,
- *          VM_RESTORE, VM_STATE: what a waiting client needs.  One
+ *          VM_RESTORE, VM_STATE: what a waiting client needs, and VM_LIST
+ *          (a host back: its network, then its domains).  One
  *          thread per CPU (2 to START_THREADS_MAX) take jobs from one
  *          queue: a create is ~230 ms of CPU, most of it in libvirtd
  *          and QEMU, so distinct services start in parallel (one thread
  *          reached 0.66 x the starts/s of libvirt alone, bench/rate.sh).
  *          The lifecycle never has two jobs of one instance in flight.
  *   stop   runs VM_SUSPEND, VM_SAVE, VM_SHUTDOWN, VM_DESTROY (~200 ms
- *          each, see docs), so they never delay a start.  When idle and
+ *          each, see docs), so they never delay a start, and
+ *          VM_HOST_INFO.  When idle and
  *          the connection is down, it also drives the reconnect, so that
  *          on_reconnect comes even when no job is waiting.
  *   event  virEventRunDefaultImpl(): libvirt's own event loop, which

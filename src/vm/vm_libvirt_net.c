@@ -45,7 +45,10 @@ network_xml(const struct vm_network *n, char *err, size_t errlen)
 	return b.p;
 }
 
-/* Blocking, at start-up only (vm.h). */
+/*
+ * Blocking: at start-up (ensure_network, vm.h) and on a start thread
+ * for a VM_LIST job.
+ */
 int
 network_on(virConnectPtr c, const struct vm_network *n, char *err,
     size_t errlen)
