@@ -315,30 +315,30 @@ hosts_warnings(struct daemon *d, const struct config *new, const char *path,
     FILE *ef)
 {
 	struct lc_host_info hi;
+	uint64_t running = 0;	/* bit h: new->hosts[h] runs */
 	size_t i, k;
 	int h;
 
 	for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++) {
-		if ((h = config_host(new, hi.name)) == -1)
+		if ((h = config_host(new, hi.name)) == -1) {
 			fprintf(ef, "%s: host %s stays until summond "
 			    "restarts\n", path, hi.name);
-		else if (strcmp(new->hosts[h].uri, hi.uri) == 0)
 			continue;
-		else if (!new->host_sections)
+		}
+		running |= 1ULL << h;
+		if (strcmp(new->hosts[h].uri, hi.uri) == 0)
+			continue;
+		if (!new->host_sections)
 			fprintf(ef, "%s: hypervisor is still %s until summond "
 			    "restarts\n", path, hi.uri);
 		else
 			fprintf(ef, "%s: host %s: uri is still %s until "
 			    "summond restarts\n", path, hi.name, hi.uri);
 	}
-	for (k = 0; k < new->nhosts; k++) {
-		for (i = 0; lifecycle_host_info(d->lc, i, &hi) == 0; i++)
-			if (strcmp(hi.name, new->hosts[k].name) == 0)
-				break;
-		if (i == lifecycle_nhosts(d->lc))
+	for (k = 0; k < new->nhosts; k++)
+		if ((running & (1ULL << k)) == 0)
 			fprintf(ef, "%s: host %s is not used until summond "
 			    "restarts\n", path, new->hosts[k].name);
-	}
 }
 
 static int

@@ -249,6 +249,17 @@ class ReloadTest(unittest.TestCase):
         self.assertIn(reason, p.stderr)
         self.assertEqual(self.d.logtext().count(": stop: "), before)
 
+    def test_restart_only_settings_are_said(self):
+        """A hypervisor changed by a reload is used from the next start:
+        the reload says so, and goes on with the one connected."""
+        self.d.write_conf(self.conf().replace(
+            "hypervisor = test:///default", "hypervisor = test:///other"))
+        p = self.d.ctl("reload")
+        self.assertIn("hypervisor is still test:///default until summond "
+                      "restarts", p.stdout + p.stderr)
+        self.assertEqual(self.d.ctl("hosts", json_out=True)[0]["uri"],
+                         "test:///default")
+
     def test_failed_prepare_changes_nothing(self):
         relay, held = self.running()
         busy_tcp = socket.socket()
