@@ -735,20 +735,14 @@ END_TEST
  * NB services and f, which has a standby of its own (a floor); the
  * budget is global (standby-budget, standby-memory, half-life).
  */
-static void
-setup_budget_with(const char *global)
+static struct config *
+budget_config(const char *global, int without)
 {
-	char text[8192], path[128], err[256];
-	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
+	struct config *c;
+	char text[8192];
 	size_t len;
 	int i, n;
 
-	clock_skew_us = 0;
-	clock_set_source(&cs);
-	snprintf(F.dir, sizeof(F.dir), "/tmp/test_lc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(F.dir));
-	snprintf(path, sizeof(path), "%s/serial", F.dir);
-	mkdir(path, 0755);
 	len = (size_t)snprintf(text, sizeof(text),
 	    "[summond]\nstate = %s/state.db\nhypervisor = script:///\n"
 	    "serial-dir = %s/serial\nmemory-budget = 1G\n%s"
@@ -758,12 +752,30 @@ setup_budget_with(const char *global)
 	    "template = /t.xml\nready = serial:READY\nstandby = 1\n",
 	    F.dir, F.dir, global);
 	for (i = 0; i < NB; i++)
-		len += (size_t)snprintf(text + len, sizeof(text) - len,
-		    "[service \"b%d\"]\nkernel = /k\naddress = 127.0.1.%d\n"
-		    "ports = 80\ntemplate = /t.xml\nready = serial:READY\n",
-		    i, i + 1);
-	F.cfg = config_load_string("test.conf", text, stderr, &n);
-	ck_assert_ptr_nonnull(F.cfg);
+		if (i != without)
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+			    "[service \"b%d\"]\nkernel = /k\n"
+			    "address = 127.0.1.%d\nports = 80\n"
+			    "template = /t.xml\nready = serial:READY\n",
+			    i, i + 1);
+	c = config_load_string("test.conf", text, stderr, &n);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+static void
+setup_budget_with(const char *global)
+{
+	char path[128], err[256];
+	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
+
+	clock_skew_us = 0;
+	clock_set_source(&cs);
+	snprintf(F.dir, sizeof(F.dir), "/tmp/test_lc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(F.dir));
+	snprintf(path, sizeof(path), "%s/serial", F.dir);
+	mkdir(path, 0755);
+	F.cfg = budget_config(global, -1);
 	snprintf(path, sizeof(path), "%s/state.db", F.dir);
 	F.store = store_open(path, err, sizeof(err));
 	ck_assert_msg(F.store != NULL, "%s", err);
@@ -891,6 +903,37 @@ START_TEST(budget_refills_after_a_claim)
 	settle(3);
 	ck_assert_uint_eq(budget_of(bname(3)), 1);
 	ck_assert_uint_eq(budget_total(), 3);
+}
+END_TEST
+
+/*
+ * A reload removes a service the budget has ranked (and given a
+ * standby): it goes, and the budget goes on with the others.
+ */
+START_TEST(budget_forgets_a_removed_service)
+{
+	struct lc_reload *r;
+	char err[256];
+	int round, i;
+
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < 3; i++)
+			wake_once(bname(i));
+	settle(6);
+	ck_assert_uint_eq(budget_of("b1"), 1);
+	F.cfg2 = budget_config("standby-budget = 3\nstandby-half-life = 20\n",
+	    1);
+	r = lifecycle_reload_prepare(F.lc, F.cfg2, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	lifecycle_reload_commit(F.lc, r);
+	settle(6);			/* b1's standby goes, then b1 */
+	ck_assert_ptr_null(lc_find(F.lc, "b1"));
+	for (round = 0; round < 4; round++)
+		wake_once(bname(5));
+	settle(6);
+	ck_assert_uint_eq(budget_of("b5"), 1);
+	ck_assert_uint_eq(budget_of("b0") + budget_of("b2") + budget_of("b5"),
+	    3);
 }
 END_TEST
 
@@ -1690,6 +1733,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup_budget, teardown);
 	tcase_add_test(tc, budget_follows_the_workload);
 	tcase_add_test(tc, budget_refills_after_a_claim);
+	tcase_add_test(tc, budget_forgets_a_removed_service);
 	tcase_add_test(tc, budget_does_not_churn_under_a_scan);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("budget-memory");

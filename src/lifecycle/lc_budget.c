@@ -57,6 +57,8 @@ lc_budget_wake(struct lc_service *s)
 	double score;
 
 	lc->cold_wakes++;
+	if (s->rank == -HUGE_VAL)
+		SLIST_INSERT_HEAD(&lc->ranked, s, ranked);
 	score = lc_budget_score(s) + 1;
 	s->rank = log2(score) + clock_halves(lc);
 }
@@ -137,7 +139,8 @@ lc_budget_tick(struct lifecycle *lc)
 	if ((cfg->standby_budget == 0 && cfg->standby_memory == 0) ||
 	    lc->shutting_down || busy(lc))
 		return;
-	TAILQ_FOREACH(s, &lc->services, all) {
+	/* Only a service woken before can be best, or hold one. */
+	SLIST_FOREACH(s, &lc->ranked, ranked) {
 		if (eligible(s, now) && (best == NULL || s->rank > best->rank))
 			best = s;
 		if (s->nbudget > 0 && (in = movable(s, now)) != NULL &&

@@ -208,6 +208,7 @@ struct lc_counts {
 
 struct lc_service {
 	TAILQ_ENTRY(lc_service)	 all;		/* lifecycle->services */
+	SLIST_ENTRY(lc_service)	 ranked;	/* lifecycle->ranked */
 	const struct cfg_service *cfg;		/* NULL once removed */
 	struct lifecycle	*lc;
 	struct instance		*active;	/* starting..saved, or NULL */
@@ -230,6 +231,7 @@ struct lc_service {
 };
 
 TAILQ_HEAD(service_list, lc_service);
+SLIST_HEAD(ranked_list, lc_service);
 
 struct lifecycle {
 	struct event_base	*base;
@@ -240,6 +242,8 @@ struct lifecycle {
 	struct lc_host		*hosts;		/* the configuration's, at start */
 	size_t			 nhosts;
 	struct service_list	 services;	/* configured and retired */
+	struct ranked_list	 ranked;	/* those ever woken: what the
+						   budget's tick looks at */
 	struct nameidx		 byname;	/* configured only */
 	struct instance_list	 instances;	/* every live instance */
 	size_t			 ninstances;	/* counted against max */

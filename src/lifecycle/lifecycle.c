@@ -188,6 +188,9 @@ service_free(struct lc_service *s)
 {
 	if (s->retry != NULL)
 		event_free(s->retry);
+	/* Retired (rare) and woken before: walks that short list. */
+	if (s->rank != -HUGE_VAL && !s->lc->closing)
+		SLIST_REMOVE(&s->lc->ranked, s, lc_service, ranked);
 	free(s->cold_start);
 	free(s->n);
 	free(s);
@@ -379,6 +382,7 @@ lifecycle_new(struct event_base *base, const struct config *cfg,
 	lc->vmops = ops;
 	lc_owner(&lc->owner, store, cfg->state);
 	TAILQ_INIT(&lc->services);
+	SLIST_INIT(&lc->ranked);
 	TAILQ_INIT(&lc->instances);
 	lc->byname.name_off = offsetof(struct lc_service, name);
 	if ((r = lifecycle_reload_prepare(lc, cfg, err, errlen)) == NULL)
