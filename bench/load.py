@@ -19,6 +19,10 @@ import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("SUMMON_BUILD", os.path.join(TOP, "build"))
+# More [summond] lines, e.g. SUMMOND_EXTRA="standby-budget = 10".
+EXTRA = os.environ.get("SUMMOND_EXTRA", "").replace("\\n", "\n")
+if EXTRA and not EXTRA.endswith("\n"):
+    EXTRA += "\n"
 SUMMOND = os.path.join(BUILD, "src", "summond")
 SUMMONCTL = os.path.join(BUILD, "src", "summonctl")
 IMAGE = os.path.join(BUILD, "images", "hello.elf")
@@ -74,10 +78,10 @@ def many_services(n=10000):
     parts = ["[summond]\nstate = %s/state.db\ncontrol = %s/summond.sock\n"
              "hypervisor = test:///default\nserial-dir = %s/serial\n"
              "templates = %s/images/templates\n"
-             "max-instances = 64\n[dns]\nlisten = 127.0.0.1:%d\n"
+             "max-instances = 64\n%s[dns]\nlisten = 127.0.0.1:%d\n"
              "zone = load.summon.\nrate-limit = 0\n[metrics]\n"
              "listen = 127.0.0.1:%d\n[network]\ncreate = no\n" %
-             (d, d, d, TOP, dns, mp)]
+             (d, d, d, TOP, EXTRA, dns, mp)]
     for i in range(n):
         parts.append("[service \"s%d\"]\nkernel = /k\naddress = 127.%d.%d.%d"
                      "\nports = 80\n" % (i, 1 + i // 62500,
