@@ -349,41 +349,40 @@ static const struct {
 	const char	*name;
 	enum lc_state	 public;
 	bool		 busy;		/* a job of its is out */
-	bool		 standby;	/* in its service's pool */
 	bool		 woken;		/* a wake waits for its stop */
 } states[LC_NISTATES] = {
-	[IS_CREATING] = { "creating", LC_STARTING, true, false, false },
-	[IS_CREATING_PAUSED] = { "creating-paused", LC_STARTING, true, false,
+	[IS_CREATING] = { "creating", LC_STARTING, true, false },
+	[IS_CREATING_PAUSED] = { "creating-paused", LC_STARTING, true,
 	    false },
-	[IS_PAUSING_CLAIMED] = { "pausing-claimed", LC_STARTING, true, false,
+	[IS_PAUSING_CLAIMED] = { "pausing-claimed", LC_STARTING, true,
 	    false },
-	[IS_RESUMING] = { "resuming", LC_STARTING, true, false, false },
-	[IS_RESUMING_WARM] = { "resuming-warm", LC_STARTING, true, false,
+	[IS_RESUMING] = { "resuming", LC_STARTING, true, false },
+	[IS_RESUMING_WARM] = { "resuming-warm", LC_STARTING, true,
 	    false },
-	[IS_PROBING] = { "probing", LC_STARTING, false, false, false },
-	[IS_READY] = { "ready", LC_READY, false, false, false },
-	[IS_SUSPENDING] = { "suspending", LC_STOPPING, true, false, false },
-	[IS_SUSPENDING_W] = { "suspending+wake", LC_STOPPING, true, false,
+	[IS_PROBING] = { "probing", LC_STARTING, false, false },
+	[IS_READY] = { "ready", LC_READY, false, false },
+	[IS_SUSPENDING] = { "suspending", LC_STOPPING, true, false },
+	[IS_SUSPENDING_W] = { "suspending+wake", LC_STOPPING, true,
 	    true },
-	[IS_SAVING] = { "saving", LC_STOPPING, true, false, false },
-	[IS_SAVING_W] = { "saving+wake", LC_STOPPING, true, false, true },
-	[IS_SUSPENDED] = { "suspended", LC_SUSPENDED, false, false, false },
-	[IS_SAVED] = { "saved", LC_SAVED, false, false, false },
-	[IS_STOPPING] = { "stopping", LC_STOPPING, true, false, false },
-	[IS_STOPPING_W] = { "stopping+wake", LC_STOPPING, true, false, true },
-	[IS_STOP_FAILED] = { "stop-failed", LC_STOPPING, false, false,
+	[IS_SAVING] = { "saving", LC_STOPPING, true, false },
+	[IS_SAVING_W] = { "saving+wake", LC_STOPPING, true, true },
+	[IS_SUSPENDED] = { "suspended", LC_SUSPENDED, false, false },
+	[IS_SAVED] = { "saved", LC_SAVED, false, false },
+	[IS_STOPPING] = { "stopping", LC_STOPPING, true, false },
+	[IS_STOPPING_W] = { "stopping+wake", LC_STOPPING, true, true },
+	[IS_STOP_FAILED] = { "stop-failed", LC_STOPPING, false,
 	    false },
-	[IS_STOP_FAILED_W] = { "stop-failed+wake", LC_STOPPING, false, false,
+	[IS_STOP_FAILED_W] = { "stop-failed+wake", LC_STOPPING, false,
 	    true },
-	[IS_CANCELLED] = { "cancelled", LC_STOPPING, true, false, false },
-	[IS_CANCELLED_W] = { "cancelled+wake", LC_STOPPING, true, false,
+	[IS_CANCELLED] = { "cancelled", LC_STOPPING, true, false },
+	[IS_CANCELLED_W] = { "cancelled+wake", LC_STOPPING, true,
 	    true },
-	[SB_CREATING] = { "standby-creating", LC_STANDBY, true, true, false },
-	[SB_BOOTING] = { "standby-booting", LC_STANDBY, true, true, false },
-	[SB_PROBING] = { "standby-probing", LC_STANDBY, false, true, false },
-	[SB_PAUSING] = { "standby-pausing", LC_STANDBY, true, true, false },
-	[SB_COLD] = { "standby-cold", LC_STANDBY, false, true, false },
-	[SB_WARM] = { "standby-warm", LC_STANDBY, false, true, false },
+	[SB_CREATING] = { "standby-creating", LC_STANDBY, true, false },
+	[SB_BOOTING] = { "standby-booting", LC_STANDBY, true, false },
+	[SB_PROBING] = { "standby-probing", LC_STANDBY, false, false },
+	[SB_PAUSING] = { "standby-pausing", LC_STANDBY, true, false },
+	[SB_COLD] = { "standby-cold", LC_STANDBY, false, false },
+	[SB_WARM] = { "standby-warm", LC_STANDBY, false, false },
 };
 
 static const char *const event_names[LC_NEVENTS] = {
@@ -446,7 +445,8 @@ lc_istate_busy(enum lc_istate st)
 bool
 lc_istate_standby(enum lc_istate st)
 {
-	return st > IS_NONE && st < LC_NISTATES && states[st].standby;
+	return st > IS_NONE && st < LC_NISTATES &&
+	    states[st].public == LC_STANDBY;
 }
 
 bool
