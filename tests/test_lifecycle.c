@@ -766,23 +766,9 @@ budget_config(const char *global, int without)
 static void
 setup_budget_with(const char *global)
 {
-	char path[128], err[256];
-	struct clock_source cs = { skewed_mono_us, real_wall_ms, NULL };
-
-	clock_skew_us = 0;
-	clock_set_source(&cs);
-	snprintf(F.dir, sizeof(F.dir), "/tmp/test_lc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(F.dir));
-	snprintf(path, sizeof(path), "%s/serial", F.dir);
-	mkdir(path, 0755);
+	make_dir();
 	F.cfg = budget_config(global, -1);
-	snprintf(path, sizeof(path), "%s/state.db", F.dir);
-	F.store = store_open(path, err, sizeof(err));
-	ck_assert_msg(F.store != NULL, "%s", err);
-	F.base = event_base_new();
-	F.lc = lifecycle_new(F.base, F.cfg, F.store, &vm_script_ops, err,
-	    sizeof(err));
-	ck_assert_msg(F.lc != NULL, "%s", err);
+	start();
 }
 
 static void
